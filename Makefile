@@ -1,0 +1,68 @@
+# The README's two commands: `make run` and `make test`. Both install what they need and skip
+# what is already there (stamp files), so a second run starts in seconds.
+
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+INSTALLED := $(VENV)/.installed
+NODE_INSTALLED := node_modules/.installed
+FRONTEND_BUILT := frontend/dist/.built
+MESSAGES := locale/zh_Hans/LC_MESSAGES/django.mo
+FRONTEND_SOURCES := $(shell find frontend/src -type f 2>/dev/null) frontend/vite.config.js
+
+export DEBUG ?= 1
+
+.PHONY: run test install frontend messages lint check chromium clean help
+
+help:
+	@echo "make run   install, migrate, create demo data and start web + worker"
+	@echo "make test  install and run lint, checks and the whole test suite"
+
+$(BIN)/python:
+	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) not found; set PYTHON=..."; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+
+$(INSTALLED): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e ".[dev]"
+	touch $@
+
+install: $(INSTALLED) frontend messages
+
+$(NODE_INSTALLED): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+$(FRONTEND_BUILT): $(NODE_INSTALLED) $(FRONTEND_SOURCES) package.json
+	npm run --silent build
+	touch $@
+
+frontend: $(FRONTEND_BUILT)
+
+$(MESSAGES): locale/zh_Hans/LC_MESSAGES/django.po | $(INSTALLED)
+	$(BIN)/python manage.py compilemessages --ignore=.venv --ignore=node_modules -v0
+
+messages: $(MESSAGES)
+
+chromium:
+	@test -x /usr/bin/chromium || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+run: install
+	@mkdir -p var
+	$(BIN)/python manage.py migrate --noinput -v0
+	$(BIN)/python manage.py bootstrap --url http://127.0.0.1:$${WEB_PORT:-8000}/
+	BIND=127.0.0.1:$${WEB_PORT:-8000} $(BIN)/honcho -f Procfile start
+
+lint: $(INSTALLED)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+check: $(INSTALLED)
+	$(BIN)/python manage.py check
+	$(BIN)/python manage.py makemigrations --check --dry-run
+
+test: install chromium lint check
+	$(BIN)/pytest
+
+clean:
+	rm -rf $(VENV) node_modules frontend/dist staticfiles

@@ -1,0 +1,41 @@
+// Page-wide keyboard shortcuts. Two-key sequences ("g h") like many review tools, so single
+// keys stay free for the viewer and curation pages.
+const sequences = {
+  "g h": () => document.querySelector("a[accesskey=h]")?.click(),
+  "g s": () => document.querySelector("a[accesskey=s]")?.click(),
+};
+
+function typingInField(event) {
+  const target = event.target;
+  return target instanceof HTMLElement && (target.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(target.tagName));
+}
+
+function toggleHelp() {
+  document.getElementById("shortcut-help")?.toggleAttribute("hidden");
+}
+
+let pending = "";
+let pendingTimer = 0;
+
+export function handleKey(event) {
+  if (event.defaultPrevented || event.ctrlKey || event.metaKey || event.altKey || typingInField(event)) return;
+  if (event.key === "?") {
+    toggleHelp();
+    return;
+  }
+  const sequence = pending ? `${pending} ${event.key}` : event.key;
+  if (sequences[sequence]) {
+    pending = "";
+    sequences[sequence]();
+    event.preventDefault();
+  } else if (Object.keys(sequences).some((s) => s.startsWith(`${sequence} `))) {
+    pending = sequence;
+    clearTimeout(pendingTimer);
+    pendingTimer = setTimeout(() => (pending = ""), 1200);
+  } else {
+    pending = "";
+  }
+}
+
+document.addEventListener("keydown", handleKey);
+window.CXRLab = Object.assign(window.CXRLab || {}, { handleKey });

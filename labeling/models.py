@@ -1,0 +1,101 @@
+"""Studies, series, instances and reports, each owned by a team.
+
+An instance is stored once per team by its SOP Instance UID, at a path the server derives from
+that UID (never from a client's file name).
+"""
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from lab.models import TeamOwned
+
+
+class Study(TeamOwned):
+    study_uid = models.CharField(_("Study Instance UID"), max_length=64)
+    accession_number = models.CharField(_("accession number"), max_length=64, blank=True)
+    patient_id = models.CharField(
+        _("patient"), max_length=64, blank=True, help_text=_("Pseudonym when de-identified.")
+    )
+    patient_sex = models.CharField(_("sex"), max_length=16, blank=True)
+    patient_age = models.CharField(_("age"), max_length=16, blank=True)
+    study_date = models.DateField(_("study date"), null=True, blank=True)
+    description = models.CharField(_("description"), max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["team", "study_uid"], name="study_uid_per_team")
+        ]
+        indexes = [
+            models.Index(fields=["team", "accession_number"]),
+            models.Index(fields=["team", "patient_id"]),
+            models.Index(fields=["team", "study_date"]),
+        ]
+        ordering = ["-study_date", "-id"]
+        verbose_name = _("study")
+        verbose_name_plural = _("studies")
+
+    def __str__(self) -> str:
+        return self.accession_number or self.study_uid
+
+
+class Series(TeamOwned):
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="series")
+    series_uid = models.CharField(_("Series Instance UID"), max_length=64)
+    modality = models.CharField(_("modality"), max_length=16, blank=True)
+    series_number = models.IntegerField(null=True, blank=True)
+    body_part = models.CharField(max_length=64, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["team", "series_uid"], name="series_uid_per_team")
+        ]
+        ordering = ["series_number", "id"]
+        verbose_name = _("series")
+        verbose_name_plural = _("series")
+
+    def __str__(self) -> str:
+        return self.series_uid
+
+
+class Instance(TeamOwned):
+    series = models.ForeignKey(Series, on_delete=models.CASCADE, related_name="instances")
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="instances")
+    sop_uid = models.CharField(_("SOP Instance UID"), max_length=64)
+    sop_class_uid = models.CharField(max_length=64, blank=True)
+    instance_number = models.IntegerField(null=True, blank=True)
+    rows = models.PositiveIntegerField(default=0)
+    columns = models.PositiveIntegerField(default=0)
+    photometric = models.CharField(max_length=16, blank=True)
+    bits_stored = models.PositiveSmallIntegerField(default=0)
+    transfer_syntax = models.CharField(max_length=64, blank=True)
+    view_position = models.CharField(max_length=16, blank=True)
+    # Relative to settings.DICOM_STORE_DIR.
+    file_path = models.CharField(max_length=255)
+    file_size = models.BigIntegerField(default=0)
+    decode_error = models.CharField(_("decode error"), max_length=255, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["team", "sop_uid"], name="sop_uid_per_team")]
+        ordering = ["instance_number", "id"]
+        verbose_name = _("instance")
+        verbose_name_plural = _("instances")
+
+    def __str__(self) -> str:
+        return self.sop_uid
+
+
+class Report(TeamOwned):
+    study = models.OneToOneField(Study, on_delete=models.CASCADE, related_name="report")
+    findings = models.TextField(_("findings"), blank=True)
+    diagnosis = models.TextField(_("diagnosis"), blank=True)
+    source = models.CharField(_("source"), max_length=255, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("report")
+        verbose_name_plural = _("reports")
+
+    def __str__(self) -> str:
+        return f"report of {self.study}"

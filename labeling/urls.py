@@ -1,0 +1,9 @@
+from django.urls import path
+
+from . import views
+
+app_name = "labeling"
+urlpatterns = [
+    path("studies/", views.study_list, name="study-list"),
+    path("studies/<int:pk>/", views.study_detail, name="study-detail"),
+]

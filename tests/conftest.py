@@ -1,0 +1,49 @@
+"""Personas shared by every test: an owner and a teammate in one team, an outsider in another."""
+
+from dataclasses import dataclass
+
+import pytest
+from django.conf import settings
+from django.contrib.auth import get_user_model
+
+
+def pytest_report_header(config) -> list[str]:
+    database = settings.DATABASES["default"]
+    broker = settings.CELERY_BROKER_URL.split("@")[-1]
+    return [f"cxr-lab: database {database['ENGINE'].rsplit('.', 1)[-1]}, broker {broker}"]
+
+
+@dataclass
+class Personas:
+    team: object
+    other_team: object
+    owner: object
+    teammate: object
+    outsider: object
+
+
+@pytest.fixture(autouse=True)
+def _data_dirs(settings, tmp_path):
+    """Each test gets its own DICOM store, cache and runs folders, and fast password hashing."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    settings.DATA_DIR = tmp_path / "var"
+    settings.DICOM_STORE_DIR = settings.DATA_DIR / "dicom"
+    settings.CACHE_STORE_DIR = settings.DATA_DIR / "cache"
+    settings.RUNS_DIR = settings.DATA_DIR / "runs"
+
+
+@pytest.fixture
+def personas(db) -> Personas:
+    from lab import services
+    from lab.models import Role
+
+    users = get_user_model().objects
+    team = services.create_team("Radiology A")
+    other_team = services.create_team("Radiology B")
+    owner = users.create_user("owner", password="pw-owner-1234")
+    teammate = users.create_user("teammate", password="pw-teammate-1234")
+    outsider = users.create_user("outsider", password="pw-outsider-1234")
+    services.add_member(team, owner, Role.ADMIN)
+    services.add_member(team, teammate, Role.VIEWER)
+    services.add_member(other_team, outsider, Role.ADMIN)
+    return Personas(team, other_team, owner, teammate, outsider)

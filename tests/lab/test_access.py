@@ -1,0 +1,149 @@
+"""Another team's objects are invisible: 404 on every object route, absent from every list."""
+
+from dataclasses import dataclass
+
+import pytest
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+from tests.factories import make_instance, make_report, make_study
+
+
+@dataclass
+class World:
+    study: object
+    instance: object
+    team: object
+
+
+@pytest.fixture
+def world(personas) -> World:
+    study = make_study(personas.team)
+    make_report(study, diagnosis="1.双肺纹理增多。2.主动脉硬化。")
+    instance = make_instance(study)
+    # Something in the other team too, so lists have a row the owner must not see.
+    make_instance(make_study(personas.other_team))
+    return World(study=study, instance=instance, team=personas.team)
+
+
+# Every named route that takes an object key, with how to fill it from the world.
+OBJECT_ROUTES = {
+    "labeling:study-detail": lambda w: {"pk": w.study.pk},
+    "study-detail": lambda w: {"pk": w.study.pk},
+    "instance-detail": lambda w: {"pk": w.instance.pk},
+    "team-detail": lambda w: {"pk": w.team.pk},
+}
+
+
+def _named_routes_with_arguments(resolver: URLResolver, prefix: str = "") -> set[str]:
+    names = set()
+    for entry in resolver.url_patterns:
+        if isinstance(entry, URLResolver):
+            if entry.namespace == "admin":
+                continue  # staff-only, guarded by Django's admin itself
+            namespace = f"{prefix}{entry.namespace}:" if entry.namespace else prefix
+            names |= _named_routes_with_arguments(entry, namespace)
+        elif isinstance(entry, URLPattern) and entry.name and entry.pattern.regex.groups:
+            if "format" not in entry.pattern.regex.groupindex:
+                names.add(prefix + entry.name)
+    return names
+
+
+def test_every_object_route_is_listed_here():
+    unlisted = _named_routes_with_arguments(get_resolver()) - set(OBJECT_ROUTES)
+    assert not unlisted, f"add these routes to OBJECT_ROUTES: {sorted(unlisted)}"
+
+
+@pytest.mark.parametrize("route", sorted(OBJECT_ROUTES))
+def test_outsider_gets_404_for_every_object_route(client, personas, world, route):
+    client.force_login(personas.outsider)
+    response = client.get(reverse(route, kwargs=OBJECT_ROUTES[route](world)))
+    assert response.status_code == 404
+
+
+@pytest.mark.parametrize("route", sorted(OBJECT_ROUTES))
+def test_owner_and_teammate_reach_every_object_route(client, personas, world, route):
+    for user in (personas.owner, personas.teammate):
+        client.force_login(user)
+        response = client.get(reverse(route, kwargs=OBJECT_ROUTES[route](world)))
+        assert response.status_code == 200, (user, route)
+
+
+API_ROUTES = sorted(route for route in OBJECT_ROUTES if not route.startswith("labeling:"))
+
+
+@pytest.mark.parametrize("route", API_ROUTES)
+def test_outsider_gets_404_with_a_token_too(personas, world, route):
+    api = APIClient()
+    token = Token.objects.create(user=personas.outsider)
+    api.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    assert api.get(reverse(route, kwargs=OBJECT_ROUTES[route](world))).status_code == 404
+
+
+def test_api_lists_hold_only_the_callers_teams(personas, world):
+    api = APIClient()
+    api.force_authenticate(personas.outsider)
+    studies = api.get(reverse("study-list")).json()["results"]
+    instances = api.get(reverse("instance-list")).json()["results"]
+    teams = api.get(reverse("team-list")).json()["results"]
+    assert world.study.study_uid not in {s["study_uid"] for s in studies}
+    assert world.instance.sop_uid not in {i["sop_uid"] for i in instances}
+    assert [t["name"] for t in teams] == ["Radiology B"]
+    assert len(studies) == 1 and studies[0]["team"] == "radiology-b"
+
+
+def test_teammate_lists_show_the_team_with_its_report(personas, world):
+    api = APIClient()
+    api.force_authenticate(personas.teammate)
+    studies = api.get(reverse("study-list")).json()["results"]
+    assert [s["study_uid"] for s in studies] == [world.study.study_uid]
+    assert studies[0]["report"]["diagnosis"] == "1.双肺纹理增多。2.主动脉硬化。"
+    assert studies[0]["instance_count"] == 1
+
+
+def test_html_study_list_shows_only_the_active_team(client, personas, world):
+    client.force_login(personas.outsider)
+    page = client.get(reverse("labeling:study-list")).content.decode()
+    assert world.study.accession_number not in page
+
+
+def test_anonymous_is_sent_to_login_and_api_refuses(client, world):
+    response = client.get(reverse("labeling:study-detail", kwargs={"pk": world.study.pk}))
+    assert response.status_code == 302 and response["Location"].startswith(reverse("login"))
+    assert APIClient().get(reverse("study-list")).status_code in {401, 403}
+
+
+def test_malformed_ids_are_404_not_500(client, personas):
+    client.force_login(personas.owner)
+    assert client.get("/api/studies/not-a-number/").status_code == 404
+
+
+def test_switching_to_a_team_you_are_not_in_is_404(client, personas):
+    client.force_login(personas.outsider)
+    response = client.post(reverse("switch-team"), {"team": personas.team.pk})
+    assert response.status_code == 404
+
+
+def test_a_user_in_two_teams_switches_between_them(client, personas, world):
+    from lab import services
+
+    services.add_member(personas.other_team, personas.owner, "viewer")
+    client.force_login(personas.owner)
+    assert (
+        world.study.accession_number in client.get(reverse("labeling:study-list")).content.decode()
+    )
+    response = client.post(
+        reverse("switch-team"), {"team": personas.other_team.pk, "next": "/studies/"}
+    )
+    assert response.status_code == 302 and response["Location"] == "/studies/"
+    page = client.get(reverse("labeling:study-list")).content.decode()
+    assert world.study.accession_number not in page
+
+
+def test_switch_ignores_an_offsite_next(client, personas):
+    client.force_login(personas.owner)
+    response = client.post(
+        reverse("switch-team"), {"team": personas.team.pk, "next": "https://evil.example/"}
+    )
+    assert response["Location"] == reverse("home")
