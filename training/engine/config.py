@@ -1,0 +1,209 @@
+"""Run configuration: one dataclass, loaded from YAML / JSON, overridden by `key=value` pairs.
+
+The config is saved inside every checkpoint (as a dict) so a run can be resumed or evaluated
+without the file it started from. `validate` checks values only; `runner.preflight` checks
+what needs the disk (dataset, weights) before any GPU time is spent.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+
+TASKS = ("normal_abnormal", "single_disease", "multi_label")
+
+
+class ConfigError(ValueError):
+    """Bad input: the message names the field or path at fault and why."""
+
+
+@dataclass
+class Config:
+    """Everything a run needs. Sizes are per process; the effective batch is
+    batch_size × accumulate × world size."""
+
+    dataset: str = ""  # dataset directory (format in data.py)
+    output: str = "runs/default"
+    task: str = "normal_abnormal"  # one of TASKS
+    arch: str = "resnet101"  # see modeling.ARCHITECTURES
+    weights: str = "none"  # "none", a .pth file, or a directory holding torchvision's file
+    grayscale: str = "replicate"  # "replicate" to 3 channels, or "fold" the first conv
+    normal_label: str = "normal"
+    # splits (patient level)
+    split_fractions: list[float] = field(default_factory=lambda: [0.8, 0.1, 0.1])
+    min_per_label_eval: int = 5  # per label in validation and test, where the data allows
+    # sampling
+    balance: str = "auto"  # "paper" (over/under-sampling), "weighted_loss", "none"; auto: paper
+    # for single_disease, none otherwise
+    min_count: int = 380
+    min_fraction: float = 0.03
+    majority_fraction: float = 0.219
+    # augmentation and evaluation
+    crop: int = 224
+    flip: bool = False
+    affine_degrees: float = 0.0
+    affine_scale: float = 0.0  # e.g. 0.05 for ±5% zoom
+    eval_crops: str = "five"  # "five" (corners + centre, averaged) or "center"
+    # optimisation
+    epochs: int = 10
+    batch_size: int = 60
+    eval_batch_size: int = 128
+    accumulate: int = 1
+    optimizer: str = "sgd"  # "sgd" or "adamw"
+    lr: float = 0.01
+    momentum: float = 0.9
+    weight_decay: float = 1e-4
+    schedule: str = "cosine"  # "cosine", "step" or "constant"
+    warmup_epochs: float = 0.0
+    step_epochs: int = 30
+    step_gamma: float = 0.1
+    early_stop_patience: int = 0  # epochs without validation improvement; 0 = off
+    # speed and reproducibility
+    device: str = "auto"  # "auto", "cpu", "cuda", "cuda:N"
+    amp: str = "auto"  # "auto" (bf16, or fp16 + GradScaler), "bf16", "fp16", "off"
+    channels_last: bool = True
+    compile: bool = False
+    gpu_cache: str = "auto"  # move the uint8 cache to the GPU once: "auto", "on", "off"
+    deterministic: bool = False
+    seed: int = 0
+    # bookkeeping
+    resume: str = ""  # checkpoint to continue from; "auto" = output/last.pt if present
+    checkpoint: str = ""  # for evaluate / predict; default output/best.pt
+    stop_after_epoch: int = 0  # end this invocation after that epoch (resume later); 0 = off
+    log_every: int = 20
+    predict_split: str = "test"  # predict: "train", "val", "test" or "all"
+
+    def validate(self) -> Config:
+        """Raise ConfigError naming the first field whose value is out of range."""
+        choices = {
+            "task": TASKS,
+            "grayscale": ("replicate", "fold"),
+            "balance": ("auto", "paper", "weighted_loss", "none"),
+            "eval_crops": ("five", "center"),
+            "optimizer": ("sgd", "adamw"),
+            "schedule": ("cosine", "step", "constant"),
+            "amp": ("auto", "bf16", "fp16", "off"),
+            "gpu_cache": ("auto", "on", "off"),
+            "predict_split": ("train", "val", "test", "all"),
+        }
+        for name, allowed in choices.items():
+            if getattr(self, name) not in allowed:
+                raise ConfigError(f"{name}: {getattr(self, name)!r} is not one of {allowed}")
+        from .modeling import ARCHITECTURES  # late: modeling imports torchvision
+
+        if self.arch not in ARCHITECTURES:
+            raise ConfigError(f"arch: {self.arch!r} is not one of {tuple(ARCHITECTURES)}")
+        if not self.dataset:
+            raise ConfigError("dataset: no dataset directory given")
+        if not (self.device in ("auto", "cpu", "cuda") or self.device.startswith("cuda:")):
+            raise ConfigError(f"device: {self.device!r} is not auto, cpu, cuda or cuda:N")
+        positive = ("epochs", "batch_size", "eval_batch_size", "accumulate", "crop", "log_every")
+        for name in positive:
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name}: must be at least 1, got {getattr(self, name)}")
+        for name in ("lr", "step_gamma"):
+            if not getattr(self, name) > 0:
+                raise ConfigError(f"{name}: must be positive, got {getattr(self, name)}")
+        non_negative = (
+            "min_count", "min_per_label_eval", "weight_decay", "momentum", "warmup_epochs",
+            "early_stop_patience", "stop_after_epoch", "affine_degrees", "affine_scale",
+        )  # fmt: skip
+        for name in non_negative:
+            if getattr(self, name) < 0:
+                raise ConfigError(f"{name}: must not be negative, got {getattr(self, name)}")
+        for name in ("min_fraction", "majority_fraction"):
+            if not 0 <= getattr(self, name) < 1:
+                raise ConfigError(f"{name}: must be in [0, 1), got {getattr(self, name)}")
+        fr = self.split_fractions
+        if len(fr) != 3 or min(fr) < 0 or abs(sum(fr) - 1) > 1e-6 or fr[0] == 0:
+            raise ConfigError(f"split_fractions: need three non-negative shares summing to 1 "
+                              f"with a train share, got {fr}")  # fmt: skip
+        return self
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+def _field_types() -> dict[str, type]:
+    hints = typing.get_type_hints(Config)
+    return {f.name: hints[f.name] for f in dataclasses.fields(Config)}
+
+
+def _coerce(name: str, value: object, kind: type) -> object:
+    """Check one value against its field's type (ints accepted for floats)."""
+    origin = typing.get_origin(kind)
+    if origin is list:
+        (item,) = typing.get_args(kind)
+        if not isinstance(value, list | tuple):
+            raise ConfigError(f"{name}: expected a list, got {value!r}")
+        return [_coerce(name, v, item) for v in value]
+    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if kind is str and isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value)  # e.g. `resume=1` is a path called "1"
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise ConfigError(f"{name}: expected {kind.__name__}, got {value!r}")
+    return value
+
+
+def from_dict(values: dict) -> Config:
+    """Build a Config from a mapping, rejecting unknown keys and wrongly typed values."""
+    types_ = _field_types()
+    unknown = sorted(set(values) - set(types_))
+    if unknown:
+        raise ConfigError(f"{unknown[0]}: unknown config field")
+    return Config(**{k: _coerce(k, v, types_[k]) for k, v in values.items()})
+
+
+def _parse_value(text: str) -> object:
+    """`key=value` text to a typed value: JSON when it parses (numbers, true, [..]), else text."""
+    lowered = {"true": True, "false": False, "yes": True, "no": False}
+    if text.lower() in lowered:
+        return lowered[text.lower()]
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
+def parse_overrides(pairs: list[str]) -> dict:
+    out = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"{pair}: override must look like key=value")
+        out[key.strip()] = _parse_value(value.strip())
+    return out
+
+
+def read_file(path: str | Path) -> dict:
+    """Read a YAML or JSON config file (YAML needs PyYAML; JSON needs nothing)."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: config file not found")
+    text = path.read_text()
+    if path.suffix in (".yaml", ".yml"):
+        import yaml  # only here: a bare GPU box may lack PyYAML and use JSON
+
+        try:
+            data = yaml.safe_load(text) or {}
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{path}: not valid YAML ({exc})") from None
+    else:
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"{path}: not valid JSON ({exc})") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: the config must be a mapping of field names to values")
+    return data
+
+
+def load_config(path: str | Path | None = None, overrides: list[str] | None = None) -> Config:
+    """File values, then `key=value` overrides, then validation."""
+    values = read_file(path) if path else {}
+    values.update(parse_overrides(overrides or []))
+    return from_dict(values).validate()

@@ -1,0 +1,411 @@
+"""Datasets on disk, patient-level splits, rebalancing samplers and batch gathering.
+
+Dataset directory format (version 1; the web app exports into it, `write_dataset` writes it):
+
+    DIR/meta.json     {"format": "cxr-lab-dataset/1",
+                       "label_names": ["normal", "aortosclerosis", ...],   # column order
+                       "label_set_hash": "<hex>",                         # frozen label set
+                       "normal_label": "normal", "image_size": 256, "count": N}
+    DIR/images.u8     N × S × S uint8, C order, no header (S = image_size); `images.npy`
+                      (the same array in numpy's .npy format) is accepted instead
+    DIR/index.jsonl   N lines, line i describes image i:
+                      {"image_id": "...", "patient_id": "<pseudonym>", "study_uid": "...",
+                       "labels": ["aortosclerosis", "pleural thickening"]}
+
+Images are memory-mapped, never read whole into host memory: 100,000 images take about 1.6 MB
+of index arrays plus the page cache the OS chooses to keep. An image with an empty label list
+counts as abnormal in the normal-vs-abnormal task and is left out of the other two.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .config import ConfigError
+
+FORMAT = "cxr-lab-dataset/1"
+TRAIN, VAL, TEST = 0, 1, 2
+SPLIT_NAMES = ("train", "val", "test")
+
+
+@dataclass
+class Dataset:
+    """An opened dataset directory: a uint8 memmap plus index arrays aligned with it."""
+
+    path: Path
+    images: np.ndarray  # N × S × S uint8 (memmap)
+    image_ids: list[str]
+    patient_ids: np.ndarray  # N strings
+    labels: np.ndarray  # N × L bool, columns in label_names order
+    label_names: list[str]
+    label_set_hash: str
+    normal_label: str
+
+    def __len__(self) -> int:
+        return len(self.image_ids)
+
+    @property
+    def image_size(self) -> int:
+        return int(self.images.shape[-1])
+
+
+def label_set_hash(label_names: Sequence[str]) -> str:
+    """Content hash of an ordered label list (used when the exporter gives none)."""
+    return hashlib.sha256(json.dumps(list(label_names)).encode()).hexdigest()[:16]
+
+
+def _read_meta(path: Path) -> dict:
+    meta_path = path / "meta.json"
+    if not meta_path.is_file():
+        raise ConfigError(f"{meta_path}: dataset meta.json not found")
+    try:
+        meta = json.loads(meta_path.read_text())
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"{meta_path}: not valid JSON ({exc})") from None
+    for key in ("label_names", "image_size", "count"):
+        if key not in meta:
+            raise ConfigError(f"{meta_path}: missing key {key!r}")
+    return meta
+
+
+def _open_images(path: Path, count: int, size: int) -> np.ndarray:
+    raw, npy = path / "images.u8", path / "images.npy"
+    if raw.is_file():
+        expected = count * size * size
+        if raw.stat().st_size != expected:
+            raise ConfigError(f"{raw}: holds {raw.stat().st_size} bytes, meta.json implies "
+                              f"{count}×{size}×{size} = {expected}")  # fmt: skip
+        return np.memmap(raw, dtype=np.uint8, mode="r", shape=(count, size, size))
+    if npy.is_file():
+        images = np.load(npy, mmap_mode="r", allow_pickle=False)
+        if images.dtype != np.uint8 or images.shape != (count, size, size):
+            raise ConfigError(f"{npy}: expected uint8 {(count, size, size)}, "
+                              f"got {images.dtype} {images.shape}")  # fmt: skip
+        return images
+    raise ConfigError(f"{raw}: image store not found (nor {npy.name})")
+
+
+def open_dataset(path: str | Path, normal_label: str | None = None) -> Dataset:
+    """Open and check a dataset directory; every problem names the file at fault."""
+    path = Path(path)
+    if not path.is_dir():
+        raise ConfigError(f"dataset: directory {path} not found")
+    meta = _read_meta(path)
+    names = list(meta["label_names"])
+    normal = normal_label or meta.get("normal_label", "normal")
+    if normal not in names:
+        raise ConfigError(f"normal_label: {normal!r} is not among the labels of {path}: {names}")
+    images = _open_images(path, int(meta["count"]), int(meta["image_size"]))
+    index_path = path / "index.jsonl"
+    if not index_path.is_file():
+        raise ConfigError(f"{index_path}: dataset index not found")
+    column = {n: j for j, n in enumerate(names)}
+    ids, patients, rows = [], [], []
+    with index_path.open() as fh:
+        for lineno, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                rec = json.loads(line)
+                ids.append(str(rec["image_id"]))
+                patients.append(str(rec["patient_id"]))
+                rows.append([column[n] for n in rec["labels"]])
+            except (json.JSONDecodeError, KeyError, TypeError) as exc:
+                raise ConfigError(f"{index_path}:{lineno}: bad record ({exc!r})") from None
+    if len(ids) != len(images):
+        raise ConfigError(f"{index_path}: {len(ids)} records for {len(images)} images")
+    labels = np.zeros((len(ids), len(names)), dtype=bool)
+    for i, cols in enumerate(rows):
+        labels[i, cols] = True
+    return Dataset(
+        path=path,
+        images=images,
+        image_ids=ids,
+        patient_ids=np.array(patients),
+        labels=labels,
+        label_names=names,
+        label_set_hash=str(meta.get("label_set_hash") or label_set_hash(names)),
+        normal_label=normal,
+    )
+
+
+def write_dataset(
+    path: str | Path,
+    images: np.ndarray,
+    records: Sequence[dict],
+    label_names: Sequence[str],
+    normal_label: str = "normal",
+    label_set_hash_: str | None = None,
+) -> Path:
+    """Write a dataset directory in the format above (records: image_id, patient_id, labels)."""
+    path = Path(path)
+    path.mkdir(parents=True, exist_ok=True)
+    images = np.ascontiguousarray(images, dtype=np.uint8)
+    images.tofile(path / "images.u8")
+    with (path / "index.jsonl").open("w") as fh:
+        for rec in records:
+            fh.write(json.dumps(rec, ensure_ascii=False) + "\n")
+    meta = {
+        "format": FORMAT,
+        "label_names": list(label_names),
+        "label_set_hash": label_set_hash_ or label_set_hash(label_names),
+        "normal_label": normal_label,
+        "image_size": int(images.shape[-1]),
+        "count": len(images),
+    }
+    (path / "meta.json").write_text(json.dumps(meta, indent=1, ensure_ascii=False))
+    return path
+
+
+def make_synthetic_dataset(
+    path: str | Path,
+    n: int,
+    size: int = 256,
+    n_labels: int = 10,
+    seed: int = 0,
+    normal_fraction: float = 0.45,
+    multi_fraction: float = 0.25,
+    noise: float = 20.0,
+) -> Path:
+    """Generate a dataset whose labels are learnable: each disease adds its own oriented grating.
+
+    Gratings are translation invariant, so random crops keep the signal. Disease frequencies
+    fall off like 1/rank (rare labels, as in the paper), 1-3 images per patient.
+    """
+    if n_labels < 2:
+        raise ConfigError("n_labels: need the normal label and at least one disease")
+    rng = np.random.default_rng(seed)
+    names = ["normal"] + [f"disease_{j}" for j in range(1, n_labels)]
+    weights = 1.0 / np.arange(1, n_labels)
+    weights /= weights.sum()
+    yy, xx = np.mgrid[0:size, 0:size].astype(np.float32)
+    base = 90 + 60 * np.exp(-(((xx - size / 2) / (0.35 * size)) ** 2))  # bright mediastinum
+    gratings = []
+    for j in range(1, n_labels):
+        theta = math.pi * (j - 1) / (n_labels - 1)
+        period = 5.0 + 2.0 * ((j - 1) % 3)
+        phase = (np.cos(theta) * xx + np.sin(theta) * yy) * 2 * math.pi / period
+        gratings.append(40.0 * np.sin(phase))
+    images = np.empty((n, size, size), dtype=np.uint8)
+    records, patient = [], 0
+    for i in range(n):
+        if i == 0 or rng.random() < 0.55:  # a new patient; otherwise another image of the last
+            patient += 1
+        if rng.random() < normal_fraction:
+            labels = [0]
+        else:
+            count = 1 if rng.random() >= multi_fraction else int(rng.integers(2, 4))
+            count = min(count, n_labels - 1)
+            labels = sorted(1 + rng.choice(n_labels - 1, size=count, replace=False, p=weights))
+        img = base + rng.normal(0, noise, (size, size))
+        img += rng.uniform(-20, 20)  # exposure differences
+        for j in labels:
+            if j:
+                img += gratings[j - 1]
+        images[i] = np.clip(img, 0, 255).astype(np.uint8)
+        records.append({
+            "image_id": f"img{i:06d}",
+            "patient_id": f"patient{patient:05d}",
+            "study_uid": f"2.25.{seed}.{i}",
+            "labels": [names[j] for j in labels],
+        })  # fmt: skip
+    return write_dataset(path, images, records, names)
+
+
+# --- splits ------------------------------------------------------------------------------------
+
+
+class SplitError(RuntimeError):
+    """A split broke an invariant (a patient on two sides): a bug, never a user error."""
+
+
+def patient_split(
+    patient_ids: np.ndarray,
+    labels: np.ndarray,
+    fractions: Sequence[float] = (0.8, 0.1, 0.1),
+    seed: int = 0,
+    min_per_label: int = 5,
+) -> np.ndarray:
+    """Seeded train / val / test codes per image, all images of one patient on the same side.
+
+    Patients are shuffled and dealt out until each side holds its share of images. Then, rarest
+    label first, whole patients move from train to val / test until each holds `min_per_label`
+    images of the label, or a third of the label's images when it is rarer than that (the
+    paper's emphysema case: 5 validation, 5 test, the rest train).
+    """
+    uniq, inverse = np.unique(patient_ids, return_inverse=True)
+    rng = np.random.default_rng(seed)
+    per_patient = np.bincount(inverse, minlength=len(uniq))
+    order = rng.permutation(len(uniq))
+    cum = np.cumsum(per_patient[order]) / len(patient_ids)
+    side = np.full(len(uniq), TEST, dtype=np.int8)
+    side[order[cum <= fractions[0] + 1e-9]] = TRAIN
+    side[order[(cum > fractions[0] + 1e-9) & (cum <= fractions[0] + fractions[1] + 1e-9)]] = VAL
+    if not (side == TRAIN).any():
+        side[order[0]] = TRAIN
+    # image counts per patient and label, to move whole patients
+    patient_labels = np.zeros((len(uniq), labels.shape[1]), dtype=np.int64)
+    np.add.at(patient_labels, inverse, labels.astype(np.int64))
+    for j in np.argsort(labels.sum(axis=0), kind="stable"):
+        wanted = min(min_per_label, int(labels[:, j].sum()) // 3)
+        for target in (VAL, TEST):
+            if fractions[target] == 0:
+                continue
+            have = patient_labels[side == target, j].sum()
+            candidates = np.flatnonzero((side == TRAIN) & (patient_labels[:, j] > 0))
+            for p in rng.permutation(candidates):
+                if have >= wanted:
+                    break
+                side[p] = target
+                have += patient_labels[p, j]
+    split = side[inverse]
+    check_disjoint(split, patient_ids)
+    return split
+
+
+def check_disjoint(split: np.ndarray, patient_ids: np.ndarray) -> None:
+    """Raise SplitError when any patient has images in two splits."""
+    for a in range(3):
+        for b in range(a + 1, 3):
+            shared = np.intersect1d(patient_ids[split == a], patient_ids[split == b])
+            if len(shared):
+                raise SplitError(f"patient {shared[0]} is in both {SPLIT_NAMES[a]} "
+                                 f"and {SPLIT_NAMES[b]}")  # fmt: skip
+
+
+# --- sampling ----------------------------------------------------------------------------------
+
+
+def rebalanced_counts(
+    counts: np.ndarray,
+    min_count: int = 380,
+    min_fraction: float = 0.03,
+    majority: int | None = 0,
+    majority_fraction: float = 0.219,
+) -> np.ndarray:
+    """Target samples per class for one epoch (the paper: 380 / 3%, normal down to 21.9%).
+
+    Every non-empty class rises to at least max(min_count, min_fraction × total); then the
+    majority class is cut to `majority_fraction` of the resulting epoch (never raised above
+    what it has). A majority_fraction of 0 leaves the majority class untouched.
+    """
+    counts = np.asarray(counts, dtype=np.int64)
+    floor = max(min_count, math.ceil(min_fraction * counts.sum()))
+    target = np.where(counts > 0, np.maximum(counts, floor), 0)
+    if majority is not None and majority_fraction > 0 and counts[majority] > 0:
+        others = target.sum() - target[majority]
+        wanted = round(majority_fraction / (1 - majority_fraction) * others)
+        target[majority] = min(counts[majority], max(wanted, 1))
+    return target
+
+
+def rebalanced_epoch(
+    targets: np.ndarray, wanted: np.ndarray, rng: np.random.Generator
+) -> np.ndarray:
+    """Positions into `targets` holding exactly wanted[c] samples of class c, shuffled.
+
+    Oversampling repeats every image of the class as often as fits, then draws the remainder
+    without replacement; undersampling draws without replacement (a new subset each epoch).
+    """
+    picks = []
+    for c, want in enumerate(wanted):
+        members = np.flatnonzero(targets == c)
+        if want == 0 or len(members) == 0:
+            continue
+        whole, rest = divmod(int(want), len(members))
+        picks.append(np.tile(members, whole))
+        picks.append(rng.choice(members, size=rest, replace=False))
+    return rng.permutation(np.concatenate(picks))
+
+
+def class_weights(targets: np.ndarray, n_classes: int) -> np.ndarray:
+    """Inverse-frequency weights (mean 1 over samples) for a class-weighted loss."""
+    counts = np.bincount(targets, minlength=n_classes).astype(float)
+    return np.where(counts > 0, counts.sum() / (n_classes * np.maximum(counts, 1)), 0.0)
+
+
+def shard(order: np.ndarray, rank: int, world: int) -> np.ndarray:
+    """This rank's share of an epoch, padded by wrap-around so every rank gets as many steps."""
+    if world == 1:
+        return order
+    per_rank = math.ceil(len(order) / world)
+    padded = np.resize(order, per_rank * world)
+    return padded[rank::world]
+
+
+# --- batches -------------------------------------------------------------------------------------
+
+
+class ImageStore:
+    """The uint8 cache, either on the GPU (copied once) or memory-mapped on the host.
+
+    `gather` returns a uint8 B × S × S tensor on the device either way; the host path pins the
+    batch and copies it asynchronously, and `batches` prefetches the next one in a thread.
+    """
+
+    def __init__(self, images: np.ndarray, device: torch.device, on_device: bool):
+        self.images = images
+        self.device = device
+        self.on_device = on_device
+        self._gpu = torch.from_numpy(np.ascontiguousarray(images)).to(device) if on_device else None
+
+    @staticmethod
+    def fits_on_device(images: np.ndarray, device: torch.device, share: float = 0.3) -> bool:
+        if device.type != "cuda":
+            return False
+        free, _ = torch.cuda.mem_get_info(device)
+        return images.nbytes < share * free
+
+    def gather(self, idx: np.ndarray) -> torch.Tensor:
+        if self._gpu is not None:
+            return self._gpu[torch.as_tensor(idx, device=self.device)]
+        # memmap fancy indexing reads pages in index order; sorting keeps reads sequential
+        order = np.argsort(idx, kind="stable")
+        batch = np.empty((len(idx), *self.images.shape[1:]), dtype=np.uint8)
+        batch[order] = self.images[idx[order]]
+        tensor = torch.from_numpy(batch)
+        if self.device.type == "cuda":
+            return tensor.pin_memory().to(self.device, non_blocking=True)
+        return tensor
+
+    def batches(
+        self, order: np.ndarray, batch_size: int
+    ) -> Iterator[tuple[torch.Tensor, np.ndarray]]:
+        """Yield (images on device, image indices) for consecutive slices of `order`."""
+        slices = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+        if self._gpu is not None or not slices:
+            for idx in slices:
+                yield self.gather(idx), idx
+            return
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            pending = pool.submit(self.gather, slices[0])
+            for k, idx in enumerate(slices):
+                batch = pending.result()
+                if k + 1 < len(slices):
+                    pending = pool.submit(self.gather, slices[k + 1])
+                yield batch, idx
+
+
+class Batches:
+    """One epoch's batches: (uint8 images, targets) on the device, in `order`; sized."""
+
+    def __init__(
+        self, store: ImageStore, order: np.ndarray, batch_size: int, targets: torch.Tensor
+    ):
+        self.store, self.order, self.batch_size, self.targets = store, order, batch_size, targets
+
+    def __len__(self) -> int:
+        return math.ceil(len(self.order) / self.batch_size)
+
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        for images, idx in self.store.batches(self.order, self.batch_size):
+            yield images, self.targets[torch.as_tensor(idx, device=self.targets.device)]
