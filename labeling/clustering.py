@@ -1,0 +1,618 @@
+"""Clause clustering: edit distance + k-medoids, one polarity at a time, weighted by frequency.
+
+Pure Python (no Django). The pipeline, after the paper, with the changes it needs:
+
+1. Each clause is normalised (``labeling.text.normalize``) and its polarity read
+   (``labeling.text.polarity``). Identical (polarity, normalised text) pairs are merged into one
+   *unique clause* with a count: a report corpus repeats 心肺膈未见明显异常 thousands of times,
+   and an N x N matrix over repeats would waste memory quadratically.
+2. **No cluster mixes polarities**: each polarity is clustered on its own. 未见胸腔积液 is two
+   edits from 胸腔积液; clustering them together would label every "no effusion" report as
+   effusion. ``k`` is split between the polarities present in proportion to how many unique
+   clauses each has (D'Hondt divisor method, at least one cluster each); pass a mapping such as
+   ``{"affirmed": 12, "negated": 6, "uncertain": 3}`` to choose the split yourself.
+3. Levenshtein distances between the unique normalised clauses come from
+   ``rapidfuzz.process.cdist`` on all cores.
+4. **Weighted k-medoids**. The objective is the paper's over *all* clauses,
+   ``sum_i count_i * d(i, medoid(i))``, so a clause written 5,000 times pulls its medoid harder
+   than a one-off typo. FasterPAM (``kmedoids``) takes no weights, but it only ever reads
+   ``diss[point, medoid]``; scaling row ``i`` of the matrix by ``count_i`` makes its loss exactly
+   the weighted objective, and the nearest medoid of a point is unchanged by scaling its row.
+   (Repeating points instead would grow the matrix with the corpus, which is what deduplication
+   avoids.) ``k == 1`` is solved directly, because the library's one-medoid shortcut reads the
+   matrix the other way round. Initial medoids come from a weighted k-medoids++ draw seeded by
+   ``seed``, and FasterPAM's visiting order is seeded too, so a run is reproducible; unique
+   clauses are sorted first, so the order of the input does not matter either.
+5. **Bounded memory**: a polarity with more than ``max_unique`` unique clauses is clustered on a
+   frequency-weighted sample of ``sample_size`` of them (Efraimidis-Spirakis keys: frequent
+   clauses are almost surely in), and every unique clause is then assigned to its nearest
+   medoid. Peak memory is about ``4 * max(max_unique, sample_size) ** 2`` bytes for the matrix
+   (1.6 GB at the default 20,000) plus ``O(unique clauses * k)``.
+
+Cluster quality is reported as the count-weighted *medoid silhouette* (``1 - a/b`` with ``a``
+and ``b`` the distances to the nearest and second-nearest medoid of the same polarity): it
+needs only ``unique * k`` distances, so it scales to the sampled case.
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+import kmedoids
+import numpy as np
+from rapidfuzz import process
+from rapidfuzz.distance import Levenshtein
+
+from labeling.text import POLARITIES, CueLists, normalize, polarity
+
+DEFAULT_MAX_UNIQUE = 20_000
+DEFAULT_SAMPLE_SIZE = 10_000
+_ASSIGN_CHUNK_ROWS = 20_000
+_MAX_ITER = 100
+
+
+@dataclass(frozen=True)
+class Cluster:
+    """One proposed cluster: its medoid is a real clause, indexed into the input."""
+
+    index: int
+    polarity: str
+    medoid: int
+    medoid_text: str  # the medoid clause as written
+    normalized: str  # the medoid's normalised text, what distances were measured on
+    size: int  # clauses in the cluster, repeats included
+    unique_size: int  # distinct normalised clauses in the cluster
+
+
+@dataclass(frozen=True)
+class ClusteringResult:
+    """What a clustering run proposes, plus what a run record should store.
+
+    Clusters are numbered by size, largest first (ties: polarity, then medoid text).
+    """
+
+    assignments: np.ndarray  # cluster index of each input clause, in input order
+    medoids: np.ndarray  # per cluster: index into the input clauses of its medoid
+    clusters: tuple[Cluster, ...]
+    polarities: tuple[str, ...]  # polarity of each input clause
+    normalized: tuple[str, ...]  # normalised text of each input clause
+    k: dict[str, int]  # clusters per polarity
+    loss: int  # sum over all clauses of the edit distance to their medoid
+    silhouette: float  # count-weighted medoid silhouette, in [-1, 1]
+    n_clauses: int
+    n_unique: int
+    sampled: bool  # True when some polarity exceeded max_unique and was sampled
+    seed: int
+    timings: dict[str, float]  # seconds: prepare, distance, kmedoids, assign, total
+
+    @property
+    def sizes(self) -> np.ndarray:
+        """Clauses per cluster, repeats included (the paper keeps the largest ten)."""
+        return np.array([cluster.size for cluster in self.clusters], dtype=np.int64)
+
+
+@dataclass(frozen=True)
+class KCurve:
+    """Loss and silhouette over a range of k, for the page to plot and suggest from."""
+
+    ks: tuple[int, ...]
+    losses: tuple[int, ...]
+    silhouettes: tuple[float, ...]
+    elbow_k: int  # where the loss curve bends most (kneedle on the normalised curve)
+    best_silhouette_k: int
+    suggested_k: int  # the elbow: the medoid silhouette keeps rising as k grows
+
+
+# --- preparing the unique clauses -----------------------------------------------------------
+
+
+@dataclass
+class _Group:
+    """The unique clauses of one polarity, sorted by normalised text."""
+
+    polarity: str
+    texts: list[str]
+    counts: np.ndarray  # int64, occurrences of each unique clause
+    first: np.ndarray  # int64, input index of the first occurrence (medoid index for the API)
+
+
+@dataclass
+class _Prepared:
+    groups: dict[str, _Group]
+    clause_group: np.ndarray  # per input clause: index into POLARITIES
+    clause_local: np.ndarray  # per input clause: index into its group's unique clauses
+    polarities: tuple[str, ...]
+    normalized: tuple[str, ...]
+
+
+def _prepare(
+    clauses: Sequence[str], cues: CueLists | None, polarities: Sequence[str] | None
+) -> _Prepared:
+    """Normalise, read polarity and deduplicate, once per distinct raw clause."""
+    if isinstance(clauses, str):
+        raise TypeError("clauses must be a sequence of clause strings, not one string")
+    if len(clauses) == 0:
+        raise ValueError("clauses is empty: there is nothing to cluster")
+    if polarities is not None and len(polarities) != len(clauses):
+        raise ValueError(f"polarities has {len(polarities)} entries but clauses has {len(clauses)}")
+    seen: dict[str, tuple[str, str]] = {}
+    norms: list[str] = []
+    pols: list[str] = []
+    for i, clause in enumerate(clauses):
+        if not isinstance(clause, str):
+            raise TypeError(f"clauses[{i}] must be text, not {type(clause).__name__}")
+        if clause not in seen:
+            norm = normalize(clause)
+            if not norm:
+                raise ValueError(f"clauses[{i}] has no text left after normalisation: {clause!r}")
+            seen[clause] = (norm, polarity(clause, cues) if polarities is None else "")
+        norm, pol = seen[clause]
+        if polarities is not None:
+            pol = polarities[i]
+            if pol not in POLARITIES:
+                raise ValueError(f"polarities[{i}] is {pol!r}; expected one of {POLARITIES}")
+        norms.append(norm)
+        pols.append(pol)
+    return _group(clauses, norms, pols)
+
+
+def _group(clauses: Sequence[str], norms: list[str], pols: list[str]) -> _Prepared:
+    counts: dict[tuple[str, str], int] = {}
+    first: dict[tuple[str, str], int] = {}
+    for i, key in enumerate(zip(pols, norms, strict=True)):
+        counts[key] = counts.get(key, 0) + 1
+        first.setdefault(key, i)
+    groups: dict[str, _Group] = {}
+    local: dict[tuple[str, str], int] = {}
+    for pol in POLARITIES:
+        keys = sorted(key for key in counts if key[0] == pol)
+        if not keys:
+            continue
+        for j, key in enumerate(keys):
+            local[key] = j
+        groups[pol] = _Group(
+            polarity=pol,
+            texts=[key[1] for key in keys],
+            counts=np.array([counts[key] for key in keys], dtype=np.int64),
+            first=np.array([first[key] for key in keys], dtype=np.int64),
+        )
+    pol_index = {pol: i for i, pol in enumerate(POLARITIES)}
+    keys_in_order = list(zip(pols, norms, strict=True))
+    return _Prepared(
+        groups=groups,
+        clause_group=np.array([pol_index[pol] for pol in pols], dtype=np.int8),
+        clause_local=np.array([local[key] for key in keys_in_order], dtype=np.int64),
+        polarities=tuple(pols),
+        normalized=tuple(norms),
+    )
+
+
+# --- splitting k between polarities ---------------------------------------------------------
+
+
+def _allocate_k(k: int | Mapping[str, int], groups: Mapping[str, _Group]) -> dict[str, int]:
+    """Clusters per polarity: a caller's mapping checked, or an int split by unique counts."""
+    unique = {pol: len(group.texts) for pol, group in groups.items()}
+    total = sum(unique.values())
+    if isinstance(k, Mapping):
+        return _check_k_mapping(k, unique)
+    if isinstance(k, bool) or not isinstance(k, int | np.integer):
+        raise TypeError(f"k must be an int or a mapping of polarity to int, not {type(k).__name__}")
+    k = int(k)
+    if k <= 0:
+        raise ValueError(f"k must be at least 1, got {k}")
+    if k > total:
+        raise ValueError(f"k={k} is larger than the number of unique clauses ({total})")
+    if k < len(unique):
+        raise ValueError(
+            f"k={k} is smaller than the number of polarities present ({len(unique)}: "
+            f"{', '.join(unique)}); clusters never mix polarities"
+        )
+    allocation = dict.fromkeys(unique, 1)
+    for _ in range(k - len(unique)):
+        # D'Hondt: the next cluster goes where unique clauses per cluster is highest.
+        open_groups = [pol for pol in unique if allocation[pol] < unique[pol]]
+        best = max(open_groups, key=lambda pol: unique[pol] / (allocation[pol] + 1))
+        allocation[best] += 1
+    return allocation
+
+
+def _check_k_mapping(k: Mapping[str, int], unique: Mapping[str, int]) -> dict[str, int]:
+    unknown = set(k) - set(POLARITIES)
+    if unknown:
+        raise ValueError(f"k names unknown polarities {sorted(unknown)}; known: {POLARITIES}")
+    allocation: dict[str, int] = {}
+    for pol, n in unique.items():
+        if pol not in k:
+            raise ValueError(f"k has no entry for polarity {pol!r}, which has {n} unique clauses")
+        value = k[pol]
+        if isinstance(value, bool) or not isinstance(value, int | np.integer) or value <= 0:
+            raise ValueError(f"k[{pol!r}] must be a positive int, got {value!r}")
+        if value > n:
+            raise ValueError(
+                f"k[{pol!r}]={value} is larger than the number of unique {pol} clauses ({n})"
+            )
+        allocation[pol] = int(value)
+    for pol in set(k) - set(unique):
+        if k[pol] != 0:
+            raise ValueError(f"k[{pol!r}]={k[pol]} but there are no {pol} clauses")
+    return allocation
+
+
+# --- distances and weighted k-medoids -------------------------------------------------------
+
+
+def _distance_matrix(texts: Sequence[str], counts: np.ndarray) -> np.ndarray:
+    """Levenshtein distances with row i scaled by counts[i]: FasterPAM's loss becomes weighted.
+
+    int32 unless the largest count times the longest possible distance could overflow it.
+    """
+    longest = max(len(text) for text in texts)
+    dtype = np.int32 if int(counts.max()) * longest < np.iinfo(np.int32).max else np.int64
+    # A copy of the list as choices: rapidfuzz's same-object path is slower on this machine.
+    matrix = process.cdist(texts, list(texts), scorer=Levenshtein.distance, dtype=dtype, workers=-1)
+    matrix *= counts.astype(dtype)[:, None]
+    return matrix
+
+
+def _unscaled_column(matrix: np.ndarray, counts: np.ndarray, j: int) -> np.ndarray:
+    return matrix[:, j] // counts
+
+
+def _weighted_total(matrix: np.ndarray) -> np.ndarray:
+    """Weighted cost of each point as the only medoid: column sums of the scaled matrix."""
+    totals = np.zeros(matrix.shape[1], dtype=np.int64)
+    for start in range(0, matrix.shape[0], 4096):
+        totals += matrix[start : start + 4096].sum(axis=0, dtype=np.int64)
+    return totals
+
+
+def _seed_medoids(
+    matrix: np.ndarray, counts: np.ndarray, k: int, rng: np.random.Generator
+) -> np.ndarray:
+    """Weighted k-medoids++: each next medoid drawn with probability count * distance."""
+    n = matrix.shape[0]
+    chosen = [int(rng.choice(n, p=counts / counts.sum()))]
+    nearest = _unscaled_column(matrix, counts, chosen[0]).astype(np.float64)
+    for _ in range(k - 1):
+        weight = counts * nearest
+        total = weight.sum()
+        if total > 0:
+            pick = int(rng.choice(n, p=weight / total))
+        else:  # every point already sits on a medoid; take any other point
+            pick = int(np.setdiff1d(np.arange(n), chosen)[0])
+        chosen.append(pick)
+        nearest = np.minimum(nearest, _unscaled_column(matrix, counts, pick))
+    return np.array(chosen, dtype=np.uintp)
+
+
+def _weighted_kmedoids(matrix: np.ndarray, counts: np.ndarray, k: int, seed: int) -> np.ndarray:
+    """Medoids (indices into the matrix) minimising sum count_i * d(i, nearest medoid)."""
+    n = matrix.shape[0]
+    if k == n:
+        return np.arange(n)
+    if k == 1:
+        return np.array([int(np.argmin(_weighted_total(matrix)))])
+    init = _seed_medoids(matrix, counts, k, np.random.default_rng(seed))
+    with warnings.catch_warnings():
+        # kmedoids warns that the seed is unused for the start; it still seeds the visit order.
+        warnings.simplefilter("ignore", UserWarning)
+        result = kmedoids.fasterpam(matrix, init, max_iter=_MAX_ITER, random_state=seed)
+    return np.sort(np.asarray(result.medoids, dtype=np.int64))
+
+
+def _sample(counts: np.ndarray, size: int, seed: int) -> np.ndarray:
+    """A frequency-weighted sample without replacement (Efraimidis-Spirakis keys), sorted."""
+    rng = np.random.default_rng(seed)
+    keys = np.log(rng.random(len(counts))) / counts
+    return np.sort(np.argpartition(keys, -size)[-size:])
+
+
+@dataclass
+class _Assignment:
+    labels: np.ndarray  # nearest medoid (position in the medoid list)
+    nearest: np.ndarray  # distance to it
+    second: np.ndarray  # distance to the second-nearest medoid (nearest again when k == 1)
+
+
+def _assign(texts: Sequence[str], medoid_texts: Sequence[str]) -> _Assignment:
+    """Nearest and second-nearest medoid of each text, in row chunks (memory O(chunk * k))."""
+    labels, nearest, second = [], [], []
+    for start in range(0, len(texts), _ASSIGN_CHUNK_ROWS):
+        chunk = texts[start : start + _ASSIGN_CHUNK_ROWS]
+        dist = process.cdist(
+            chunk, medoid_texts, scorer=Levenshtein.distance, dtype=np.int32, workers=-1
+        )
+        order = np.argsort(dist, axis=1, kind="stable")[:, :2]
+        rows = np.arange(len(chunk))
+        labels.append(order[:, 0])
+        nearest.append(dist[rows, order[:, 0]])
+        second.append(dist[rows, order[:, -1]])
+    return _Assignment(np.concatenate(labels), np.concatenate(nearest), np.concatenate(second))
+
+
+class _GroupSolver:
+    """Distance matrix of one polarity (or of its sample), ready for any number of k."""
+
+    def __init__(
+        self, group: _Group, max_unique: int, sample_size: int, seed: int, timings: dict
+    ) -> None:
+        self.group = group
+        self.seed = seed
+        n = len(group.texts)
+        self.sampled = n > max_unique
+        self.rows = _sample(group.counts, min(sample_size, n), seed) if self.sampled else None
+        texts = [group.texts[i] for i in self.rows] if self.sampled else group.texts
+        self.counts = group.counts[self.rows] if self.sampled else group.counts
+        started = time.perf_counter()
+        self.matrix = _distance_matrix(texts, self.counts)
+        timings["distance"] += time.perf_counter() - started
+
+    def medoids(self, k: int, timings: dict) -> np.ndarray:
+        """Medoids as indices into the group's unique clauses."""
+        if k > self.matrix.shape[0]:
+            raise ValueError(
+                f"k[{self.group.polarity!r}]={k} is larger than the sample of "
+                f"{self.matrix.shape[0]} clauses; raise sample_size or max_unique"
+            )
+        started = time.perf_counter()
+        local = _weighted_kmedoids(self.matrix, self.counts, k, self.seed)
+        timings["kmedoids"] += time.perf_counter() - started
+        return self.rows[local] if self.sampled else local
+
+
+@dataclass
+class _GroupOutcome:
+    medoids: np.ndarray  # indices into the group's unique clauses
+    assignment: _Assignment
+    loss: int
+    silhouette_sum: float  # sum over clauses of count * medoid silhouette
+
+
+def _evaluate(group: _Group, medoids: np.ndarray, timings: dict) -> _GroupOutcome:
+    started = time.perf_counter()
+    assignment = _assign(group.texts, [group.texts[m] for m in medoids])
+    timings["assign"] += time.perf_counter() - started
+    loss = int((group.counts * assignment.nearest).sum())
+    if len(medoids) > 1:
+        ratio = assignment.nearest / np.maximum(assignment.second, 1)
+        silhouette_sum = float((group.counts * (1.0 - ratio)).sum())
+    else:  # one cluster: silhouette is 0 by convention
+        silhouette_sum = 0.0
+    return _GroupOutcome(medoids, assignment, loss, silhouette_sum)
+
+
+def _check_sizes(max_unique: int, sample_size: int | None) -> int:
+    if max_unique < 1:
+        raise ValueError(f"max_unique must be at least 1, got {max_unique}")
+    size = min(max_unique, DEFAULT_SAMPLE_SIZE) if sample_size is None else sample_size
+    if size < 1:
+        raise ValueError(f"sample_size must be at least 1, got {size}")
+    return size
+
+
+def _new_timings() -> dict[str, float]:
+    return {"prepare": 0.0, "distance": 0.0, "kmedoids": 0.0, "assign": 0.0, "total": 0.0}
+
+
+# --- public API -------------------------------------------------------------------------------
+
+
+def cluster_clauses(
+    clauses: Sequence[str],
+    k: int | Mapping[str, int],
+    seed: int = 0,
+    *,
+    cues: CueLists | None = None,
+    polarities: Sequence[str] | None = None,
+    max_unique: int = DEFAULT_MAX_UNIQUE,
+    sample_size: int | None = None,
+) -> ClusteringResult:
+    """Cluster clauses by edit distance with weighted k-medoids, never mixing polarities.
+
+    ``k`` is the total number of clusters (split between polarities by unique-clause counts) or
+    a mapping polarity -> clusters. ``polarities`` overrides the polarity read with ``cues``
+    (for a caller that stored it). A polarity with more than ``max_unique`` unique clauses is
+    clustered on a weighted sample of ``sample_size`` (default ``min(max_unique, 10,000)``).
+    Raises ``ValueError`` for an empty input, a clause with no text, or k out of range.
+    """
+    started = time.perf_counter()
+    timings = _new_timings()
+    size = _check_sizes(max_unique, sample_size)
+    prepared = _prepare(clauses, cues, polarities)
+    timings["prepare"] = time.perf_counter() - started
+    allocation = _allocate_k(k, prepared.groups)
+    outcomes: dict[str, _GroupOutcome] = {}
+    sampled = False
+    for pol, group in prepared.groups.items():
+        solver = _GroupSolver(group, max_unique, size, seed, timings)
+        sampled |= solver.sampled
+        medoids = solver.medoids(allocation[pol], timings)
+        del solver  # free the matrix before the next polarity builds its own
+        outcomes[pol] = _evaluate(group, medoids, timings)
+    result = _assemble(clauses, prepared, outcomes, allocation, sampled, seed, timings)
+    timings["total"] = time.perf_counter() - started
+    return result
+
+
+def _assemble(
+    clauses: Sequence[str],
+    prepared: _Prepared,
+    outcomes: Mapping[str, _GroupOutcome],
+    allocation: dict[str, int],
+    sampled: bool,
+    seed: int,
+    timings: dict[str, float],
+) -> ClusteringResult:
+    """Number clusters by size and map every input clause to its cluster."""
+    drafts = []
+    for pol, outcome in outcomes.items():
+        group = prepared.groups[pol]
+        sizes = np.bincount(
+            outcome.assignment.labels, weights=group.counts, minlength=len(outcome.medoids)
+        )
+        unique_sizes = np.bincount(outcome.assignment.labels, minlength=len(outcome.medoids))
+        for position, medoid in enumerate(outcome.medoids):
+            drafts.append(
+                (pol, position, int(medoid), int(sizes[position]), unique_sizes[position])
+            )
+    drafts.sort(key=lambda d: (-d[3], POLARITIES.index(d[0]), prepared.groups[d[0]].texts[d[2]]))
+    clusters, global_index = [], {}
+    for index, (pol, position, medoid, size, unique_size) in enumerate(drafts):
+        group = prepared.groups[pol]
+        first = int(group.first[medoid])
+        clusters.append(
+            Cluster(index, pol, first, clauses[first], group.texts[medoid], size, int(unique_size))
+        )
+        global_index[(pol, position)] = index
+    assignments = np.empty(len(prepared.clause_group), dtype=np.int64)
+    for pol, outcome in outcomes.items():
+        to_global = np.array([global_index[(pol, p)] for p in range(len(outcome.medoids))])
+        mask = prepared.clause_group == POLARITIES.index(pol)
+        assignments[mask] = to_global[outcome.assignment.labels[prepared.clause_local[mask]]]
+    n_clauses = len(prepared.clause_group)
+    return ClusteringResult(
+        assignments=assignments,
+        medoids=np.array([cluster.medoid for cluster in clusters], dtype=np.int64),
+        clusters=tuple(clusters),
+        polarities=prepared.polarities,
+        normalized=prepared.normalized,
+        k=allocation,
+        loss=sum(outcome.loss for outcome in outcomes.values()),
+        silhouette=sum(o.silhouette_sum for o in outcomes.values()) / n_clauses,
+        n_clauses=n_clauses,
+        n_unique=sum(len(group.texts) for group in prepared.groups.values()),
+        sampled=sampled,
+        seed=seed,
+        timings=timings,
+    )
+
+
+def suggest_k(
+    clauses: Sequence[str],
+    k_values: Iterable[int] | None = None,
+    seed: int = 0,
+    *,
+    cues: CueLists | None = None,
+    polarities: Sequence[str] | None = None,
+    max_unique: int = DEFAULT_MAX_UNIQUE,
+    sample_size: int | None = None,
+) -> KCurve:
+    """Loss (elbow) and medoid silhouette for each k, computing each polarity's matrix once.
+
+    ``k_values`` defaults to every k from the number of polarities present up to 40 (or the
+    number of unique clauses). Each k is split between polarities as in ``cluster_clauses``.
+    """
+    size = _check_sizes(max_unique, sample_size)
+    prepared = _prepare(clauses, cues, polarities)
+    n_unique = sum(len(group.texts) for group in prepared.groups.values())
+    if k_values is None:
+        k_values = range(len(prepared.groups), min(40, n_unique) + 1)
+    ks = sorted(set(k_values))
+    if not ks:
+        raise ValueError("k_values is empty: give at least one k to try")
+    allocations = [_allocate_k(k, prepared.groups) for k in ks]
+    losses = [0] * len(ks)
+    silhouettes = [0.0] * len(ks)
+    timings = _new_timings()
+    for pol, group in prepared.groups.items():
+        solver = _GroupSolver(group, max_unique, size, seed, timings)
+        solved: dict[int, _GroupOutcome] = {}
+        for i, allocation in enumerate(allocations):
+            k_pol = allocation[pol]
+            if k_pol not in solved:
+                solved[k_pol] = _evaluate(group, solver.medoids(k_pol, timings), timings)
+            losses[i] += solved[k_pol].loss
+            silhouettes[i] += solved[k_pol].silhouette_sum
+        del solver
+    n_clauses = len(prepared.clause_group)
+    silhouettes = [s / n_clauses for s in silhouettes]
+    elbow = _elbow(ks, losses)
+    best = ks[int(np.argmax(silhouettes))]
+    return KCurve(tuple(ks), tuple(losses), tuple(silhouettes), elbow, best, elbow)
+
+
+def _elbow(ks: Sequence[int], losses: Sequence[int]) -> int:
+    """Kneedle: the k whose normalised loss lies furthest below the chord of the curve."""
+    if len(ks) < 3 or losses[0] == losses[-1]:
+        return ks[0]
+    x = (np.asarray(ks, dtype=float) - ks[0]) / (ks[-1] - ks[0])
+    y = (np.asarray(losses, dtype=float) - min(losses)) / (max(losses) - min(losses))
+    return ks[int(np.argmax((1.0 - x) - y))]
+
+
+def assign_to_medoids(
+    new_clauses: Sequence[str],
+    medoid_texts: Sequence[str],
+    max_distance: int,
+    *,
+    cues: CueLists | None = None,
+    medoid_polarities: Sequence[str] | None = None,
+) -> list[int | None]:
+    """For each new clause, the index of the nearest medoid of the same polarity, or None.
+
+    Used to label reports that arrive after curation: a clause within ``max_distance`` edits
+    (after normalisation) of a curated medoid takes that medoid; anything further goes to the
+    unmapped queue. Pass medoids as written (a trailing "？" is a hedge) or give their
+    polarities. Ties go to the earlier medoid.
+    """
+    if isinstance(max_distance, bool) or not isinstance(max_distance, int) or max_distance < 0:
+        raise ValueError(f"max_distance must be a non-negative int, got {max_distance!r}")
+    if medoid_polarities is not None and len(medoid_polarities) != len(medoid_texts):
+        raise ValueError(
+            f"medoid_polarities has {len(medoid_polarities)} entries "
+            f"but medoid_texts has {len(medoid_texts)}"
+        )
+    if len(new_clauses) == 0:
+        return []
+    new = _prepare(new_clauses, cues, None)
+    found: list[int | None] = [None] * len(new_clauses)
+    if len(medoid_texts) == 0:
+        return found
+    medoid_pols = (
+        list(medoid_polarities)
+        if medoid_polarities is not None
+        else [polarity(text, cues) for text in medoid_texts]
+    )
+    medoid_norms = [normalize(text) for text in medoid_texts]
+    for pol, group in new.groups.items():
+        candidates = [i for i, p in enumerate(medoid_pols) if p == pol]
+        if not candidates:
+            continue
+        assignment = _assign(group.texts, [medoid_norms[i] for i in candidates])
+        mask = new.clause_group == POLARITIES.index(pol)
+        for clause_index in np.flatnonzero(mask):
+            local = new.clause_local[clause_index]
+            if assignment.nearest[local] <= max_distance:
+                found[clause_index] = candidates[int(assignment.labels[local])]
+    return found
+
+
+def purity(assignments: Sequence[int], truth: Sequence[object]) -> float:
+    """Share of items whose cluster's majority truth label is their own (1.0 = pure)."""
+    if len(assignments) != len(truth):
+        raise ValueError(f"{len(assignments)} assignments but {len(truth)} truth labels")
+    if len(assignments) == 0:
+        raise ValueError("purity of nothing is undefined: no assignments given")
+    by_cluster: dict[int, dict[object, int]] = {}
+    for cluster, label in zip(assignments, truth, strict=True):
+        tally = by_cluster.setdefault(int(cluster), {})
+        tally[label] = tally.get(label, 0) + 1
+    majority = sum(max(tally.values()) for tally in by_cluster.values())
+    return majority / len(assignments)
+
+
+__all__ = [
+    "DEFAULT_MAX_UNIQUE",
+    "DEFAULT_SAMPLE_SIZE",
+    "Cluster",
+    "ClusteringResult",
+    "KCurve",
+    "assign_to_medoids",
+    "cluster_clauses",
+    "purity",
+    "suggest_k",
+]
