@@ -50,7 +50,7 @@ chromium:
 run: install
 	@mkdir -p var
 	$(BIN)/python manage.py migrate --noinput -v0
-	$(BIN)/python manage.py bootstrap --url http://127.0.0.1:$${WEB_PORT:-8000}/
+	$(BIN)/python manage.py bootstrap --url http://127.0.0.1:$${WEB_PORT:-8000}/ --images $${DEMO_IMAGES:-200} --size $${DEMO_SIZE:-1024}
 	BIND=127.0.0.1:$${WEB_PORT:-8000} $(BIN)/honcho -f Procfile start
 
 lint: $(INSTALLED)

@@ -44,6 +44,11 @@ class LabCommand(BaseCommand):
         show = not self.as_json and sys.stderr.isatty()
         return iter(tqdm(items, total=total, desc=label, unit="file", disable=not show))
 
+    def counter(self, total: int, label: str) -> tqdm:
+        """A bar to advance by hand, for work reported through a callback."""
+        show = not self.as_json and sys.stderr.isatty()
+        return tqdm(total=total, desc=label, unit="image", disable=not show)
+
     def emit(self, summary: dict, text: str) -> None:
         if self.as_json:
             self.stdout.write(json.dumps(summary, ensure_ascii=False, default=str))

@@ -1,0 +1,363 @@
+"""State changes for studies, instances and reports: every import path ends here.
+
+``ingest_file`` is the one service behind uploads, STOW-RS, ``manage.py ingest`` and PACS pulls:
+parse defensively, de-identify when the team asks for it, store once by SOP Instance UID at a path
+derived from the UID, and create the rows in one transaction. A rejected file leaves no row and
+no file; a duplicate (also under concurrency) leaves exactly one.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import hmac
+import io
+import json
+import logging
+import os
+import tempfile
+import zipfile
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import BinaryIO, Literal
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+
+from lab.models import Team
+
+from . import deid
+from .dicom import DicomRejected, InstanceIdentity, identity, read_dicom, to_uint8
+from .models import Instance, Report, Series, Study
+
+log = logging.getLogger(__name__)
+
+Status = Literal["imported", "duplicate", "rejected"]
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    status: Status
+    name: str  # the client's name for the file: shown to people, never used for storage
+    sop_uid: str = ""
+    code: str = ""
+    reason: str = ""
+    instance_id: int | None = None
+
+    def as_dict(self) -> dict:
+        return {k: v for k, v in self.__dict__.items() if v not in ("", None)}
+
+
+def store_path(team: Team, sop_uid: str) -> Path:
+    """Relative path of an instance in the store: chosen by the server from the UID alone."""
+    digest = hashlib.sha256(f"{team.pk}:{sop_uid}".encode()).hexdigest()
+    return Path(str(team.pk)) / digest[:2] / digest[2:4] / f"{digest}.dcm"
+
+
+def ingest_file(team: Team, source: str | os.PathLike | BinaryIO, *, name: str) -> IngestResult:
+    try:
+        ds = read_dicom(source, max_bytes=settings.DICOM_MAX_FILE_BYTES)
+    except DicomRejected as exc:
+        return IngestResult("rejected", name, code=exc.code, reason=exc.message)
+    except OSError as exc:
+        return IngestResult("rejected", name, code="unreadable", reason=str(exc))
+    if team.deidentify:
+        _deidentify(team, ds)
+    found = identity(ds)
+    if Instance.objects.filter(team=team, sop_uid=found.sop_uid).exists():
+        return IngestResult("duplicate", name, sop_uid=found.sop_uid)
+    decode_error = _decode_problem(ds)
+    relative = store_path(team, found.sop_uid)
+    final = settings.DICOM_STORE_DIR / relative
+    final.parent.mkdir(parents=True, exist_ok=True)
+    temp = _write_temp(ds, final.parent)
+    try:
+        with transaction.atomic():
+            instance = _create_rows(team, found, relative, temp.stat().st_size, decode_error)
+            os.replace(temp, final)
+    except IntegrityError:
+        # Another upload of the same UID won the race; its row and file stand.
+        temp.unlink(missing_ok=True)
+        return IngestResult("duplicate", name, sop_uid=found.sop_uid)
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
+    return IngestResult("imported", name, sop_uid=found.sop_uid, instance_id=instance.pk)
+
+
+def team_secret(team: Team) -> bytes:
+    return team.pseudonym_secret.encode()
+
+
+def _deidentify(team: Team, ds) -> deid.DeidReport:
+    """Basic profile, keeping what research needs: sex and age, and dates shifted per patient
+    (the same shift for every study of a patient, so intervals between studies survive)."""
+    secret = team_secret(team)
+    patient_id = str(ds.get("PatientID", "") or "")
+    return deid.deidentify(
+        ds,
+        pseudonym=deid.pseudonym_for(secret, patient_id),
+        date_shift_days=date_shift_for(secret, patient_id),
+        keep_patient_characteristics=True,
+        accession_map=lambda accession: deid.accession_for(secret, accession),
+    )
+
+
+def date_shift_for(secret: bytes, patient_id: str, max_days: int = 365) -> int:
+    digest = hmac.new(secret, f"date-shift:{patient_id}".encode(), hashlib.sha256).digest()
+    return int.from_bytes(digest[:4], "big") % (2 * max_days + 1) - max_days
+
+
+def _decode_problem(ds) -> str:
+    """A well-formed file whose pixels no codec can decode is kept, flagged, never trained on."""
+    try:
+        to_uint8(ds)
+    except DicomRejected as exc:
+        return exc.message[:255]
+    return ""
+
+
+def _write_temp(ds, folder: Path) -> Path:
+    handle, name = tempfile.mkstemp(dir=folder, suffix=".part")
+    with os.fdopen(handle, "wb") as fp:
+        ds.save_as(fp, enforce_file_format=True)
+    return Path(name)
+
+
+def _create_rows(
+    team: Team, found: InstanceIdentity, relative: Path, size: int, decode_error: str
+) -> Instance:
+    study, _ = Study.objects.get_or_create(
+        team=team,
+        study_uid=found.study_uid,
+        defaults={
+            "accession_number": found.accession_number,
+            "patient_id": found.patient_id,
+            "patient_sex": found.patient_sex,
+            "patient_age": found.patient_age,
+            "study_date": found.study_date,
+            "description": found.study_description[:200],
+        },
+    )
+    series, _ = Series.objects.get_or_create(
+        team=team,
+        series_uid=found.series_uid,
+        defaults={
+            "study": study,
+            "modality": found.modality,
+            "series_number": found.series_number,
+            "body_part": found.body_part,
+        },
+    )
+    return Instance.objects.create(
+        team=team,
+        study=study,
+        series=series,
+        sop_uid=found.sop_uid,
+        sop_class_uid=found.sop_class_uid,
+        instance_number=found.instance_number,
+        rows=found.rows,
+        columns=found.columns,
+        photometric=found.photometric,
+        bits_stored=found.bits_stored,
+        transfer_syntax=found.transfer_syntax,
+        view_position=found.view_position,
+        file_path=str(relative),
+        file_size=size,
+        decode_error=decode_error,
+    )
+
+
+# Archives whose entries expand more than this against their compressed size are zip bombs.
+MAX_ZIP_RATIO = 200
+MAX_ZIP_ENTRIES = 100_000
+
+
+def ingest_zip(
+    team: Team, source: str | os.PathLike | BinaryIO, *, name: str
+) -> list[IngestResult]:
+    """Ingest every file of a zip archive; hostile entries are rejected one by one."""
+    try:
+        archive = zipfile.ZipFile(source)
+    except (zipfile.BadZipFile, OSError) as exc:
+        return [IngestResult("rejected", name, code="bad_archive", reason=str(exc))]
+    with archive:
+        entries = [info for info in archive.infolist() if not info.is_dir()]
+        if len(entries) > MAX_ZIP_ENTRIES:
+            return [
+                IngestResult(
+                    "rejected",
+                    name,
+                    code="bad_archive",
+                    reason=f"{len(entries)} entries; at most {MAX_ZIP_ENTRIES} per archive",
+                )
+            ]
+        return [_ingest_entry(team, archive, info, name) for info in entries]
+
+
+def _ingest_entry(team: Team, archive: zipfile.ZipFile, info: zipfile.ZipInfo, name: str):
+    label = f"{name}:{info.filename}"
+    problem = _entry_problem(info)
+    if problem:
+        return IngestResult("rejected", label, code="bad_archive_entry", reason=problem)
+    limit = settings.DICOM_MAX_FILE_BYTES
+    with tempfile.SpooledTemporaryFile(max_size=32 * 1024 * 1024) as spool:
+        try:
+            with archive.open(info) as entry:
+                copied = _copy_capped(entry, spool, limit)
+        except (zipfile.BadZipFile, OSError, EOFError, zlib.error) as exc:
+            return IngestResult("rejected", label, code="bad_archive_entry", reason=str(exc))
+        if copied > limit:
+            return IngestResult(
+                "rejected", label, code="too_large", reason=f"expands beyond {limit} bytes"
+            )
+        spool.seek(0)
+        return ingest_file(team, spool, name=label)
+
+
+def _entry_problem(info: zipfile.ZipInfo) -> str:
+    path = info.filename.replace("\\", "/")
+    if path.startswith("/") or (len(path) > 1 and path[1] == ":"):
+        return "absolute path in archive"
+    if ".." in path.split("/"):
+        return "'..' in archive path"
+    if info.file_size > settings.DICOM_MAX_FILE_BYTES:
+        return f"declares {info.file_size} bytes, above the limit"
+    if info.compress_size and info.file_size / info.compress_size > MAX_ZIP_RATIO:
+        return f"compression ratio above {MAX_ZIP_RATIO}: a zip bomb"
+    return ""
+
+
+def _copy_capped(source: BinaryIO, target: BinaryIO, limit: int) -> int:
+    """Copies at most limit + 1 bytes: declared sizes in a zip can lie."""
+    copied = 0
+    while chunk := source.read(1024 * 1024):
+        copied += len(chunk)
+        if copied > limit:
+            return copied
+        target.write(chunk)
+    return copied
+
+
+# --------------------------------------------------------------------------------------------
+# Reports
+# --------------------------------------------------------------------------------------------
+
+
+class ReportFileError(ValueError):
+    """A reports file that cannot be read as a whole; nothing was imported."""
+
+
+@dataclass
+class ReportImport:
+    created: int = 0
+    updated: int = 0
+    unknown_keys: list[str] = field(default_factory=list)
+    encoding: str = ""
+
+    def as_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+KEY_COLUMNS = ("accession_number", "study_instance_uid")
+TEXT_COLUMNS = ("findings", "diagnosis")
+
+
+def import_reports(team: Team, data: bytes, *, source: str) -> ReportImport:
+    """Import a CSV or JSONL reports file (UTF-8 or GB18030) in one transaction.
+
+    Rows are matched to studies by StudyInstanceUID or accession number (de-identified accession
+    numbers are matched through the same keyed pseudonym); a row whose key matches no study is
+    listed in ``unknown_keys``, never dropped silently. Re-importing updates the text.
+    """
+    text, encoding = _decode(data)
+    rows = list(_rows(text, source))
+    result = ReportImport(encoding=encoding)
+    with transaction.atomic():
+        for row in rows:
+            study = _study_for(team, row)
+            if study is None:
+                result.unknown_keys.append(
+                    row.get("study_instance_uid") or row.get("accession_number", "")
+                )
+                continue
+            _report, created = Report.objects.update_or_create(
+                team=team,
+                study=study,
+                defaults={
+                    "findings": row.get("findings", ""),
+                    "diagnosis": row.get("diagnosis", ""),
+                    "source": source[:255],
+                },
+            )
+            if created:
+                result.created += 1
+            else:
+                result.updated += 1
+    return result
+
+
+def _decode(data: bytes) -> tuple[str, str]:
+    for encoding in ("utf-8-sig", "gb18030"):
+        try:
+            return data.decode(encoding), encoding.removesuffix("-sig")
+        except UnicodeDecodeError:
+            continue
+    raise ReportFileError("the reports file is neither UTF-8 nor GB18030 text")
+
+
+def _rows(text: str, source: str) -> Iterator[dict[str, str]]:
+    stripped = text.lstrip()
+    if stripped.startswith("{"):
+        yield from _jsonl_rows(text)
+    else:
+        yield from _csv_rows(text)
+
+
+def _jsonl_rows(text: str) -> Iterator[dict[str, str]]:
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise ReportFileError(f"line {number} is not valid JSON: {exc.msg}") from None
+        if not isinstance(record, dict):
+            raise ReportFileError(f"line {number} is not a JSON object")
+        yield _checked_row({k: "" if v is None else str(v) for k, v in record.items()}, number)
+
+
+def _csv_rows(text: str) -> Iterator[dict[str, str]]:
+    reader = csv.DictReader(io.StringIO(text))
+    columns = set(reader.fieldnames or [])
+    if not columns & set(KEY_COLUMNS) or "diagnosis" not in columns:
+        raise ReportFileError(
+            "a reports CSV needs a diagnosis column and an accession_number or "
+            f"study_instance_uid column; found: {', '.join(sorted(columns)) or 'no header'}"
+        )
+    for number, record in enumerate(reader, start=2):
+        yield _checked_row({k: (v or "") for k, v in record.items() if k}, number)
+
+
+def _checked_row(row: dict[str, str], number: int) -> dict[str, str]:
+    row = {k.strip().lower(): v.strip() for k, v in row.items()}
+    if not any(row.get(key) for key in KEY_COLUMNS):
+        raise ReportFileError(f"row {number} has neither accession_number nor study_instance_uid")
+    return row
+
+
+def _study_for(team: Team, row: dict[str, str]) -> Study | None:
+    studies = Study.objects.of_team(team)
+    if row.get("study_instance_uid"):
+        study = studies.filter(study_uid=row["study_instance_uid"]).first()
+        if study is not None:
+            return study
+    accession = row.get("accession_number")
+    if not accession:
+        return None
+    candidates = [accession]
+    if team.deidentify:
+        candidates.append(deid.accession_for(team_secret(team), accession))
+    return studies.filter(accession_number__in=candidates).first()
