@@ -3,15 +3,20 @@
 Pure Python (no Django). The pipeline, after the paper, with the changes it needs:
 
 1. Each clause is normalised (``labeling.text.normalize``) and its polarity read
-   (``labeling.text.polarity``). Identical (polarity, normalised text) pairs are merged into one
-   *unique clause* with a count: a report corpus repeats 心肺膈未见明显异常 thousands of times,
-   and an N x N matrix over repeats would waste memory quadratically.
+   (``labeling.text.polarity``). Clauses are compared in their normalised form with the
+   negation and hedge cues cut out (``labeling.text.without_cues``; ``strip_cues=False`` keeps
+   them): the polarity already separates them, and inside one polarity 考虑支气管炎可能 should
+   be near 支气管炎, not near 考虑肺气肿可能. Identical (polarity, compared text) pairs are
+   merged into one *unique clause* with a count: a report corpus repeats 心肺膈未见明显异常
+   thousands of times, and an N x N matrix over repeats would waste memory quadratically.
 2. **No cluster mixes polarities**: each polarity is clustered on its own. 未见胸腔积液 is two
    edits from 胸腔积液; clustering them together would label every "no effusion" report as
-   effusion. ``k`` is split between the polarities present in proportion to how many unique
-   clauses each has (D'Hondt divisor method, at least one cluster each); pass a mapping such as
+   effusion. ``k`` is split between the polarities present greedily, one cluster at a time to
+   the polarity whose weighted loss it lowers most (at least one each): what clustering
+   everything at once with an infinite distance between polarities would aim for, at the cost
+   of a few k-medoids runs on a 1,000-clause sample per polarity. Pass a mapping such as
    ``{"affirmed": 12, "negated": 6, "uncertain": 3}`` to choose the split yourself.
-3. Levenshtein distances between the unique normalised clauses come from
+3. Levenshtein distances between the unique compared texts come from
    ``rapidfuzz.process.cdist`` on all cores.
 4. **Weighted k-medoids**. The objective is the paper's over *all* clauses,
    ``sum_i count_i * d(i, medoid(i))``, so a clause written 5,000 times pulls its medoid harder
@@ -46,11 +51,12 @@ import numpy as np
 from rapidfuzz import process
 from rapidfuzz.distance import Levenshtein
 
-from labeling.text import POLARITIES, CueLists, normalize, polarity
+from labeling.text import POLARITIES, CueLists, normalize, polarity, without_cues
 
 DEFAULT_MAX_UNIQUE = 20_000
 DEFAULT_SAMPLE_SIZE = 10_000
 _ASSIGN_CHUNK_ROWS = 20_000
+_PROXY_SIZE = 1_000
 _MAX_ITER = 100
 
 
@@ -62,7 +68,8 @@ class Cluster:
     polarity: str
     medoid: int
     medoid_text: str  # the medoid clause as written
-    normalized: str  # the medoid's normalised text, what distances were measured on
+    normalized: str  # the medoid's normalised text
+    compared: str  # the text distances were measured on (normalised, cues cut out)
     size: int  # clauses in the cluster, repeats included
     unique_size: int  # distinct normalised clauses in the cluster
 
@@ -86,7 +93,7 @@ class ClusteringResult:
     n_unique: int
     sampled: bool  # True when some polarity exceeded max_unique and was sampled
     seed: int
-    timings: dict[str, float]  # seconds: prepare, distance, kmedoids, assign, total
+    timings: dict[str, float]  # seconds: prepare, allocate, distance, kmedoids, assign, total
 
     @property
     def sizes(self) -> np.ndarray:
@@ -129,7 +136,10 @@ class _Prepared:
 
 
 def _prepare(
-    clauses: Sequence[str], cues: CueLists | None, polarities: Sequence[str] | None
+    clauses: Sequence[str],
+    cues: CueLists | None,
+    polarities: Sequence[str] | None,
+    strip_cues: bool,
 ) -> _Prepared:
     """Normalise, read polarity and deduplicate, once per distinct raw clause."""
     if isinstance(clauses, str):
@@ -138,8 +148,9 @@ def _prepare(
         raise ValueError("clauses is empty: there is nothing to cluster")
     if polarities is not None and len(polarities) != len(clauses):
         raise ValueError(f"polarities has {len(polarities)} entries but clauses has {len(clauses)}")
-    seen: dict[str, tuple[str, str]] = {}
+    seen: dict[str, tuple[str, str, str]] = {}
     norms: list[str] = []
+    compared: list[str] = []
     pols: list[str] = []
     for i, clause in enumerate(clauses):
         if not isinstance(clause, str):
@@ -148,21 +159,23 @@ def _prepare(
             norm = normalize(clause)
             if not norm:
                 raise ValueError(f"clauses[{i}] has no text left after normalisation: {clause!r}")
-            seen[clause] = (norm, polarity(clause, cues) if polarities is None else "")
-        norm, pol = seen[clause]
+            shown = without_cues(clause, cues) if strip_cues else norm
+            seen[clause] = (norm, shown, polarity(clause, cues) if polarities is None else "")
+        norm, shown, pol = seen[clause]
         if polarities is not None:
             pol = polarities[i]
             if pol not in POLARITIES:
                 raise ValueError(f"polarities[{i}] is {pol!r}; expected one of {POLARITIES}")
         norms.append(norm)
+        compared.append(shown)
         pols.append(pol)
-    return _group(clauses, norms, pols)
+    return _group(norms, compared, pols)
 
 
-def _group(clauses: Sequence[str], norms: list[str], pols: list[str]) -> _Prepared:
+def _group(norms: list[str], compared: list[str], pols: list[str]) -> _Prepared:
     counts: dict[tuple[str, str], int] = {}
     first: dict[tuple[str, str], int] = {}
-    for i, key in enumerate(zip(pols, norms, strict=True)):
+    for i, key in enumerate(zip(pols, compared, strict=True)):
         counts[key] = counts.get(key, 0) + 1
         first.setdefault(key, i)
     groups: dict[str, _Group] = {}
@@ -180,7 +193,7 @@ def _group(clauses: Sequence[str], norms: list[str], pols: list[str]) -> _Prepar
             first=np.array([first[key] for key in keys], dtype=np.int64),
         )
     pol_index = {pol: i for i, pol in enumerate(POLARITIES)}
-    keys_in_order = list(zip(pols, norms, strict=True))
+    keys_in_order = list(zip(pols, compared, strict=True))
     return _Prepared(
         groups=groups,
         clause_group=np.array([pol_index[pol] for pol in pols], dtype=np.int8),
@@ -193,12 +206,19 @@ def _group(clauses: Sequence[str], norms: list[str], pols: list[str]) -> _Prepar
 # --- splitting k between polarities ---------------------------------------------------------
 
 
-def _allocate_k(k: int | Mapping[str, int], groups: Mapping[str, _Group]) -> dict[str, int]:
-    """Clusters per polarity: a caller's mapping checked, or an int split by unique counts."""
+def _allocate_k(
+    k: int | Mapping[str, int], groups: Mapping[str, _Group], seed: int
+) -> dict[str, int]:
+    """Clusters per polarity: a caller's mapping checked, or an int split by loss gained."""
+    if isinstance(k, Mapping):
+        return _check_k_mapping(k, {pol: len(group.texts) for pol, group in groups.items()})
+    k = _check_total_k(k, groups)
+    return _split_k_path(k, groups, seed)[k]
+
+
+def _check_total_k(k: int, groups: Mapping[str, _Group]) -> int:
     unique = {pol: len(group.texts) for pol, group in groups.items()}
     total = sum(unique.values())
-    if isinstance(k, Mapping):
-        return _check_k_mapping(k, unique)
     if isinstance(k, bool) or not isinstance(k, int | np.integer):
         raise TypeError(f"k must be an int or a mapping of polarity to int, not {type(k).__name__}")
     k = int(k)
@@ -211,13 +231,64 @@ def _allocate_k(k: int | Mapping[str, int], groups: Mapping[str, _Group]) -> dic
             f"k={k} is smaller than the number of polarities present ({len(unique)}: "
             f"{', '.join(unique)}); clusters never mix polarities"
         )
+    return k
+
+
+def _split_k_path(k_max: int, groups: Mapping[str, _Group], seed: int) -> dict[int, dict[str, int]]:
+    """The split of every total k up to k_max, each one cluster more than the last.
+
+    Greedy on the loss: each further cluster goes to the polarity whose weighted loss it lowers
+    most. This is the split that clustering all clauses at once, with an infinite distance
+    between polarities, would aim for. Loss curves come from a small weighted sample of each
+    polarity (``_Proxy``), so the split costs little; ties and polarities whose sample is
+    exhausted fall back to unique clauses per cluster (D'Hondt).
+    """
+    unique = {pol: len(group.texts) for pol, group in groups.items()}
+    proxies = {pol: _Proxy(group, seed) for pol, group in groups.items()}
     allocation = dict.fromkeys(unique, 1)
-    for _ in range(k - len(unique)):
-        # D'Hondt: the next cluster goes where unique clauses per cluster is highest.
+    path = {len(unique): dict(allocation)}
+    for total in range(len(unique) + 1, k_max + 1):
         open_groups = [pol for pol in unique if allocation[pol] < unique[pol]]
-        best = max(open_groups, key=lambda pol: unique[pol] / (allocation[pol] + 1))
+        best = max(
+            open_groups,
+            key=lambda pol: (
+                proxies[pol].gain(allocation[pol]) if len(open_groups) > 1 else 0.0,
+                unique[pol] / (allocation[pol] + 1),
+                -POLARITIES.index(pol),
+            ),
+        )
         allocation[best] += 1
-    return allocation
+        path[total] = dict(allocation)
+    return path
+
+
+class _Proxy:
+    """A weighted sample of one polarity (at most ``_PROXY_SIZE`` unique clauses): its loss
+    curve, scaled to the whole polarity, says where one more cluster helps most."""
+
+    def __init__(self, group: _Group, seed: int) -> None:
+        n = len(group.texts)
+        self.rows = _sample(group.counts, _PROXY_SIZE, seed) if n > _PROXY_SIZE else np.arange(n)
+        self.counts = group.counts[self.rows]
+        self.scale = float(group.counts.sum() / self.counts.sum())
+        self.texts = [group.texts[i] for i in self.rows]
+        self.seed = seed
+        self._matrix: np.ndarray | None = None
+        self._losses: dict[int, float] = {}
+
+    def loss(self, k: int) -> float:
+        if k >= len(self.texts):
+            return 0.0
+        if k not in self._losses:
+            if self._matrix is None:
+                self._matrix = _distance_matrix(self.texts, self.counts)
+            medoids = _weighted_kmedoids(self._matrix, self.counts, k, self.seed)
+            self._losses[k] = float(self._matrix[:, medoids].min(axis=1).sum()) * self.scale
+        return self._losses[k]
+
+    def gain(self, k: int) -> float:
+        """Loss removed by going from k to k + 1 clusters."""
+        return self.loss(k) - self.loss(k + 1)
 
 
 def _check_k_mapping(k: Mapping[str, int], unique: Mapping[str, int]) -> dict[str, int]:
@@ -395,7 +466,14 @@ def _check_sizes(max_unique: int, sample_size: int | None) -> int:
 
 
 def _new_timings() -> dict[str, float]:
-    return {"prepare": 0.0, "distance": 0.0, "kmedoids": 0.0, "assign": 0.0, "total": 0.0}
+    return {
+        "prepare": 0.0,
+        "allocate": 0.0,
+        "distance": 0.0,
+        "kmedoids": 0.0,
+        "assign": 0.0,
+        "total": 0.0,
+    }
 
 
 # --- public API -------------------------------------------------------------------------------
@@ -410,11 +488,12 @@ def cluster_clauses(
     polarities: Sequence[str] | None = None,
     max_unique: int = DEFAULT_MAX_UNIQUE,
     sample_size: int | None = None,
+    strip_cues: bool = True,
 ) -> ClusteringResult:
     """Cluster clauses by edit distance with weighted k-medoids, never mixing polarities.
 
-    ``k`` is the total number of clusters (split between polarities by unique-clause counts) or
-    a mapping polarity -> clusters. ``polarities`` overrides the polarity read with ``cues``
+    ``k`` is the total number of clusters (split between polarities where each lowers the
+    loss most) or a mapping polarity -> clusters. ``polarities`` overrides the polarity read with ``cues``
     (for a caller that stored it). A polarity with more than ``max_unique`` unique clauses is
     clustered on a weighted sample of ``sample_size`` (default ``min(max_unique, 10,000)``).
     Raises ``ValueError`` for an empty input, a clause with no text, or k out of range.
@@ -422,9 +501,10 @@ def cluster_clauses(
     started = time.perf_counter()
     timings = _new_timings()
     size = _check_sizes(max_unique, sample_size)
-    prepared = _prepare(clauses, cues, polarities)
+    prepared = _prepare(clauses, cues, polarities, strip_cues)
     timings["prepare"] = time.perf_counter() - started
-    allocation = _allocate_k(k, prepared.groups)
+    allocation = _allocate_k(k, prepared.groups, seed)
+    timings["allocate"] = time.perf_counter() - started - timings["prepare"]
     outcomes: dict[str, _GroupOutcome] = {}
     sampled = False
     for pol, group in prepared.groups.items():
@@ -465,7 +545,16 @@ def _assemble(
         group = prepared.groups[pol]
         first = int(group.first[medoid])
         clusters.append(
-            Cluster(index, pol, first, clauses[first], group.texts[medoid], size, int(unique_size))
+            Cluster(
+                index=index,
+                polarity=pol,
+                medoid=first,
+                medoid_text=clauses[first],
+                normalized=prepared.normalized[first],
+                compared=group.texts[medoid],
+                size=size,
+                unique_size=int(unique_size),
+            )
         )
         global_index[(pol, position)] = index
     assignments = np.empty(len(prepared.clause_group), dtype=np.int64)
@@ -500,6 +589,7 @@ def suggest_k(
     polarities: Sequence[str] | None = None,
     max_unique: int = DEFAULT_MAX_UNIQUE,
     sample_size: int | None = None,
+    strip_cues: bool = True,
 ) -> KCurve:
     """Loss (elbow) and medoid silhouette for each k, computing each polarity's matrix once.
 
@@ -507,14 +597,17 @@ def suggest_k(
     number of unique clauses). Each k is split between polarities as in ``cluster_clauses``.
     """
     size = _check_sizes(max_unique, sample_size)
-    prepared = _prepare(clauses, cues, polarities)
+    prepared = _prepare(clauses, cues, polarities, strip_cues)
     n_unique = sum(len(group.texts) for group in prepared.groups.values())
     if k_values is None:
         k_values = range(len(prepared.groups), min(40, n_unique) + 1)
     ks = sorted(set(k_values))
     if not ks:
         raise ValueError("k_values is empty: give at least one k to try")
-    allocations = [_allocate_k(k, prepared.groups) for k in ks]
+    for k in ks:  # the same checks and messages as cluster_clauses
+        _check_total_k(k, prepared.groups)
+    path = _split_k_path(ks[-1], prepared.groups, seed)
+    allocations = [path[k] for k in ks]
     losses = [0] * len(ks)
     silhouettes = [0.0] * len(ks)
     timings = _new_timings()
@@ -551,11 +644,12 @@ def assign_to_medoids(
     *,
     cues: CueLists | None = None,
     medoid_polarities: Sequence[str] | None = None,
+    strip_cues: bool = True,
 ) -> list[int | None]:
     """For each new clause, the index of the nearest medoid of the same polarity, or None.
 
     Used to label reports that arrive after curation: a clause within ``max_distance`` edits
-    (after normalisation) of a curated medoid takes that medoid; anything further goes to the
+    of a curated medoid (compared as in ``cluster_clauses``) takes it; anything further goes to the
     unmapped queue. Pass medoids as written (a trailing "？" is a hedge) or give their
     polarities. Ties go to the earlier medoid.
     """
@@ -568,7 +662,7 @@ def assign_to_medoids(
         )
     if len(new_clauses) == 0:
         return []
-    new = _prepare(new_clauses, cues, None)
+    new = _prepare(new_clauses, cues, None, strip_cues)
     found: list[int | None] = [None] * len(new_clauses)
     if len(medoid_texts) == 0:
         return found
@@ -577,12 +671,13 @@ def assign_to_medoids(
         if medoid_polarities is not None
         else [polarity(text, cues) for text in medoid_texts]
     )
-    medoid_norms = [normalize(text) for text in medoid_texts]
+    form = (lambda text: without_cues(text, cues)) if strip_cues else normalize
+    medoid_keys = [form(text) for text in medoid_texts]
     for pol, group in new.groups.items():
         candidates = [i for i, p in enumerate(medoid_pols) if p == pol]
         if not candidates:
             continue
-        assignment = _assign(group.texts, [medoid_norms[i] for i in candidates])
+        assignment = _assign(group.texts, [medoid_keys[i] for i in candidates])
         mask = new.clause_group == POLARITIES.index(pol)
         for clause_index in np.flatnonzero(mask):
             local = new.clause_local[clause_index]

@@ -19,6 +19,7 @@ team's own ``CueLists``. A cue's scope is the clause it sits in; ``split_clauses
 
 from __future__ import annotations
 
+import itertools
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -28,10 +29,13 @@ AFFIRMED = "affirmed"
 NEGATED = "negated"
 UNCERTAIN = "uncertain"
 POLARITIES: tuple[str, ...] = (AFFIRMED, NEGATED, UNCERTAIN)
+_PSEUDO = "pseudo"
 
 ZH_NEGATION: tuple[str, ...] = (
-    "未见", "未", "无", "没有", "不见", "排除", "除外", "阴性", "不大", "不宽", "消失", "正常",
+    "未见", "未", "无", "没有", "不见", "排除", "除外", "阴性", "不大", "不宽", "消失",
     "可能性不大", "可能性小",
+    # Normal-appearance descriptors: 双肺纹理清晰, 肋膈角锐利 deny a finding like 未见 does.
+    "正常", "清晰", "锐利", "走行自然", "光整", "光滑",
 )  # fmt: skip
 ZH_UNCERTAINTY: tuple[str, ...] = (
     "可能", "可疑", "疑", "疑似", "似见", "似有", "考虑", "怀疑", "倾向", "待定", "待查",
@@ -50,6 +54,9 @@ EN_UNCERTAINTY: tuple[str, ...] = (
     "questionable", "question of", "consider", "considered", "concerning for", "equivocal",
     "versus", "vs", "differential", "uncertain", "indeterminate",
 )  # fmt: skip
+# Pseudo-cues contain a cue but are not one: 肋膈角欠锐利 (not sharp) affirms blunting.
+ZH_PSEUDO: tuple[str, ...] = ("欠锐利", "不锐利", "欠清晰", "不清晰", "欠光整", "不光整", "欠光滑")
+EN_PSEUDO: tuple[str, ...] = ("no change", "not changed", "no interval change")
 
 
 def _cue_view(text: str) -> str:
@@ -59,34 +66,38 @@ def _cue_view(text: str) -> str:
 
 @dataclass(frozen=True)
 class CueLists:
-    """Negation and uncertainty cues, matched case-insensitively and width-insensitively.
+    """Negation, uncertainty and pseudo cues, matched case- and width-insensitively.
 
     A cue with Latin letters matches whole words only ("no" never fires inside "nodule"). Where
     cues overlap, the longest one wins, which is how 不除外 (cannot be excluded, a hedge) beats
-    除外 (excluded, a negation) and 可能性不大 (unlikely) beats 可能 (possibly).
+    除外 (excluded, a negation) and 可能性不大 (unlikely) beats 可能 (possibly). A pseudo cue
+    wins the same way and then counts for nothing: 欠锐利 (not sharp) hides the 锐利 in it.
     """
 
     negation: tuple[str, ...]
     uncertainty: tuple[str, ...]
+    pseudo: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         # Curators edit these lists as text; accept any sequence but store tuples (hashable).
-        object.__setattr__(self, "negation", tuple(self.negation))
-        object.__setattr__(self, "uncertainty", tuple(self.uncertainty))
-        for field in ("negation", "uncertainty"):
+        fields = ("negation", "uncertainty", "pseudo")
+        for field in fields:
+            object.__setattr__(self, field, tuple(getattr(self, field)))
             for i, cue in enumerate(getattr(self, field)):
                 if not isinstance(cue, str) or not _cue_view(cue):
                     raise ValueError(f"cue lists: {field}[{i}] is empty or not text: {cue!r}")
-        both = {_cue_view(c) for c in self.negation} & {_cue_view(c) for c in self.uncertainty}
-        if both:
-            raise ValueError(
-                f"cue lists: {sorted(both)!r} appear in both negation and uncertainty lists"
-            )
+        for one, other in itertools.combinations(fields, 2):
+            both = {_cue_view(c) for c in getattr(self, one)} & {
+                _cue_view(c) for c in getattr(self, other)
+            }
+            if both:
+                raise ValueError(f"cue lists: {sorted(both)!r} appear in both {one} and {other}")
 
 
 DEFAULT_CUES = CueLists(
     negation=ZH_NEGATION + EN_NEGATION,
     uncertainty=ZH_UNCERTAINTY + EN_UNCERTAINTY,
+    pseudo=ZH_PSEUDO + EN_PSEUDO,
 )
 
 # --- character classes -------------------------------------------------------------------------
@@ -134,8 +145,9 @@ _CUT = re.compile(
 )
 _STRIP = " \t\r\n\u3000,，、.．。;；:：!！-—–·"
 _MEANINGFUL = re.compile(rf"[{_CJK}A-Za-z\uff21-\uff3a\uff41-\uff5a]")
-# 、 both lists findings (主动脉硬化、肺气肿) and continues one (肺纹理增多、紊乱). It separates
-# clauses only when the text on both sides of it is at least this many characters long.
+# 、 both lists findings (主动脉硬化、肺气肿) and continues one (肺纹理增多、紊乱) or lists
+# organs (心、肺、膈未见异常). It separates clauses only when the fragments right before and
+# right after it are each at least this many characters long.
 _ENUMERATION_MIN_CHARS = 3
 
 
@@ -163,11 +175,11 @@ def split_clauses(diagnosis: str) -> list[str]:
 def _keep_enumeration_cuts(
     text: str, start: int, cuts: list[tuple[int, int]]
 ) -> list[tuple[int, int]]:
-    """Drop the 、 cuts that continue a finding rather than start a new one."""
+    """Drop the 、 cuts that continue a finding or list organs rather than start a clause."""
     kept: list[tuple[int, int]] = []
     for i, (cut_start, cut_end) in enumerate(cuts):
         if text[cut_start:cut_end] == "、":
-            left_from = kept[-1][1] if kept else start
+            left_from = cuts[i - 1][1] if i > 0 else start
             right_to = cuts[i + 1][0] if i + 1 < len(cuts) else len(text)
             left = _meaningful_length(text[left_from:cut_start])
             right = _meaningful_length(text[cut_end:right_to])
@@ -232,13 +244,38 @@ def polarity(clause: str, cues: CueLists | None = None) -> str:
     return AFFIRMED
 
 
+def without_cues(clause: str, cues: CueLists | None = None) -> str:
+    """``normalize(clause)`` with its negation and hedge cues cut out (pseudo cues stay).
+
+    Within one polarity the cue says nothing about *which* finding a clause is about, yet
+    it dominates the edit distance: 考虑支气管炎可能 is closer to 考虑肺气肿可能 than to
+    支气管炎. Clustering compares clauses in this form. A clause that is nothing but cues keeps
+    its normalised text.
+    """
+    text = normalize(clause)
+    pattern, kinds = _compile_cues(cues or DEFAULT_CUES, normalized=True)
+    if not kinds:
+        return text
+    kept = pattern.sub(lambda m: m.group(0) if kinds[m.group(0)] == _PSEUDO else " ", text)
+    return _SPACE_NEXT_TO_CJK.sub("", " ".join(kept.split())) or text
+
+
 @lru_cache(maxsize=64)
-def _compile_cues(cues: CueLists) -> tuple[re.Pattern[str], dict[str, str]]:
-    """One alternation over all cues, longest first, so the longest cue wins at each position."""
-    kinds = {_cue_view(cue): NEGATED for cue in cues.negation}
-    kinds.update({_cue_view(cue): UNCERTAIN for cue in cues.uncertainty})
+def _compile_cues(
+    cues: CueLists, normalized: bool = False
+) -> tuple[re.Pattern[str], dict[str, str]]:
+    """One alternation over all cues, longest first, so the longest cue wins at each position.
+
+    Cues are put in the same form as the text they are matched against: the cue view for
+    ``polarity``, the normalised form for ``without_cues`` (where "?" has no form and drops out).
+    """
+    form = normalize if normalized else _cue_view
+    kinds = {form(cue): NEGATED for cue in cues.negation}
+    kinds.update({form(cue): UNCERTAIN for cue in cues.uncertainty})
+    kinds.update({form(cue): _PSEUDO for cue in cues.pseudo})
+    kinds.pop("", None)
     alternatives = [_cue_pattern(cue) for cue in sorted(kinds, key=len, reverse=True)]
-    return re.compile("|".join(alternatives)), kinds
+    return re.compile("|".join(alternatives) or "(?!)"), kinds
 
 
 def _cue_pattern(cue: str) -> str:

@@ -13,7 +13,7 @@ from labeling.clustering import (
     purity,
     suggest_k,
 )
-from labeling.text import AFFIRMED, NEGATED, UNCERTAIN, normalize
+from labeling.text import AFFIRMED, NEGATED, UNCERTAIN, normalize, polarity, split_clauses
 
 FINDINGS = {
     "lung_marking": ["双肺纹理增多", "两肺纹理增多", "双肺纹理增粗", "肺纹理增多、紊乱"],
@@ -116,11 +116,14 @@ def test_the_same_seed_gives_the_same_clusters_whatever_the_input_order():
         assert cluster_of[clauses[i]] == first.clusters[a].normalized
 
 
-def test_k_is_split_between_polarities_by_their_unique_clauses():
-    affirmed = [f"{finding}{suffix}" for finding in ("胸膜增厚", "肺气肿") for suffix in "甲乙丙丁"]
-    negated = ["未见胸腔积液", "未见气胸", "心肺未见异常", "无肺气肿"]
-    result = cluster_clauses(affirmed + negated, 6)
-    assert result.k == {AFFIRMED: 4, NEGATED: 2}
+def test_each_extra_cluster_goes_to_the_polarity_whose_loss_it_lowers_most():
+    # Four distinct affirmed findings, each with near variants; one negated statement with a typo.
+    families = ["双肺纹理增多", "主动脉迂曲硬化", "左侧胸膜增厚粘连", "心影向左下增大"]
+    affirmed = [f"{family}{suffix}" for family in families for suffix in ("", "", "甲", "乙")] * 3
+    negated = ["心肺膈未见明显异常"] * 20 + ["心肺隔未见明显异常"]
+    result = cluster_clauses(affirmed + negated, 5)
+    assert result.k == {AFFIRMED: 4, NEGATED: 1}
+    assert {c.compared for c in result.clusters if c.polarity == AFFIRMED} == set(families)
 
 
 def test_a_caller_can_choose_clusters_per_polarity():
@@ -215,7 +218,7 @@ def test_new_clauses_take_the_nearest_curated_medoid_of_their_polarity_within_re
         "左侧胸腔积液",
     ]
     assert assign_to_medoids(new, medoids, max_distance=2) == [0, None, 3, 2, None, 1]
-    assert assign_to_medoids(new, medoids, max_distance=0) == [None] * 6
+    assert assign_to_medoids(new, medoids, max_distance=0) == [None, None, 3, None, None, None]
     assert assign_to_medoids([], medoids, 2) == []
     assert assign_to_medoids(new[:2], [], 2) == [None, None]
 
@@ -231,3 +234,49 @@ def test_purity_counts_the_majority_label_of_each_cluster():
     assert purity([0, 0, 0, 1, 1], ["a", "a", "b", "c", "c"]) == pytest.approx(0.8)
     with pytest.raises(ValueError, match="2 assignments but 1 truth"):
         purity([0, 1], ["a"])
+
+
+# --- on the demo generator's reports, against its hidden truth ---------------------------------
+
+
+@pytest.fixture(scope="module")
+def demo_clauses():
+    """Clauses of 2,000 demo reports as split by us, each with the generator's ClauseTruth."""
+    from labeling.synth import generate_reports
+
+    texts, truths, mismatched = [], [], 0
+    for report in generate_reports(2000, seed=0):
+        clauses = split_clauses(report.diagnosis)
+        if [normalize(c) for c in clauses] != [normalize(t.text) for t in report.clauses]:
+            mismatched += 1
+            continue
+        texts += clauses
+        truths += report.clauses
+    return texts, truths, mismatched
+
+
+def test_demo_diagnoses_split_into_the_clauses_that_were_written(demo_clauses):
+    texts, _, mismatched = demo_clauses
+    assert mismatched <= 20  # at most 1% of 2,000 reports
+    assert len(texts) > 3000
+
+
+def test_demo_polarity_agrees_with_the_hidden_truth(demo_clauses):
+    texts, truths, _ = demo_clauses
+    agree = sum(polarity(text) == truth.polarity for text, truth in zip(texts, truths, strict=True))
+    assert agree / len(texts) >= 0.95
+
+
+def test_demo_clusters_recover_the_true_labels_and_keep_negations_apart(demo_clauses):
+    texts, truths, _ = demo_clauses
+    # Each label is written in six to eight phrasings (plus sides and typos), so k must be
+    # several times the ten labels; the paper likewise kept the ten largest clusters of more.
+    result = cluster_clauses(texts, 60, seed=0)
+    affirmed = [i for i, truth in enumerate(truths) if truth.polarity == AFFIRMED]
+    assert purity(result.assignments[affirmed], [truths[i].label for i in affirmed]) >= 0.95
+    for cluster in range(len(result.clusters)):
+        members = {truths[i].polarity for i in np.flatnonzero(result.assignments == cluster)}
+        assert not {AFFIRMED, NEGATED} <= members
+    # The normal statement is a negation: its clusters are negated, never affirmed.
+    normal = {result.assignments[i] for i, truth in enumerate(truths) if truth.label == "normal"}
+    assert {result.clusters[c].polarity for c in normal} == {NEGATED}

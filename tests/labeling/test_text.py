@@ -11,6 +11,7 @@ from labeling.text import (
     normalize,
     polarity,
     split_clauses,
+    without_cues,
 )
 
 SPLIT_CASES = [
@@ -110,6 +111,12 @@ POLARITY_CASES = [
     ("肺结核待排", UNCERTAIN),
     ("疑似肺气肿", UNCERTAIN),
     ("左上肺结核？", UNCERTAIN),
+    # normal-appearance descriptors deny a finding; their "not" forms (pseudo cues) affirm it
+    ("双肺纹理清晰", NEGATED),
+    ("双侧肋膈角锐利", NEGATED),
+    ("两肺纹理走行自然", NEGATED),
+    ("右侧肋膈角欠锐利", AFFIRMED),
+    ("结节边界不清晰", AFFIRMED),
     ("Mild cardiomegaly", AFFIRMED),
     ("Small nodule in the right lung", AFFIRMED),  # "no" is a word, not a prefix
     ("No pleural effusion", NEGATED),
@@ -159,16 +166,33 @@ def test_custom_cues_are_matched_width_and_case_insensitively():
 
 
 @pytest.mark.parametrize(
-    ("negation", "uncertainty", "message"),
+    ("negation", "uncertainty", "message", "pseudo"),
     [
-        (["未见", " "], [], r"negation\[1\] is empty"),
-        (["未见"], [None], r"uncertainty\[0\] is empty or not text"),
-        (["可能"], ["可能"], "in both negation and uncertainty"),
+        (["未见", " "], [], r"negation\[1\] is empty", ()),
+        (["未见"], [None], r"uncertainty\[0\] is empty or not text", ()),
+        (["可能"], ["可能"], "in both negation and uncertainty", ()),
+        (["锐利"], [], "in both negation and pseudo", ["锐利"]),
     ],
 )
-def test_bad_cue_lists_are_refused_with_the_offending_entry(negation, uncertainty, message):
+def test_bad_cue_lists_are_refused_with_the_offending_entry(negation, uncertainty, message, pseudo):
     with pytest.raises(ValueError, match=message):
-        CueLists(negation=negation, uncertainty=uncertainty)
+        CueLists(negation=negation, uncertainty=uncertainty, pseudo=pseudo)
+
+
+@pytest.mark.parametrize(
+    ("clause", "compared"),
+    [
+        ("考虑支气管炎可能", "支气管炎"),
+        ("不除外胸腔积液", "胸腔积液"),
+        ("2.未见肺气肿", "肺气肿"),
+        ("肺气肿？", "肺气肿"),
+        ("右侧肋膈角欠锐利", "右侧肋膈角欠锐利"),  # a pseudo cue is content
+        ("Pneumonia cannot be excluded.", "pneumonia"),
+        ("无", "无"),  # nothing but a cue: keep it rather than compare an empty string
+    ],
+)
+def test_without_cues_leaves_what_the_clause_is_about(clause, compared):
+    assert without_cues(clause) == compared
 
 
 def test_polarity_of_an_empty_clause_is_an_error():
