@@ -123,6 +123,10 @@ class Config:
                               f"with a train share, got {fr}")  # fmt: skip
         return self
 
+    @property
+    def output_path(self) -> Path:
+        return Path(self.output)
+
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
 

@@ -1,0 +1,29 @@
+"""What the job runner sees: progress events, metrics.json, predictions, evaluate and predict."""
+
+import json
+
+from training.engine.runner import Progress, run
+
+
+def test_progress_callback_reports_steps_loss_speed_eta_and_validation(tiny_config):
+    events: list[Progress] = []
+    cfg = tiny_config(task="normal_abnormal", epochs=2)
+    run(cfg, progress=events.append)
+    train = [e for e in events if e.phase == "train"]
+    assert train and all(e.loss > 0 and e.images_per_s > 0 and e.eta_s >= 0 for e in train)
+    assert train[-1].step == train[-1].total_steps
+    validations = [e for e in events if e.phase == "validate"]
+    assert [e.epoch for e in validations] == [1, 2] and "auc" in validations[0].val
+    assert events[-1].phase == "done"
+    assert set(events[0].to_dict()) >= {"epoch", "step", "loss", "images_per_s", "eta_s", "val"}
+
+
+def test_evaluate_reproduces_the_test_metrics_and_predict_scores_a_split(tiny_config, tmp_path):
+    cfg = tiny_config(task="normal_abnormal", epochs=1)
+    trained = run(cfg)
+    again = run(tiny_config(output=cfg.output), command="evaluate")
+    assert again["test"]["auc"] == trained["test"]["auc"]
+    out = run(tiny_config(output=cfg.output, predict_split="val"), command="predict")
+    lines = [json.loads(x) for x in open(out["predictions"])]
+    assert len(lines) == out["count"] > 0 and {x["split"] for x in lines} == {"val"}
+    assert all(abs(sum(x["probabilities"].values()) - 1) < 1e-4 for x in lines)
