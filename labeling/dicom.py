@@ -36,7 +36,7 @@ from pydicom.dataset import Dataset
 from pydicom.encaps import parse_basic_offsets, parse_fragments
 from pydicom.errors import BytesLengthException, InvalidDicomError
 from pydicom.multival import MultiValue
-from pydicom.pixels import apply_modality_lut, apply_voi, get_decoder
+from pydicom.pixels import get_decoder
 from pydicom.tag import Tag
 
 REJECT_CODES = frozenset(
@@ -697,12 +697,43 @@ def display_lut(
 
 
 def _modality(domain: np.ndarray, ds: Dataset) -> np.ndarray:
+    """Modality LUT Sequence if present, else Rescale Slope / Intercept (PS3.3 C.11.1)."""
+    values = domain.astype(np.float64)
     try:
-        return np.asarray(apply_modality_lut(domain, ds), dtype=np.float64)
+        if ds.get("ModalityLUTSequence"):
+            table, first, _depth = _lut_item(ds.ModalityLUTSequence[0])
+            return _apply_lut(values, table, first)
+        slope = float(ds.get("RescaleSlope", 1.0))
+        intercept = float(ds.get("RescaleIntercept", 0.0))
     except _PARSE_ERRORS as exc:
         raise DicomRejected(
             "bad_value", f"Modality LUT / rescale cannot be applied: {exc}"
         ) from exc
+    return values * slope + intercept if (slope, intercept) != (1.0, 0.0) else values
+
+
+def _lut_item(item: Dataset) -> tuple[np.ndarray, int, int]:
+    """(table, first mapped value, bits per entry) of a LUT item (PS3.3 C.11.1.1.1).
+
+    Written here rather than taken from pydicom, whose helpers index 8-bit tables through
+    uint8 (wrapping stored values above 255) and cannot build a 12-bit table.
+    """
+    entries, first, depth = (int(v) for v in item.LUTDescriptor)
+    entries = entries or 65536
+    data = item.LUTData
+    if isinstance(data, bytes):  # OW; some writers pack 8-bit entries two to a word
+        table = np.frombuffer(data, dtype="<u2" if len(data) >= 2 * entries else np.uint8)
+    else:
+        table = np.asarray(data if isinstance(data, MultiValue) else [data])
+    table = table[:entries].astype(np.float64)
+    if table.size == 0 or not 1 <= depth <= 16:
+        raise ValueError(f"LUT with {table.size} entries of {depth} bits")
+    return table, first, depth
+
+
+def _apply_lut(values: np.ndarray, table: np.ndarray, first: int) -> np.ndarray:
+    """Values below the first entry map to it, values past the last to the last."""
+    return table[np.clip(np.rint(values) - first, 0, table.size - 1).astype(np.int64)]
 
 
 def _voi(
@@ -742,12 +773,11 @@ def _voi_lut_sequence(values: np.ndarray, ds: Dataset) -> np.ndarray | None:
     if not ds.get("VOILUTSequence"):
         return None
     try:
-        depth = int(ds.VOILUTSequence[0].LUTDescriptor[2])
-        out = apply_voi(np.rint(values).astype(np.int64), ds, index=0).astype(np.float64)
+        table, first, depth = _lut_item(ds.VOILUTSequence[0])
     except _PARSE_ERRORS:
         return None
-    top = max(2.0**depth - 1.0, float(out.max()), 1.0)
-    return out / top
+    top = max(2.0**depth - 1.0, float(table.max()), 1.0)
+    return _apply_lut(values, table, first) / top
 
 
 def _file_window(ds: Dataset, function: str) -> tuple[float, float] | None:

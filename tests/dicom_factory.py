@@ -157,7 +157,7 @@ def encode(ds: Dataset, syntax: str) -> Dataset:
     elif syntax == dcm_uid.JPEGLosslessSV1:
         _encapsulate(out, syntax, jpeg_lossless_sv1(out.pixel_array, int(out.BitsStored)))
     elif syntax == dcm_uid.JPEG2000:
-        out.compress(syntax, j2k_cr=[10])
+        out.compress(syntax, j2k_psnr=[60])  # visibly lossy, still close
     elif syntax == dcm_uid.JPEGLSNearLossless:
         out.compress(syntax, jls_error=2)
     else:
