@@ -98,7 +98,13 @@ def test_reports_are_reproducible_and_match_the_demo_written_for_the_same_seed(d
     one, _ = demo_pair
     again = generate_reports(12, seed=5)
     assert again == generate_reports(12, seed=5)
-    rows = [json.loads(line) for line in one.reports_path.read_text("utf-8").splitlines()]
+    text = one.reports_path.read_text("utf-8")
+    assert "\\u" not in text and "未见" in text  # UTF-8 as written, not escaped
+    rows = [json.loads(line) for line in text.splitlines()]
+    assert all(
+        set(row) == {"accession_number", "study_instance_uid", "findings", "diagnosis"}
+        for row in rows
+    )
     assert [(r["findings"], r["diagnosis"]) for r in rows] == [
         (t.findings, t.diagnosis) for t in again
     ]
