@@ -665,31 +665,46 @@ def to_uint8(ds: Dataset, *, window: tuple[float, float] | None = None) -> np.nd
     transform, then MONOCHROME1 inversion. The VOI transform is, in order of preference: the
     explicit ``window=(center, width)``, the VOI LUT Sequence, the first Window Center/Width
     with its VOI LUT Function, and finally a 0.5–99.5 % percentile window. The whole chain is
-    folded into a lookup table over every possible stored value, so the per-pixel work is one
-    table lookup whatever the chain.
+    folded into a lookup table over every possible stored bit pattern, so the per-pixel work
+    is one table lookup whatever the chain.
     """
+    if int(ds.SamplesPerPixel) == 3:
+        return _rgb_to_gray(decode_frame(ds), int(ds.BitsStored), window)
+    index = stored_bits(ds)
+    return display_lut(ds, index, window=window)[index]
+
+
+def stored_bits(ds: Dataset) -> np.ndarray:
+    """The first frame's stored values as raw unsigned bit patterns (uint8 or uint16).
+
+    Native data is viewed straight from the Pixel Data bytes (no copy, no masking: the table
+    built by :func:`display_lut` masks unused bits and sign-extends instead); compressed data
+    goes through the codec.
+    """
+    rows, columns = int(ds.Rows), int(ds.Columns)
+    unsigned = np.uint8 if int(ds.BitsAllocated) == 8 else np.dtype("<u2")
+    if ds.file_meta.TransferSyntaxUID in NATIVE_SYNTAXES:
+        try:
+            flat = np.frombuffer(ds.PixelData, dtype=unsigned, count=rows * columns)
+        except ValueError as exc:
+            raise DicomRejected("decode_failed", f"native pixel data: {exc}") from exc
+        return flat.reshape(rows, columns)
     stored = decode_frame(ds)
-    if stored.ndim == 3:
-        return _rgb_to_gray(stored, int(ds.BitsStored), window)
-    if stored.dtype.itemsize > 2:  # a codec may widen; Bits Stored <= 16 always fits back
-        stored = stored.astype(np.int16 if stored.dtype.kind == "i" else np.uint16)
-    index = stored.view(np.uint8 if stored.dtype.itemsize == 1 else np.uint16)
-    lut = display_lut(ds, stored.dtype, index, window=window)
-    return lut[index]
+    if stored.dtype.itemsize != np.dtype(unsigned).itemsize:  # a codec may widen
+        stored = stored.astype(np.int32).astype(np.dtype(unsigned).newbyteorder("="))
+    return stored.view(np.dtype(unsigned).newbyteorder("="))
 
 
 def display_lut(
-    ds: Dataset,
-    dtype: np.dtype,
-    index: np.ndarray,
-    *,
-    window: tuple[float, float] | None = None,
+    ds: Dataset, index: np.ndarray, *, window: tuple[float, float] | None = None
 ) -> np.ndarray:
-    """A uint8 table indexed by the unsigned view of every stored value of ``dtype``."""
-    width = 8 * dtype.itemsize
-    unsigned = np.uint8 if width == 8 else np.uint16
-    domain = np.arange(2**width, dtype=unsigned).view(dtype)
-    values = _modality(domain, ds)
+    """A uint8 table over every bit pattern of ``index``'s dtype (see :func:`stored_bits`)."""
+    patterns = np.arange(2 ** (8 * index.dtype.itemsize), dtype=np.int64)
+    bits = int(ds.BitsStored)
+    stored = patterns & ((1 << bits) - 1)
+    if int(ds.get("PixelRepresentation", 0)) == 1:
+        stored = np.where(stored >= 1 << (bits - 1), stored - (1 << bits), stored)
+    values = _modality(stored, ds)
     unit = _voi(values, ds, index, window)
     if ds.get("PhotometricInterpretation") == "MONOCHROME1":
         unit = 1.0 - unit
