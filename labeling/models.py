@@ -74,6 +74,13 @@ class Instance(TeamOwned):
     file_path = models.CharField(max_length=255)
     file_size = models.BigIntegerField(default=0)
     decode_error = models.CharField(_("decode error"), max_length=255, blank=True)
+    quarantined = models.BooleanField(
+        _("quarantined"),
+        default=False,
+        help_text=_("Flagged with burned-in annotation: kept out of training until reviewed."),
+    )
+    # Row of this image in the team's training cache; None when it could not be decoded.
+    cache_row = models.PositiveIntegerField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -84,6 +91,21 @@ class Instance(TeamOwned):
 
     def __str__(self) -> str:
         return self.sop_uid
+
+
+class ImageCache(TeamOwned):
+    """How many rows a team's cache file of one image size holds (rows are allocated here)."""
+
+    size = models.PositiveIntegerField()
+    rows = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["team", "size"], name="one_cache_per_team_and_size")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.team} cache {self.size}px ({self.rows} rows)"
 
 
 class Report(TeamOwned):

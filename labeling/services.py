@@ -23,14 +23,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, Literal
 
+import numpy as np
 from django.conf import settings
 from django.db import IntegrityError, transaction
 
 from lab.models import Team
 
 from . import deid
-from .dicom import DicomRejected, InstanceIdentity, identity, read_dicom, to_uint8
-from .models import Instance, Report, Series, Study
+from .cache import ArrayStore
+from .dicom import DicomRejected, InstanceIdentity, identity, read_dicom, resize_u8, to_uint8
+from .models import ImageCache, Instance, Report, Series, Study
 
 log = logging.getLogger(__name__)
 
@@ -63,28 +65,47 @@ def ingest_file(team: Team, source: str | os.PathLike | BinaryIO, *, name: str) 
         return IngestResult("rejected", name, code=exc.code, reason=exc.message)
     except OSError as exc:
         return IngestResult("rejected", name, code="unreadable", reason=str(exc))
+    quarantine = identity(ds).burned_in_annotation is True
     if team.deidentify:
         _deidentify(team, ds)
     found = identity(ds)
     if Instance.objects.filter(team=team, sop_uid=found.sop_uid).exists():
         return IngestResult("duplicate", name, sop_uid=found.sop_uid)
-    decode_error = _decode_problem(ds)
+    pixels, decode_error = _cache_pixels(ds)
     relative = store_path(team, found.sop_uid)
     final = settings.DICOM_STORE_DIR / relative
     final.parent.mkdir(parents=True, exist_ok=True)
     temp = _write_temp(ds, final.parent)
     try:
-        with transaction.atomic():
-            instance = _create_rows(team, found, relative, temp.stat().st_size, decode_error)
-            os.replace(temp, final)
-    except IntegrityError:
-        # Another upload of the same UID won the race; its row and file stand.
+        instance = _commit(team, found, relative, temp, final, decode_error, quarantine, pixels)
+    finally:
         temp.unlink(missing_ok=True)
+    if instance is None:
         return IngestResult("duplicate", name, sop_uid=found.sop_uid)
-    except BaseException:
-        temp.unlink(missing_ok=True)
-        raise
     return IngestResult("imported", name, sop_uid=found.sop_uid, instance_id=instance.pk)
+
+
+def _commit(team, found, relative, temp, final, decode_error, quarantine, pixels, tries=3):
+    """Rows, cache row and file in one transaction; None when another upload of the same UID
+    won the race. A lost race on the study or series row (a sibling instance created it a moment
+    earlier) is retried, since this instance is new."""
+    for attempt in range(tries):
+        try:
+            with transaction.atomic():
+                instance = _create_rows(team, found, relative, temp.stat().st_size, decode_error)
+                if quarantine:
+                    instance.quarantined = True
+                    instance.save(update_fields=["quarantined"])
+                if pixels is not None:
+                    _add_to_cache(instance, pixels)
+                os.replace(temp, final)
+                return instance
+        except IntegrityError:
+            if Instance.objects.filter(team=team, sop_uid=found.sop_uid).exists():
+                return None
+            if attempt == tries - 1:
+                raise
+    return None
 
 
 def team_secret(team: Team) -> bytes:
@@ -95,7 +116,9 @@ def _deidentify(team: Team, ds) -> deid.DeidReport:
     """Basic profile, keeping what research needs: sex and age, and dates shifted per patient
     (the same shift for every study of a patient, so intervals between studies survive)."""
     secret = team_secret(team)
-    patient_id = str(ds.get("PatientID", "") or "")
+    patient_id = str(ds.get("PatientID", "") or "").strip()
+    if not patient_id:
+        patient_id = ds.PatientID = _stand_in_patient(str(ds.StudyInstanceUID))
     return deid.deidentify(
         ds,
         pseudonym=deid.pseudonym_for(secret, patient_id),
@@ -110,13 +133,37 @@ def date_shift_for(secret: bytes, patient_id: str, max_days: int = 365) -> int:
     return int.from_bytes(digest[:4], "big") % (2 * max_days + 1) - max_days
 
 
-def _decode_problem(ds) -> str:
-    """A well-formed file whose pixels no codec can decode is kept, flagged, never trained on."""
+def _cache_pixels(ds) -> tuple[np.ndarray | None, str]:
+    """The cache image, or why there is none: a well-formed file whose pixels no codec can
+    decode is kept and flagged, never trained on."""
     try:
-        to_uint8(ds)
+        return resize_u8(to_uint8(ds), settings.CACHE_IMAGE_SIZE), ""
     except DicomRejected as exc:
-        return exc.message[:255]
-    return ""
+        return None, " ".join(exc.message.split())[:255]
+
+
+def cache_store(team: Team, size: int | None = None) -> ArrayStore:
+    size = size or settings.CACHE_IMAGE_SIZE
+    return ArrayStore(settings.CACHE_STORE_DIR / str(team.pk) / f"s{size}", size)
+
+
+def _add_to_cache(instance: Instance, pixels: np.ndarray) -> None:
+    """Allocate the next row under a row lock (two ingests never share a row), then write it."""
+    size = pixels.shape[0]
+    ImageCache.objects.get_or_create(team=instance.team, size=size)
+    cache = ImageCache.objects.select_for_update().get(team=instance.team, size=size)
+    row = cache.rows
+    cache_store(instance.team, size).write(row, pixels)
+    cache.rows = row + 1
+    cache.save(update_fields=["rows"])
+    instance.cache_row = row
+    instance.save(update_fields=["cache_row"])
+
+
+def cached_image(instance: Instance) -> np.ndarray | None:
+    if instance.cache_row is None:
+        return None
+    return cache_store(instance.team).read(instance.cache_row)
 
 
 def _write_temp(ds, folder: Path) -> Path:
@@ -124,6 +171,12 @@ def _write_temp(ds, folder: Path) -> Path:
     with os.fdopen(handle, "wb") as fp:
         ds.save_as(fp, enforce_file_format=True)
     return Path(name)
+
+
+def _stand_in_patient(study_uid: str) -> str:
+    """An image without PatientID becomes a patient of its own (keyed by its study), never one
+    shared "unknown" patient that would merge strangers across the train / test split."""
+    return f"no-patient-id:{study_uid}"[:64]
 
 
 def _create_rows(
@@ -134,7 +187,7 @@ def _create_rows(
         study_uid=found.study_uid,
         defaults={
             "accession_number": found.accession_number,
-            "patient_id": found.patient_id,
+            "patient_id": found.patient_id or _stand_in_patient(found.study_uid),
             "patient_sex": found.patient_sex,
             "patient_age": found.patient_age,
             "study_date": found.study_date,

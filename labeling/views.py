@@ -1,13 +1,17 @@
 """Study pages. Lists show the active team; any page of a team you do not belong to is a 404."""
 
+import numpy as np
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.views.decorators.cache import cache_control
 
 from lab.access import get_visible_or_404
 
-from .models import Study
+from . import services
+from .dicom import render_png
+from .models import Instance, Study
 
 STUDIES_PER_PAGE = 50
 
@@ -36,3 +40,27 @@ def study_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "labeling/study_detail.html",
         {"study": study, "instances": instances, "report": report},
     )
+
+
+ERROR_TILE_SIZE = 64
+
+
+@login_required
+@cache_control(private=True, max_age=3600)
+def thumbnail(request: HttpRequest, pk: int) -> HttpResponse:
+    """The training cache's image as PNG: what the model is trained on is what people see."""
+    instance = get_visible_or_404(Instance.objects.select_related("team"), request.user, pk=pk)
+    pixels = services.cached_image(instance)
+    if pixels is None:
+        response = HttpResponse(render_png(_error_tile()), content_type="image/png")
+        response["X-Decode-Error"] = instance.decode_error or "not in the training cache"
+        return response
+    return HttpResponse(render_png(pixels), content_type="image/png")
+
+
+def _error_tile() -> np.ndarray:
+    """A dark tile crossed in grey, so an undecodable image is visibly not an X-ray."""
+    tile = np.full((ERROR_TILE_SIZE, ERROR_TILE_SIZE), 24, dtype=np.uint8)
+    diagonal = np.arange(ERROR_TILE_SIZE)
+    tile[diagonal, diagonal] = tile[diagonal, ERROR_TILE_SIZE - 1 - diagonal] = 160
+    return tile

@@ -30,6 +30,7 @@ def world(personas) -> World:
 # Every named route that takes an object key, with how to fill it from the world.
 OBJECT_ROUTES = {
     "labeling:study-detail": lambda w: {"pk": w.study.pk},
+    "labeling:instance-thumbnail": lambda w: {"pk": w.instance.pk},
     "study-detail": lambda w: {"pk": w.study.pk},
     "instance-detail": lambda w: {"pk": w.instance.pk},
     "team-detail": lambda w: {"pk": w.team.pk},
