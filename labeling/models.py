@@ -20,6 +20,9 @@ class Study(TeamOwned):
     patient_age = models.CharField(_("age"), max_length=16, blank=True)
     study_date = models.DateField(_("study date"), null=True, blank=True)
     description = models.CharField(_("description"), max_length=200, blank=True)
+    # Kept for QIDO-RS matching (PatientName is the pseudonym when de-identified).
+    patient_name = models.CharField(max_length=200, blank=True)
+    study_time = models.TimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -30,6 +33,7 @@ class Study(TeamOwned):
             models.Index(fields=["team", "accession_number"]),
             models.Index(fields=["team", "patient_id"]),
             models.Index(fields=["team", "study_date"]),
+            models.Index(fields=["team", "patient_name"]),
         ]
         ordering = ["-study_date", "-id"]
         verbose_name = _("study")
@@ -45,6 +49,7 @@ class Series(TeamOwned):
     modality = models.CharField(_("modality"), max_length=16, blank=True)
     series_number = models.IntegerField(null=True, blank=True)
     body_part = models.CharField(max_length=64, blank=True)
+    description = models.CharField(_("description"), max_length=200, blank=True)
 
     class Meta:
         constraints = [
@@ -66,6 +71,7 @@ class Instance(TeamOwned):
     instance_number = models.IntegerField(null=True, blank=True)
     rows = models.PositiveIntegerField(default=0)
     columns = models.PositiveIntegerField(default=0)
+    number_of_frames = models.PositiveIntegerField(default=1)
     photometric = models.CharField(max_length=16, blank=True)
     bits_stored = models.PositiveSmallIntegerField(default=0)
     transfer_syntax = models.CharField(max_length=64, blank=True)

@@ -192,6 +192,8 @@ def _create_rows(
             "patient_age": found.patient_age,
             "study_date": found.study_date,
             "description": found.study_description[:200],
+            "patient_name": found.patient_name[:200],
+            "study_time": found.study_time,
         },
     )
     series, _ = Series.objects.get_or_create(
@@ -202,6 +204,7 @@ def _create_rows(
             "modality": found.modality,
             "series_number": found.series_number,
             "body_part": found.body_part,
+            "description": found.series_description[:200],
         },
     )
     return Instance.objects.create(
@@ -213,6 +216,7 @@ def _create_rows(
         instance_number=found.instance_number,
         rows=found.rows,
         columns=found.columns,
+        number_of_frames=found.number_of_frames,
         photometric=found.photometric,
         bits_stored=found.bits_stored,
         transfer_syntax=found.transfer_syntax,
