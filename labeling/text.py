@@ -208,19 +208,31 @@ def normalize(clause: str) -> str:
         raise TypeError(f"clause must be text, not {type(clause).__name__}")
     text = unicodedata.normalize("NFKC", clause).casefold()
     text = _LEADING_ZH_NUMBERING.sub(" ", text)
-    folded = "".join(_fold_char(char) for char in text)
+    folded = text.translate(_FOLD)
     folded = " ".join(folded.split())
     return _SPACE_NEXT_TO_CJK.sub("", folded)
 
 
-def _fold_char(char: str) -> str:
-    """Digits vanish; punctuation, symbols, separators and control characters become a space."""
-    category = unicodedata.category(char)
-    if category == "Nd":
-        return ""
-    if category[0] in "PSZC":
-        return " "
-    return char
+class _FoldTable(dict):
+    """``str.translate`` table filled on demand, one entry per code point ever seen.
+
+    Digits vanish; punctuation, symbols, separators and control characters become a space;
+    everything else maps to itself.
+    """
+
+    def __missing__(self, codepoint: int) -> str | int:
+        category = unicodedata.category(chr(codepoint))
+        if category == "Nd":
+            folded: str | int = ""
+        elif category[0] in "PSZC":
+            folded = " "
+        else:
+            folded = codepoint
+        self[codepoint] = folded
+        return folded
+
+
+_FOLD = _FoldTable()
 
 
 def polarity(clause: str, cues: CueLists | None = None) -> str:
@@ -252,12 +264,31 @@ def without_cues(clause: str, cues: CueLists | None = None) -> str:
     支气管炎. Clustering compares clauses in this form. A clause that is nothing but cues keeps
     its normalised text.
     """
-    text = normalize(clause)
-    pattern, kinds = _compile_cues(cues or DEFAULT_CUES, normalized=True)
+    return _cut_cues(normalize(clause), cues or DEFAULT_CUES)
+
+
+def _cut_cues(normalized: str, cues: CueLists) -> str:
+    pattern, kinds = _compile_cues(cues, normalized=True)
     if not kinds:
-        return text
-    kept = pattern.sub(lambda m: m.group(0) if kinds[m.group(0)] == _PSEUDO else " ", text)
-    return _SPACE_NEXT_TO_CJK.sub("", " ".join(kept.split())) or text
+        return normalized
+    kept = pattern.sub(lambda m: m.group(0) if kinds[m.group(0)] == _PSEUDO else " ", normalized)
+    return _SPACE_NEXT_TO_CJK.sub("", " ".join(kept.split())) or normalized
+
+
+@dataclass(frozen=True)
+class ClauseReading:
+    """Everything the clustering needs from one clause, read in one pass."""
+
+    normalized: str
+    compared: str  # normalised, negation and hedge cues cut out
+    polarity: str
+
+
+def read_clause(clause: str, cues: CueLists | None = None) -> ClauseReading:
+    """``normalize``, ``without_cues`` and ``polarity`` of a clause, normalising only once."""
+    cues = cues or DEFAULT_CUES
+    normalized = normalize(clause)
+    return ClauseReading(normalized, _cut_cues(normalized, cues), polarity(clause, cues))
 
 
 @lru_cache(maxsize=64)
@@ -274,8 +305,13 @@ def _compile_cues(
     kinds.update({form(cue): UNCERTAIN for cue in cues.uncertainty})
     kinds.update({form(cue): _PSEUDO for cue in cues.pseudo})
     kinds.pop("", None)
+    if not kinds:
+        return re.compile("(?!)"), kinds
     alternatives = [_cue_pattern(cue) for cue in sorted(kinds, key=len, reverse=True)]
-    return re.compile("|".join(alternatives) or "(?!)"), kinds
+    # Python's re tries every alternative at every position; a look-ahead on the possible first
+    # characters skips most positions at once.
+    first = re.escape("".join(sorted({cue[0] for cue in kinds})))
+    return re.compile(f"(?=[{first}])(?:{'|'.join(alternatives)})"), kinds
 
 
 def _cue_pattern(cue: str) -> str:
