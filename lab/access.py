@@ -64,3 +64,21 @@ class TeamScopedViewSetMixin:
 
     def get_queryset(self):
         return visible(super().get_queryset(), self.request.user)
+
+
+def writable_team(user, key: str | int | None, allowed: set[str], default: Team | None) -> Team:
+    """The team a write goes to: the one named by ``key`` (id or slug), else ``default`` (the
+    active team). Not a member: 404. A member whose role may not do this: 403."""
+    if key not in (None, ""):
+        teams = teams_for(user)
+        team = (
+            teams.filter(pk=int(key)).first()
+            if str(key).isdigit()
+            else teams.filter(slug=str(key)).first()
+        )
+    else:
+        team = default or teams_for(user).first()
+    if team is None:
+        raise Http404
+    require_role(user, team, allowed)
+    return team

@@ -191,6 +191,9 @@ RUNS_DIR = DATA_DIR / "runs"
 CACHE_IMAGE_SIZE = env_int("CXR_CACHE_IMAGE_SIZE", 256, minimum=32)
 DICOM_MAX_FILE_BYTES = env_int("CXR_DICOM_MAX_FILE_MB", 512, minimum=1) * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("CXR_UPLOAD_MAX_MEMORY_MB", 10, minimum=1) * 1024 * 1024
+FILE_UPLOAD_MAX_MEMORY_SIZE = DATA_UPLOAD_MAX_MEMORY_SIZE
+# One upload request (a file or a zip archive) may be at most this large.
+UPLOAD_MAX_BYTES = env_int("CXR_UPLOAD_MAX_MB", 4096, minimum=1) * 1024 * 1024
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

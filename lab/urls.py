@@ -4,7 +4,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
-from labeling.api import InstanceViewSet, StudyViewSet
+from labeling.api import InstanceViewSet, ReportsUploadView, StudyViewSet, UploadView
 
 from . import views
 from .api import TeamViewSet
@@ -21,8 +21,11 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
+    path("api/uploads/", UploadView.as_view(), name="api-uploads"),
+    path("api/reports/import/", ReportsUploadView.as_view(), name="api-reports-import"),
     path("api/", include(router.urls)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("", include("labeling.urls")),
+    # DICOMweb (PS3.18) and WADO-URI: labeling/dicomweb_urls.py
 ]

@@ -5,6 +5,7 @@ from . import views
 app_name = "labeling"
 urlpatterns = [
     path("studies/", views.study_list, name="study-list"),
+    path("upload/", views.upload, name="upload"),
     path("studies/<int:pk>/", views.study_detail, name="study-detail"),
     path("instances/<int:pk>/thumbnail.png", views.thumbnail, name="instance-thumbnail"),
 ]

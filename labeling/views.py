@@ -5,15 +5,19 @@ from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.utils.translation import gettext
+from django.utils.translation import gettext as _
 from django.views.decorators.cache import cache_control
 
-from lab.access import get_visible_or_404
+from lab.access import CAN_IMPORT, get_visible_or_404, role_in
 
 from . import services
 from .dicom import render_png
 from .models import Instance, Study
 
 STUDIES_PER_PAGE = 50
+# Where labeling/dicomweb_urls.py mounts PS3.18; the viewer fetches metadata and frames there.
+DICOMWEB_ROOT = "/dicomweb"
 
 
 @login_required
@@ -38,8 +42,28 @@ def study_detail(request: HttpRequest, pk: int) -> HttpResponse:
     return render(
         request,
         "labeling/study_detail.html",
-        {"study": study, "instances": instances, "report": report},
+        {
+            "study": study,
+            "instances": instances,
+            "report": report,
+            "viewer_config": viewer_config(study, instances),
+        },
     )
+
+
+def viewer_config(study: Study, instances) -> dict:
+    """What the viewer needs to fetch its stack (json_script), with its words translated here."""
+    series = list(dict.fromkeys(instance.series.series_uid for instance in instances))
+    return {
+        "dicomwebRoot": DICOMWEB_ROOT,
+        "studyUid": study.study_uid,
+        "series": series,
+        "strings": {
+            "sequence": gettext("sequence"),
+            "binary": gettext("binary data"),
+            "noImages": gettext("This study has no images."),
+        },
+    }
 
 
 ERROR_TILE_SIZE = 64
@@ -64,3 +88,30 @@ def _error_tile() -> np.ndarray:
     diagonal = np.arange(ERROR_TILE_SIZE)
     tile[diagonal, diagonal] = tile[diagonal, ERROR_TILE_SIZE - 1 - diagonal] = 160
     return tile
+
+
+@login_required
+def upload(request: HttpRequest) -> HttpResponse:
+    team = request.team
+    can_import = team is not None and role_in(request.user, team) in CAN_IMPORT
+    messages = {
+        "queued": _("queued"),
+        "uploading": _("uploading…"),
+        "imported": _("imported"),
+        "duplicate": _("already there"),
+        "rejected": _("rejected"),
+        "network": _("the connection failed; try again"),
+        "unknown_keys": _("no study for:"),
+        "reports_done": _("%(created)s reports created, %(updated)s updated"),
+        "summary": _("%(imported)s imported, %(duplicate)s already there, %(rejected)s rejected"),
+    }
+    return render(
+        request,
+        "labeling/upload.html",
+        {
+            "team": team,
+            "can_import": can_import,
+            "deid": _("on") if team and team.deidentify else _("off"),
+            "upload_messages": messages,
+        },
+    )

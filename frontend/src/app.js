@@ -3,6 +3,7 @@
 const sequences = {
   "g h": () => document.querySelector("a[accesskey=h]")?.click(),
   "g s": () => document.querySelector("a[accesskey=s]")?.click(),
+  "g u": () => document.querySelector("a[accesskey=u]")?.click(),
 };
 
 function typingInField(event) {
