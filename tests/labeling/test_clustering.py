@@ -126,6 +126,14 @@ def test_each_extra_cluster_goes_to_the_polarity_whose_loss_it_lowers_most():
     assert {c.compared for c in result.clusters if c.polarity == AFFIRMED} == set(families)
 
 
+def test_an_int_k_and_the_split_it_chose_give_the_same_clusters():
+    clauses = small_corpus()
+    by_total = cluster_clauses(clauses, 7, seed=4)
+    by_split = cluster_clauses(clauses, dict(by_total.k), seed=4)
+    assert np.array_equal(by_total.assignments, by_split.assignments)
+    assert np.array_equal(by_total.medoids, by_split.medoids)
+
+
 def test_a_caller_can_choose_clusters_per_polarity():
     result = cluster_clauses(small_corpus(), {AFFIRMED: 3, NEGATED: 2, UNCERTAIN: 1})
     assert result.k == {AFFIRMED: 3, NEGATED: 2, UNCERTAIN: 1}

@@ -10,6 +10,7 @@ from labeling.text import (
     CueLists,
     normalize,
     polarity,
+    read_clause,
     split_clauses,
     without_cues,
 )
@@ -193,6 +194,13 @@ def test_bad_cue_lists_are_refused_with_the_offending_entry(negation, uncertaint
 )
 def test_without_cues_leaves_what_the_clause_is_about(clause, compared):
     assert without_cues(clause) == compared
+
+
+def test_read_clause_gives_all_three_forms_at_once():
+    reading = read_clause("（2）不除外左侧胸腔积液")
+    assert reading.normalized == normalize("（2）不除外左侧胸腔积液") == "不除外左侧胸腔积液"
+    assert reading.compared == without_cues("（2）不除外左侧胸腔积液") == "左侧胸腔积液"
+    assert reading.polarity == UNCERTAIN
 
 
 def test_polarity_of_an_empty_clause_is_an_error():
