@@ -3,6 +3,7 @@
 import numpy as np
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
+from django.db.models import Prefetch
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils.translation import gettext
@@ -13,6 +14,7 @@ from lab.access import CAN_IMPORT, get_visible_or_404, role_in
 
 from . import services
 from .dicom import render_png
+from .forms import StudyFilterForm
 from .models import Instance, Study
 
 STUDIES_PER_PAGE = 50
@@ -22,16 +24,25 @@ DICOMWEB_ROOT = "/dicomweb"
 
 @login_required
 def study_list(request: HttpRequest) -> HttpResponse:
-    studies = (
-        Study.objects.of_team(request.team)
-        .select_related("report")
-        .prefetch_related("instances")
-        .order_by("-study_date", "-id")
-        if request.team
-        else Study.objects.none()
-    )
+    form = StudyFilterForm(request.GET or None)
+    studies = Study.objects.none()
+    if request.team is not None:
+        studies = Study.objects.of_team(request.team)
+        if form.is_bound and form.is_valid():
+            studies = form.apply(studies)
+        studies = (
+            studies.select_related("report")
+            .prefetch_related(Prefetch("instances", Instance.objects.order_by("id")))
+            .order_by("-study_date", "-id")
+        )
     page = Paginator(studies, STUDIES_PER_PAGE).get_page(request.GET.get("page"))
-    return render(request, "labeling/study_list.html", {"page": page})
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(
+        request,
+        "labeling/study_list.html",
+        {"page": page, "form": form, "query": query.urlencode()},
+    )
 
 
 @login_required

@@ -1,0 +1,56 @@
+"""Filters of the studies list, validated like any other input."""
+
+from django import forms
+from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.utils.translation import gettext_lazy as _
+
+from .models import Instance, Report, Series
+
+TRISTATE = [("", _("any")), ("yes", _("yes")), ("no", _("no"))]
+
+
+class StudyFilterForm(forms.Form):
+    q = forms.CharField(label=_("Accession or patient"), required=False, max_length=64)
+    date_from = forms.DateField(
+        label=_("From"), required=False, widget=forms.DateInput({"type": "date"})
+    )
+    date_to = forms.DateField(
+        label=_("To"), required=False, widget=forms.DateInput({"type": "date"})
+    )
+    modality = forms.CharField(label=_("Modality"), required=False, max_length=16)
+    has_report = forms.ChoiceField(label=_("Has report"), choices=TRISTATE, required=False)
+    decode_error = forms.ChoiceField(label=_("Decode error"), choices=TRISTATE, required=False)
+
+    def clean(self) -> dict:
+        data = super().clean()
+        if data.get("date_from") and data.get("date_to") and data["date_from"] > data["date_to"]:
+            raise forms.ValidationError(_("The start date is after the end date."))
+        return data
+
+    def apply(self, studies: QuerySet) -> QuerySet:
+        data = self.cleaned_data
+        if data.get("q"):
+            studies = studies.filter(
+                Q(accession_number__icontains=data["q"]) | Q(patient_id__icontains=data["q"])
+            )
+        if data.get("date_from"):
+            studies = studies.filter(study_date__gte=data["date_from"])
+        if data.get("date_to"):
+            studies = studies.filter(study_date__lte=data["date_to"])
+        if data.get("modality"):
+            studies = studies.filter(
+                Exists(Series.objects.filter(study=OuterRef("pk"), modality=data["modality"]))
+            )
+        studies = _tristate(
+            studies, data.get("has_report"), Exists(Report.objects.filter(study=OuterRef("pk")))
+        )
+        broken = Instance.objects.filter(study=OuterRef("pk")).exclude(decode_error="")
+        return _tristate(studies, data.get("decode_error"), Exists(broken))
+
+
+def _tristate(studies: QuerySet, choice: str | None, condition) -> QuerySet:
+    if choice == "yes":
+        return studies.filter(condition)
+    if choice == "no":
+        return studies.exclude(condition)
+    return studies
