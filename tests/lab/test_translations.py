@@ -13,7 +13,7 @@ def po_entries(path: Path) -> list[tuple[str, str, bool]]:
     entries = []
     for block in path.read_text(encoding="utf-8").split("\n\n"):
         msgid = re.search(r'^msgid ((?:".*"\n)+)', block + "\n", re.M)
-        msgstr = re.search(r'^msgstr ((?:".*"\n?)+)', block + "\n", re.M)
+        msgstr = re.search(r'^msgstr(?:\[0\])? ((?:".*"\n?)+)', block + "\n", re.M)
         if not msgid or not msgstr:
             continue
         ident = "".join(re.findall(r'"(.*)"', msgid.group(1)))
