@@ -1,5 +1,6 @@
 """Checkpoints: atomic writes, and a resumed run that is bit-identical to an uninterrupted one."""
 
+import pytest
 import torch
 
 from training.engine.checkpoints import load_checkpoint, save_checkpoint
@@ -10,6 +11,7 @@ def _same_tensors(a: dict, b: dict) -> bool:
     return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
 
 
+@pytest.mark.slow
 def test_stopping_after_epoch_one_and_resuming_gives_bit_identical_weights(tiny_config, tmp_path):
     common = {"task": "single_disease", "epochs": 2, "deterministic": True, "warmup_epochs": 0.5}
     straight = tiny_config(output=str(tmp_path / "straight"), **common)

@@ -240,7 +240,8 @@ def patient_split(
     Patients are shuffled and dealt out until each side holds its share of images. Then, rarest
     label first, whole patients move from train to val / test until each holds `min_per_label`
     images of the label, or a third of the label's images when it is rarer than that (the
-    paper's emphysema case: 5 validation, 5 test, the rest train).
+    paper's emphysema case: 5 validation, 5 test, the rest train). Single-label images are
+    counted first, since the single-disease task sees only those.
     """
     uniq, inverse = np.unique(patient_ids, return_inverse=True)
     rng = np.random.default_rng(seed)
@@ -252,24 +253,32 @@ def patient_split(
     side[order[(cum > fractions[0] + 1e-9) & (cum <= fractions[0] + fractions[1] + 1e-9)]] = VAL
     if not (side == TRAIN).any():
         side[order[0]] = TRAIN
-    # image counts per patient and label, to move whole patients
-    patient_labels = np.zeros((len(uniq), labels.shape[1]), dtype=np.int64)
-    np.add.at(patient_labels, inverse, labels.astype(np.int64))
-    for j in np.argsort(labels.sum(axis=0), kind="stable"):
-        wanted = min(min_per_label, int(labels[:, j].sum()) // 3)
-        for target in (VAL, TEST):
-            if fractions[target] == 0:
-                continue
-            have = patient_labels[side == target, j].sum()
-            candidates = np.flatnonzero((side == TRAIN) & (patient_labels[:, j] > 0))
-            for p in rng.permutation(candidates):
-                if have >= wanted:
-                    break
-                side[p] = target
-                have += patient_labels[p, j]
+    # Per patient and label: images where it is the only label (what task 2 trains on), then
+    # all images; the minimum is met for the first, then topped up for the second.
+    single = labels & (labels.sum(axis=1, keepdims=True) == 1)
+    for per_image in (single, labels):
+        counts = np.zeros((len(uniq), labels.shape[1]), dtype=np.int64)
+        np.add.at(counts, inverse, per_image.astype(np.int64))
+        _top_up(side, counts, min_per_label, fractions, rng)
     split = side[inverse]
     check_disjoint(split, patient_ids)
     return split
+
+
+def _top_up(side: np.ndarray, counts: np.ndarray, minimum: int, fractions: Sequence[float],
+            rng: np.random.Generator) -> None:  # fmt: skip
+    """Move train patients (rarest label first) until val and test hold their minimum."""
+    for j in np.argsort(counts.sum(axis=0), kind="stable"):
+        wanted = min(minimum, int(counts[:, j].sum()) // 3)
+        for target in (VAL, TEST):
+            if fractions[target] == 0:
+                continue
+            have = counts[side == target, j].sum()
+            for p in rng.permutation(np.flatnonzero((side == TRAIN) & (counts[:, j] > 0))):
+                if have >= wanted:
+                    break
+                side[p] = target
+                have += counts[p, j]
 
 
 def check_disjoint(split: np.ndarray, patient_ids: np.ndarray) -> None:

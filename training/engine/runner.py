@@ -209,6 +209,30 @@ def _resume_path(config: Config) -> Path | None:
     return Path(config.resume)
 
 
+def _restore(path: Path, prep: Prepared, model, optimizer, scheduler, scaler, state: dict) -> dict:
+    """Load a checkpoint into the live objects; return the loop state it was saved with."""
+    ckpt = load_checkpoint(path)
+    _check_compatible(ckpt, prep, path)
+    unwrap(model).load_state_dict(ckpt["model"])
+    optimizer.load_state_dict(ckpt["optimizer"])
+    scheduler.load_state_dict(ckpt["scheduler"])
+    if scaler and ckpt["scaler"]:
+        scaler.load_state_dict(ckpt["scaler"])
+    set_rng_state(ckpt["rng"])
+    log.info("resumed from %s after epoch %d", path, ckpt["epoch"])
+    return {k: ckpt[k] for k in state}
+
+
+def _record_validation(state: dict, epoch: int, metric: float) -> None:
+    """Best epoch and early-stopping patience. Ties go to the later (longer trained) epoch;
+    only a strict gain resets the patience. A NaN metric never counts as a gain."""
+    valid = not math.isnan(metric)
+    state["bad_epochs"] = 0 if valid and metric > state["best_metric"] else state["bad_epochs"] + 1
+    if state["best_epoch"] == 0 or (valid and metric >= state["best_metric"]):
+        state["best_epoch"] = epoch
+        state["best_metric"] = metric if valid else state["best_metric"]
+
+
 # --- commands -----------------------------------------------------------------------------------------
 
 
@@ -249,17 +273,7 @@ def _train(prep: Prepared, world: distributed.World, device: torch.device,
              "bad_epochs": 0}  # fmt: skip
     resume = _resume_path(cfg)
     if resume is not None:
-        ckpt = load_checkpoint(resume)
-        _check_compatible(ckpt, prep, resume)
-        model_ = unwrap(model)
-        model_.load_state_dict(ckpt["model"])
-        optimizer.load_state_dict(ckpt["optimizer"])
-        scheduler.load_state_dict(ckpt["scheduler"])
-        if scaler and ckpt["scaler"]:
-            scaler.load_state_dict(ckpt["scaler"])
-        set_rng_state(ckpt["rng"])
-        state = {k: ckpt[k] for k in state}
-        log.info("resumed from %s after epoch %d", resume, state["epoch"])
+        state = _restore(resume, prep, model, optimizer, scheduler, scaler, state)
     train_model = model
     if world.size > 1:
         ids = [device.index] if device.type == "cuda" else None
@@ -302,13 +316,7 @@ def _train(prep: Prepared, world: distributed.World, device: torch.device,
         state["history"].append({"epoch": epoch + 1, "train_loss": loss,
                                  f"val_{task.primary_metric}": metric,
                                  "lr": scheduler.get_last_lr()[0]})  # fmt: skip
-        # ties go to the later (longer trained) epoch; only a strict gain resets the patience
-        valid = not math.isnan(metric)
-        gained = valid and metric > state["best_metric"]
-        state["bad_epochs"] = 0 if gained else state["bad_epochs"] + 1
-        if state["best_epoch"] == 0 or (valid and metric >= state["best_metric"]):
-            state["best_epoch"] = epoch + 1
-            state["best_metric"] = metric if valid else state["best_metric"]
+        _record_validation(state, epoch + 1, metric)
         if world.is_main:
             ckpt = _checkpoint_state(prep, model, optimizer, scheduler, scaler, state["epoch"],
                                      state["step"], {k: state[k] for k in state
