@@ -5,6 +5,8 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
 from labeling.api import InstanceViewSet, ReportsUploadView, StudyViewSet, UploadView
+from labeling.dicomweb import wado_uri
+from training.api import JobViewSet
 
 from . import views
 from .api import TeamViewSet
@@ -13,6 +15,7 @@ router = DefaultRouter()
 router.register("teams", TeamViewSet, basename="team")
 router.register("studies", StudyViewSet, basename="study")
 router.register("instances", InstanceViewSet, basename="instance")
+router.register("jobs", JobViewSet, basename="job")
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -28,4 +31,6 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("", include("labeling.urls")),
     # DICOMweb (PS3.18) and WADO-URI: labeling/dicomweb_urls.py
+    path("dicomweb/", include("labeling.dicomweb_urls")),
+    path("wado", wado_uri, name="wado"),
 ]

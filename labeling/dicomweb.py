@@ -1,0 +1,627 @@
+"""DICOMweb (PS3.18) and WADO-URI views, scoped to the caller's teams.
+
+Each view authenticates (session or ``Authorization: Token <key>``), finds the objects through
+:func:`lab.access.visible` (another team's UID is a 404, exactly like an unknown one), negotiates
+the representation with the Accept header, and streams. Formats are in
+:mod:`labeling.dicomweb_protocol`, file access in :mod:`labeling.dicomweb_files`, searches in
+:mod:`labeling.dicomweb_search`; imports go through :func:`labeling.services.ingest_file`.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pydicom
+from django.conf import settings
+from django.core.exceptions import PermissionDenied
+from django.db.models import Case, IntegerField, QuerySet, Value, When
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.middleware.csrf import CsrfViewMiddleware
+from django.urls import reverse
+from django.views.decorators.csrf import csrf_exempt
+from rest_framework.authentication import TokenAuthentication
+from rest_framework.exceptions import AuthenticationFailed
+
+from lab.access import CAN_IMPORT, require_role, visible
+from lab.middleware import active_team
+from lab.models import Team
+
+from . import dicomweb_files as files
+from . import dicomweb_protocol as protocol
+from . import dicomweb_search
+from .dicom import DicomRejected
+from .dicomweb_protocol import (
+    DICOM,
+    DICOM_JSON,
+    EXPLICIT_VR_LE,
+    FRAME_MEDIA_TYPES,
+    OCTET_STREAM,
+    BadRequest,
+    NotAcceptable,
+    Offer,
+    OutPart,
+    StoreOutcome,
+    Unsupported,
+)
+from .models import Instance, Series, Study
+from .services import ingest_file
+
+log = logging.getLogger(__name__)
+
+JSON_OFFERS = (Offer(DICOM_JSON), Offer("application/json"))
+RENDERED_OFFERS = (Offer("image/jpeg"), Offer("image/png"))
+MAX_STOW_PARTS = 10_000
+TRANSCODE_SPOOL_BYTES = 16 * 1024 * 1024
+
+
+# --------------------------------------------------------------------------------------------
+# Authentication, errors, lookups
+# --------------------------------------------------------------------------------------------
+
+
+class _CsrfCheck(CsrfViewMiddleware):
+    def _reject(self, request, reason):  # return the reason instead of a response
+        return reason
+
+
+def _csrf_problem(request: HttpRequest) -> str | None:
+    check = _CsrfCheck(lambda _request: None)
+    check.process_request(request)
+    return check.process_view(request, None, (), {})
+
+
+def _authenticate(request: HttpRequest) -> bool:
+    """Session or token; sets ``request.user`` and ``request.team``. True if by token."""
+    if request.user.is_authenticated:
+        return False
+    found = TokenAuthentication().authenticate(request)
+    if found is None:
+        raise AuthenticationFailed("authentication required: log in or send 'Token <key>'")
+    request.user = found[0]
+    request.team = active_team(request)
+    return True
+
+
+def _text(status: int, message: str, **headers: str) -> HttpResponse:
+    response = HttpResponse(message + "\n", status=status, content_type="text/plain")
+    for name, value in headers.items():
+        response[name.replace("_", "-")] = value
+    return response
+
+
+def dicomweb_view(*methods: str) -> Callable:
+    """Method check, authentication, CSRF for session POSTs only, and errors as statuses."""
+
+    def decorate(view: Callable) -> Callable:
+        @csrf_exempt
+        @functools.wraps(view)
+        def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+            if request.method not in methods:
+                return _text(405, f"{request.method} not allowed", Allow=", ".join(methods))
+            try:
+                by_token = _authenticate(request)
+            except AuthenticationFailed as exc:
+                return _text(401, str(exc.detail), WWW_Authenticate='Token realm="dicomweb"')
+            if request.method == "POST" and not by_token and (problem := _csrf_problem(request)):
+                return _text(403, f"CSRF check failed: {problem}")
+            try:
+                return view(request, *args, **kwargs)
+            except Unsupported as exc:
+                return _text(415, str(exc))
+            except BadRequest as exc:
+                return _text(400, str(exc))
+            except NotAcceptable as exc:
+                return _text(406, str(exc))
+            except Http404:
+                return _text(404, "not found")
+            except PermissionDenied as exc:
+                return _text(403, str(exc) or "forbidden")
+            except files.StoredFileError:
+                log.exception("stored DICOM file unreadable")
+                return _text(500, "a stored file could not be read; the administrator is told")
+
+        return wrapper
+
+    return decorate
+
+
+def _prefer_active_team(request: HttpRequest, queryset: QuerySet) -> QuerySet:
+    """A user in two teams holding the same UID gets the active team's copy, and only one."""
+    active = getattr(request, "team", None)
+    ranked = queryset.annotate(
+        _mine=Case(When(team=active, then=Value(0)), default=Value(1), output_field=IntegerField())
+    )
+    team_id = ranked.order_by("_mine", "team_id").values_list("team_id", flat=True).first()
+    if team_id is None:
+        raise Http404
+    return queryset.filter(team_id=team_id)
+
+
+def _instances(request, study: str, series: str | None = None, sop: str | None = None):
+    queryset = visible(Instance, request.user).filter(study__study_uid=study)
+    if series is not None:
+        queryset = queryset.filter(series__series_uid=series)
+    if sop is not None:
+        queryset = queryset.filter(sop_uid=sop)
+    queryset = _prefer_active_team(request, queryset).select_related("study", "series")
+    return list(queryset.order_by("series__series_number", "series_id", "instance_number", "id"))
+
+
+def _instance(request, study: str, series: str, sop: str) -> Instance:
+    return _instances(request, study, series, sop)[0]
+
+
+def _path(instance: Instance) -> str:
+    root = Path(settings.DICOM_STORE_DIR)
+    path = root / instance.file_path
+    if not files.is_safe_part(str(path), str(root)):
+        raise files.StoredFileError(f"instance {instance.pk} path leaves the store")
+    return str(path)
+
+
+def _urls(request: HttpRequest) -> dicomweb_search.Urls:
+    studies_url = request.build_absolute_uri(reverse("dicomweb:studies"))
+    return dicomweb_search.Urls(studies_url.removesuffix("/studies"))
+
+
+def _accept(request: HttpRequest) -> list[protocol.MediaRange]:
+    return protocol.parse_accept(request.headers.get("Accept"))
+
+
+# --------------------------------------------------------------------------------------------
+# QIDO-RS
+# --------------------------------------------------------------------------------------------
+
+
+def _query_pairs(request: HttpRequest) -> list[tuple[str, str]]:
+    return [(key, value) for key, values in request.GET.lists() for value in values]
+
+
+def _search(request, level, *, study=None, series=None, parents=()) -> HttpResponse:
+    offer = protocol.negotiate(_accept(request), JSON_OFFERS)
+    query = protocol.parse_search(_query_pairs(request), dicomweb_search.matchable_keys(level))
+    if study is not None:
+        scope = visible(Study, request.user).filter(study_uid=study)
+        if series is not None:
+            scope = visible(Series, request.user).filter(study__study_uid=study, series_uid=series)
+        if not scope.exists():
+            raise Http404
+    result = dicomweb_search.search(
+        request.user,
+        level,
+        query,
+        _urls(request),
+        study_uid=study,
+        series_uid=series,
+        with_parents=parents,
+    )
+    # An empty match is 200 with [] (CP-2473 retires the 204 of earlier editions).
+    response = HttpResponse(json.dumps(result.rows), content_type=offer.content_type())
+    warnings = query.warnings()
+    if result.more:
+        warnings.append("There are additional results that can be requested")
+    if warnings:
+        host = request.get_host()
+        response["Warning"] = ", ".join(f'299 {host} "{text}"' for text in warnings)
+    return response
+
+
+@dicomweb_view("GET", "POST")
+def studies(request: HttpRequest) -> HttpResponse:
+    if request.method == "POST":
+        return _store(request, None)
+    return _search(request, "study")
+
+
+@dicomweb_view("GET")
+def all_series(request: HttpRequest) -> HttpResponse:
+    return _search(request, "series", parents=("study",))
+
+
+@dicomweb_view("GET")
+def all_instances(request: HttpRequest) -> HttpResponse:
+    return _search(request, "instance", parents=("study", "series"))
+
+
+@dicomweb_view("GET")
+def study_series(request: HttpRequest, study: str) -> HttpResponse:
+    return _search(request, "series", study=study)
+
+
+@dicomweb_view("GET")
+def study_instances(request: HttpRequest, study: str) -> HttpResponse:
+    return _search(request, "instance", study=study, parents=("series",))
+
+
+@dicomweb_view("GET")
+def series_instances(request: HttpRequest, study: str, series: str) -> HttpResponse:
+    return _search(request, "instance", study=study, series=series)
+
+
+# --------------------------------------------------------------------------------------------
+# WADO-RS: instances, metadata
+# --------------------------------------------------------------------------------------------
+
+
+def _dicom_offers(stored: str, *, single_part: bool) -> list[Offer]:
+    """Stored syntax first (sent as is), Explicit VR Little Endian (transcoded) second."""
+    syntaxes = [stored] if stored == EXPLICIT_VR_LE else [stored, EXPLICIT_VR_LE]
+    offers = [Offer(DICOM, s, multipart=True) for s in syntaxes]
+    if single_part:
+        offers += [Offer(DICOM, s) for s in syntaxes]
+    return offers
+
+
+def _instance_chunks(instance: Instance, syntax: str) -> Iterator[bytes]:
+    """The stored file as it is, or transcoded through a spool file when the client asked for
+    Explicit VR Little Endian and the file is stored otherwise."""
+    path = _path(instance)
+    if syntax == instance.transfer_syntax:
+        yield from protocol.file_chunks(path)
+        return
+    with tempfile.SpooledTemporaryFile(max_size=TRANSCODE_SPOOL_BYTES) as spool:
+        files.transcode_to_explicit(path, spool)
+        spool.seek(0)
+        while chunk := spool.read(256 * 1024):
+            yield chunk
+
+
+def _check_transcodable(instance: Instance, syntax: str) -> None:
+    if syntax != instance.transfer_syntax and instance.decode_error:
+        raise NotAcceptable(
+            f"instance {instance.sop_uid} is stored as {instance.transfer_syntax} and cannot be "
+            "decoded; accept transfer-syntax=* to receive it as stored"
+        )
+
+
+def _retrieve(request: HttpRequest, instances: list[Instance], single: bool) -> HttpResponse:
+    ranges = _accept(request)
+    chosen = []
+    for instance in instances:
+        stored = instance.transfer_syntax or EXPLICIT_VR_LE
+        offer = protocol.negotiate(ranges, _dicom_offers(stored, single_part=single))
+        _check_transcodable(instance, offer.transfer_syntax)
+        chosen.append((instance, offer))
+    if not chosen[0][1].multipart:
+        instance, offer = chosen[0]
+        response = StreamingHttpResponse(
+            _instance_chunks(instance, offer.transfer_syntax), content_type=offer.content_type()
+        )
+        if offer.transfer_syntax == instance.transfer_syntax:
+            response["Content-Length"] = str(instance.file_size)
+        return response
+    boundary = protocol.new_boundary()
+    parts = (
+        OutPart(offer.part_content_type, _instance_chunks(instance, offer.transfer_syntax))
+        for instance, offer in chosen
+    )
+    syntaxes = {offer.transfer_syntax for _, offer in chosen}
+    head = Offer(DICOM, syntaxes.pop() if len(syntaxes) == 1 else None, multipart=True)
+    return StreamingHttpResponse(
+        protocol.multipart_body(parts, boundary), content_type=head.content_type(boundary)
+    )
+
+
+@dicomweb_view("GET", "POST")
+def study(request: HttpRequest, study: str) -> HttpResponse:
+    if request.method == "POST":
+        return _store(request, study)
+    return _retrieve(request, _instances(request, study), single=False)
+
+
+@dicomweb_view("GET")
+def series(request: HttpRequest, study: str, series: str) -> HttpResponse:
+    return _retrieve(request, _instances(request, study, series), single=False)
+
+
+@dicomweb_view("GET")
+def instance(request: HttpRequest, study: str, series: str, sop: str) -> HttpResponse:
+    return _retrieve(request, [_instance(request, study, series, sop)], single=True)
+
+
+def _metadata(request: HttpRequest, instances: list[Instance]) -> HttpResponse:
+    offer = protocol.negotiate(_accept(request), JSON_OFFERS)
+    urls = _urls(request)
+
+    def items() -> Iterator[str]:
+        yield "["
+        for position, item in enumerate(instances):
+            ds = files.read_header(_path(item))
+            frames = ",".join(str(n) for n in range(1, item.number_of_frames + 1))
+            uri = urls.instance(item.study.study_uid, item.series.series_uid, item.sop_uid)
+            body = files.metadata(ds, f"{uri}/frames/{frames}")
+            yield ("," if position else "") + json.dumps(body)
+        yield "]"
+
+    return StreamingHttpResponse(items(), content_type=offer.content_type())
+
+
+@dicomweb_view("GET")
+def study_metadata(request: HttpRequest, study: str) -> HttpResponse:
+    return _metadata(request, _instances(request, study))
+
+
+@dicomweb_view("GET")
+def series_metadata(request: HttpRequest, study: str, series: str) -> HttpResponse:
+    return _metadata(request, _instances(request, study, series))
+
+
+@dicomweb_view("GET")
+def instance_metadata(request: HttpRequest, study: str, series: str, sop: str) -> HttpResponse:
+    return _metadata(request, [_instance(request, study, series, sop)])
+
+
+# --------------------------------------------------------------------------------------------
+# WADO-RS: frames and rendered
+# --------------------------------------------------------------------------------------------
+
+
+def _frame_offers(stored: str, encapsulated: bool, count: int) -> list[Offer]:
+    """Native frames are byte ranges of the file; compressed ones are sent as stored (with
+    their syntax) when the client takes it, else decoded to native."""
+    offers = []
+    if encapsulated:
+        offers.append(Offer(OCTET_STREAM, stored, multipart=True))
+        if stored in FRAME_MEDIA_TYPES:
+            offers.append(Offer(FRAME_MEDIA_TYPES[stored], stored, multipart=True))
+    offers.append(Offer(OCTET_STREAM, EXPLICIT_VR_LE, multipart=True))
+    if not encapsulated and stored != EXPLICIT_VR_LE:
+        offers.append(Offer(OCTET_STREAM, stored, multipart=True))
+    if count == 1:
+        offers += [Offer(o.media_type, o.transfer_syntax) for o in list(offers)]
+    return offers
+
+
+@dicomweb_view("GET")
+def frames(request: HttpRequest, study: str, series: str, sop: str, frames: str) -> HttpResponse:
+    numbers = files.parse_frame_list(frames)
+    item = _instance(request, study, series, sop)
+    path = _path(item)
+    header = files.read_header(path)
+    pixels = files.stored_pixels(header)
+    files.check_frames(numbers, pixels.frames)
+    offer = protocol.negotiate(
+        _accept(request), _frame_offers(pixels.transfer_syntax, pixels.encapsulated, len(numbers))
+    )
+    decode = pixels.encapsulated and offer.transfer_syntax == EXPLICIT_VR_LE
+    if decode and item.decode_error:
+        raise NotAcceptable(
+            f"frames are stored as {pixels.transfer_syntax} and cannot be decoded here; "
+            "accept transfer-syntax=* to receive them as stored"
+        )
+    bodies = [_frame_body(path, pixels, n, decode) for n in numbers]
+    if not offer.multipart:
+        return StreamingHttpResponse(bodies[0], content_type=offer.content_type())
+    boundary = protocol.new_boundary()
+    parts = (OutPart(offer.part_content_type, body) for body in bodies)
+    return StreamingHttpResponse(
+        protocol.multipart_body(parts, boundary), content_type=offer.content_type(boundary)
+    )
+
+
+def _frame_body(path: str, pixels: files.StoredPixels, number: int, decode: bool):
+    if not pixels.encapsulated:
+        return files.native_frame_chunks(path, pixels, number)
+    return _lazy(lambda: _compressed_frame(path, pixels, number, decode))
+
+
+def _compressed_frame(path: str, pixels: files.StoredPixels, number: int, decode: bool) -> bytes:
+    if not decode:
+        return files.encapsulated_frame(path, pixels, number)
+    return files.decoded_frame(files.read_full(path), number)
+
+
+def _lazy(produce: Callable[[], bytes]) -> Iterator[bytes]:
+    """Produce a part's bytes only when the response reaches it."""
+    yield produce()
+
+
+def _rendered(request: HttpRequest, item: Instance, number: int) -> HttpResponse:
+    offer = protocol.negotiate(_accept(request), RENDERED_OFFERS)
+    options = files.render_options(request.GET)
+    if item.decode_error:
+        raise NotAcceptable(f"the image cannot be decoded: {item.decode_error}")
+    ds = files.read_full(_path(item))
+    files.check_frames([number], files.stored_pixels(ds).frames)
+    try:
+        body = files.render(ds, number, options, offer.media_type)
+    except DicomRejected as exc:
+        raise NotAcceptable(f"the image cannot be rendered: {exc.message}") from exc
+    return HttpResponse(body, content_type=offer.media_type)
+
+
+@dicomweb_view("GET")
+def instance_rendered(request: HttpRequest, study: str, series: str, sop: str) -> HttpResponse:
+    return _rendered(request, _instance(request, study, series, sop), 1)
+
+
+@dicomweb_view("GET")
+def frame_rendered(
+    request: HttpRequest, study: str, series: str, sop: str, frames: str
+) -> HttpResponse:
+    numbers = files.parse_frame_list(frames)
+    if len(numbers) != 1:
+        raise BadRequest("rendered takes exactly one frame number")
+    return _rendered(request, _instance(request, study, series, sop), numbers[0])
+
+
+# --------------------------------------------------------------------------------------------
+# STOW-RS
+# --------------------------------------------------------------------------------------------
+
+
+def _target_team(request: HttpRequest) -> Team:
+    """The active team, or ``?team=<slug>`` for machine clients in several teams."""
+    slug = request.GET.get("team")
+    team = visible(Team, request.user).filter(slug=slug).first() if slug else request.team
+    if team is None:
+        raise Http404
+    require_role(request.user, team, CAN_IMPORT)
+    return team
+
+
+def _body_stream(request: HttpRequest):
+    """The request body as a stream; a chunked upload (no Content-Length) under a server that
+    de-chunks it (gunicorn sets ``wsgi.input_terminated``) is read to its end."""
+    environ = getattr(request, "environ", {})
+    if not environ.get("CONTENT_LENGTH") and environ.get("wsgi.input_terminated"):
+        return environ["wsgi.input"]
+    return request
+
+
+_FAILURES = {"too_large": protocol.OUT_OF_RESOURCES}
+
+
+def _store(request: HttpRequest, study_uid: str | None) -> HttpResponse:
+    team = _target_team(request)
+    boundary = protocol.boundary_of(request.headers.get("Content-Type", ""), DICOM)
+    urls = _urls(request)
+    outcomes: list[StoreOutcome] = []
+    warning = ""
+    parts = protocol.read_multipart(
+        _body_stream(request),
+        boundary,
+        lambda: tempfile.SpooledTemporaryFile(max_size=TRANSCODE_SPOOL_BYTES),
+        max_part_bytes=settings.DICOM_MAX_FILE_BYTES,
+    )
+    try:
+        for number, part in enumerate(parts, start=1):
+            if number > MAX_STOW_PARTS:
+                raise BadRequest(f"more than {MAX_STOW_PARTS} parts in one request")
+            with part.body:
+                outcomes.append(_store_part(team, part, number, study_uid, urls))
+    except BadRequest as exc:
+        if not any(o.failure_reason is None for o in outcomes):
+            raise
+        warning = str(exc)  # the body broke off after some instances were stored
+    if not outcomes:
+        raise BadRequest("the request holds no parts")
+    status, body = protocol.store_response(
+        outcomes, urls.study(study_uid) if study_uid else _single_study(outcomes)
+    )
+    if warning and status == 200:
+        status = 202
+    response = HttpResponse(json.dumps(body), status=status, content_type=DICOM_JSON)
+    if warning:
+        response["Warning"] = f'299 {request.get_host()} "{warning}"'
+    return response
+
+
+def _single_study(outcomes: list[StoreOutcome]) -> str:
+    studies = {o.retrieve_url.split("/series/")[0] for o in outcomes if o.retrieve_url}
+    return studies.pop() if len(studies) == 1 else ""
+
+
+def _store_part(team: Team, part, number: int, study_uid: str | None, urls) -> StoreOutcome:
+    sop_class, sop_uid, part_study = _peek_uids(part.body)
+    failed = functools.partial(StoreOutcome, sop_class, sop_uid)
+    essence = protocol.parse_media_type(part.content_type or DICOM)[0]
+    if essence != DICOM:
+        return failed(failure_reason=protocol.CANNOT_UNDERSTAND)
+    if part.overflowed:
+        return failed(failure_reason=protocol.OUT_OF_RESOURCES)
+    if study_uid is not None and part_study != study_uid:
+        return failed(failure_reason=protocol.DATA_SET_MISMATCH)
+    result = ingest_file(team, part.body, name=f"STOW part {number}")
+    if result.status == "rejected":
+        log.info("STOW part %s rejected: %s %s", number, result.code, result.reason)
+        return failed(failure_reason=_FAILURES.get(result.code, protocol.CANNOT_UNDERSTAND))
+    stored = (
+        Instance.objects.of_team(team).select_related("study", "series").get(sop_uid=result.sop_uid)
+    )
+    url = urls.instance(stored.study.study_uid, stored.series.series_uid, stored.sop_uid)
+    return StoreOutcome(stored.sop_class_uid, stored.sop_uid, retrieve_url=url)
+
+
+def _peek_uids(body) -> tuple[str, str, str]:
+    """SOP Class, SOP Instance and Study UIDs of a part, to report on it even when it is
+    rejected; empty strings when the part is not readable DICOM."""
+    tags = ["SOPClassUID", "SOPInstanceUID", "StudyInstanceUID"]
+    try:
+        ds = pydicom.dcmread(body, stop_before_pixels=True, specific_tags=tags)
+        values = tuple(str(ds.get(t, "") or "")[:64] for t in tags)
+    except files.READ_ERRORS:
+        values = ("", "", "")
+    body.seek(0)
+    return values  # type: ignore[return-value]
+
+
+# --------------------------------------------------------------------------------------------
+# WADO-URI (PS3.18 §9)
+# --------------------------------------------------------------------------------------------
+
+URI_CONTENT_TYPES = (DICOM, "image/jpeg", "image/png")
+
+
+@dicomweb_view("GET")
+def wado_uri(request: HttpRequest) -> HttpResponse:
+    params = request.GET
+    if params.get("requestType") != "WADO":
+        raise BadRequest("requestType must be WADO")
+    uids = [params.get(name, "") for name in ("studyUID", "seriesUID", "objectUID")]
+    for name, value in zip(("studyUID", "seriesUID", "objectUID"), uids, strict=True):
+        if not value or len(value) > 64 or not protocol.UID_PATTERN.fullmatch(value):
+            raise BadRequest(f"{name} is missing or not a UID")
+    media_type = _uri_content_type(params.get("contentType", ""))
+    item = _instance(request, *uids)
+    if media_type == DICOM:
+        syntax = params.get("transferSyntax") or EXPLICIT_VR_LE
+        if syntax not in (item.transfer_syntax, EXPLICIT_VR_LE):
+            raise NotAcceptable(f"transferSyntax {syntax[:64]} is not available for this object")
+        _check_transcodable(item, syntax)
+        response = StreamingHttpResponse(
+            _instance_chunks(item, syntax), content_type=Offer(DICOM, syntax).content_type()
+        )
+        if syntax == item.transfer_syntax:
+            response["Content-Length"] = str(item.file_size)
+        return response
+    return _uri_rendered(request, item, media_type)
+
+
+def _uri_content_type(value: str) -> str:
+    """The first supported type of the contentType list (default image/jpeg)."""
+    if not value.strip():
+        return "image/jpeg"
+    requested = [protocol.parse_media_type(v)[0] for v in value.split(",") if v.strip()]
+    for media_type in requested:
+        if media_type in URI_CONTENT_TYPES:
+            return media_type
+    raise NotAcceptable(f"contentType {value[:80]!r}: available are {', '.join(URI_CONTENT_TYPES)}")
+
+
+def _uri_rendered(request: HttpRequest, item: Instance, media_type: str) -> HttpResponse:
+    params = request.GET
+    number = _positive(params, "frameNumber", 1)
+    center, width = params.get("windowCenter"), params.get("windowWidth")
+    if (center is None) != (width is None):
+        raise BadRequest("windowCenter and windowWidth go together")
+    window = files.parse_window(f"{center},{width}") if center is not None else None
+    rows, columns = _positive(params, "rows", 0), _positive(params, "columns", 0)
+    viewport = None
+    if rows or columns:
+        viewport = files.Viewport(columns or files.MAX_VIEWPORT, rows or files.MAX_VIEWPORT)
+    quality = files.parse_quality(params["imageQuality"]) if params.get("imageQuality") else 90
+    if item.decode_error:
+        raise NotAcceptable(f"the image cannot be decoded: {item.decode_error}")
+    ds = files.read_full(_path(item))
+    files.check_frames([number], files.stored_pixels(ds).frames)
+    options = files.RenderOptions(window=window, viewport=viewport, quality=quality)
+    try:
+        body = files.render(ds, number, options, media_type)
+    except DicomRejected as exc:
+        raise NotAcceptable(f"the image cannot be rendered: {exc.message}") from exc
+    return HttpResponse(body, content_type=media_type)
+
+
+def _positive(params, name: str, default: int) -> int:
+    value = params.get(name)
+    if value is None:
+        return default
+    if not value.isdigit() or not 1 <= int(value) <= files.MAX_VIEWPORT:
+        raise BadRequest(f"{name}={value[:20]!r} must be an integer 1..{files.MAX_VIEWPORT}")
+    return int(value)
