@@ -6,7 +6,6 @@ from rest_framework.routers import DefaultRouter
 
 from labeling.api import InstanceViewSet, ReportsUploadView, StudyViewSet, UploadView
 from labeling.dicomweb import wado_uri
-from training.api import JobViewSet
 
 from . import views
 from .api import TeamViewSet
@@ -15,7 +14,6 @@ router = DefaultRouter()
 router.register("teams", TeamViewSet, basename="team")
 router.register("studies", StudyViewSet, basename="study")
 router.register("instances", InstanceViewSet, basename="instance")
-router.register("jobs", JobViewSet, basename="job")
 
 urlpatterns = [
     path("", views.home, name="home"),
