@@ -1,0 +1,297 @@
+"""Curation: from report clauses to a frozen label set, every decision audited.
+
+Curated decisions attach to normalised clause *text* (``ClauseDecision``), never to cluster ids:
+a re-clustering run proposes new clusters, and the decisions of their member texts come back
+with them (label, "no label", ignored, and the curated grouping that merges and splits made).
+Clusters and decisions carry a ``version``; a write quotes the version it read, so two curators
+editing the same cluster get a conflict instead of a silent overwrite.
+"""
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from lab.models import TeamOwned
+from labeling.models import Instance, Report, Study
+
+
+class ImmutableError(RuntimeError):
+    """A frozen row was about to be changed."""
+
+
+class CurationSettings(TeamOwned):
+    """A team's editable cue lists (polarity is re-derived when they change) and thresholds."""
+
+    negation = models.JSONField(_("negation cues"), default=list)
+    uncertainty = models.JSONField(_("uncertainty cues"), default=list)
+    pseudo = models.JSONField(_("pseudo cues"), default=list)
+    auto_label_distance = models.PositiveSmallIntegerField(
+        _("auto-label distance"),
+        default=2,
+        help_text=_("New clauses within this many edits of a curated medoid take its decision."),
+    )
+    version = models.PositiveIntegerField(default=1)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["team"], name="one_curation_settings")]
+        verbose_name = _("curation settings")
+        verbose_name_plural = _("curation settings")
+
+
+class Label(TeamOwned):
+    """One entry of a team's label vocabulary, named in English and Chinese."""
+
+    key = models.SlugField(_("key"), max_length=64)
+    name_en = models.CharField(_("English name"), max_length=100)
+    name_zh = models.CharField(_("Chinese name"), max_length=100)
+    position = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["team", "key"], name="label_key_per_team"),
+            models.UniqueConstraint(fields=["team", "name_en"], name="label_en_per_team"),
+            models.UniqueConstraint(fields=["team", "name_zh"], name="label_zh_per_team"),
+        ]
+        ordering = ["position", "id"]
+        verbose_name = _("label")
+        verbose_name_plural = _("labels")
+
+    def __str__(self) -> str:
+        return f"{self.name_en} / {self.name_zh}"
+
+
+class ClauseOccurrence(TeamOwned):
+    """One clause of one report's diagnosis, as written, with its normalised text and polarity."""
+
+    report = models.ForeignKey(Report, on_delete=models.CASCADE, related_name="clauses")
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="clauses")
+    position = models.PositiveSmallIntegerField()
+    text = models.CharField(max_length=500)
+    normalized = models.CharField(max_length=500, db_index=True)
+    polarity = models.CharField(max_length=10)
+
+    class Meta:
+        ordering = ["study_id", "position"]
+        indexes = [models.Index(fields=["team", "normalized"])]
+
+
+class RunStatus(models.TextChoices):
+    QUEUED = "queued", _("queued")
+    RUNNING = "running", _("running")
+    SUCCEEDED = "succeeded", _("succeeded")
+    FAILED = "failed", _("failed")
+
+
+class ClusterRun(TeamOwned):
+    """One clustering run: the row is the source of truth for its status and progress."""
+
+    k = models.PositiveIntegerField()
+    seed = models.IntegerField(default=0)
+    cues = models.JSONField(default=dict)  # snapshot of the team's cue lists
+    status = models.CharField(max_length=10, choices=RunStatus.choices, default=RunStatus.QUEUED)
+    progress = models.FloatField(default=0.0)
+    stage = models.CharField(max_length=100, blank=True)
+    timings = models.JSONField(default=dict)
+    loss = models.BigIntegerField(null=True, blank=True)
+    silhouette = models.FloatField(null=True, blank=True)
+    k_curve = models.JSONField(default=dict, blank=True)
+    n_clauses = models.PositiveIntegerField(default=0)
+    n_unique = models.PositiveIntegerField(default=0)
+    sampled = models.BooleanField(default=False)
+    error = models.TextField(blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("clustering run")
+        verbose_name_plural = _("clustering runs")
+
+    def __str__(self) -> str:
+        return f"run {self.pk} (k={self.k}, seed={self.seed}, {self.status})"
+
+
+class Verdict(models.TextChoices):
+    OPEN = "open", _("open")
+    LABEL = "label", _("mapped to a label")
+    NO_LABEL = "no_label", _("no label")
+    IGNORED = "ignored", _("ignored")
+
+
+class ProposedCluster(TeamOwned):
+    """A cluster of one run, as proposed and then curated (renamed, merged, split, mapped)."""
+
+    run = models.ForeignKey(ClusterRun, on_delete=models.CASCADE, related_name="clusters")
+    polarity = models.CharField(max_length=10)
+    medoid_text = models.CharField(max_length=500)
+    medoid_normalized = models.CharField(max_length=500)
+    name = models.CharField(_("name"), max_length=200)
+    verdict = models.CharField(max_length=10, choices=Verdict.choices, default=Verdict.OPEN)
+    label = models.ForeignKey(Label, on_delete=models.PROTECT, null=True, blank=True)
+    # Merged clusters stay (for undo) but leave the workspace.
+    merged_into = models.ForeignKey(
+        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    version = models.PositiveIntegerField(default=1)
+    clause_count = models.PositiveIntegerField(default=0)
+    unique_count = models.PositiveIntegerField(default=0)
+    report_count = models.PositiveIntegerField(default=0)
+    image_count = models.PositiveIntegerField(default=0)
+    patient_count = models.PositiveIntegerField(default=0)
+    undecided_count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-clause_count", "id"]
+        verbose_name = _("proposed cluster")
+        verbose_name_plural = _("proposed clusters")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ClusterMember(TeamOwned):
+    """One unique normalised clause text inside a cluster, with how often it is written."""
+
+    cluster = models.ForeignKey(ProposedCluster, on_delete=models.CASCADE, related_name="members")
+    normalized = models.CharField(max_length=500)
+    example = models.CharField(max_length=500)  # one occurrence as written
+    polarity = models.CharField(max_length=10)
+    count = models.PositiveIntegerField(default=1)
+
+    class Meta:
+        ordering = ["-count", "normalized"]
+
+
+class ClauseDecision(TeamOwned):
+    """What curators decided about one normalised clause text; survives re-clustering.
+
+    ``group`` is the curated cluster the text belongs to (set by rename, merge and split): a
+    new run gathers all texts of one group into one cluster of that name.
+    """
+
+    normalized = models.CharField(max_length=500)
+    verdict = models.CharField(max_length=10, choices=Verdict.choices, default=Verdict.OPEN)
+    label = models.ForeignKey(Label, on_delete=models.PROTECT, null=True, blank=True)
+    group = models.CharField(max_length=200, blank=True)
+    automatic = models.BooleanField(default=False)  # set by auto-labelling, not by a curator
+    version = models.PositiveIntegerField(default=1)
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["team", "normalized"], name="one_decision_per_text")
+        ]
+
+
+class AuditEntry(TeamOwned):
+    """Who did what, when, with the state before and after (undo restores ``before``)."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    action = models.CharField(max_length=30)
+    summary = models.CharField(max_length=300, blank=True)
+    before = models.JSONField(default=dict)
+    after = models.JSONField(default=dict)
+    undone = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("audit entry")
+        verbose_name_plural = _("audit log")
+
+
+class FrozenModel(TeamOwned):
+    """Rows written once: saving an existing row or deleting one raises ``ImmutableError``."""
+
+    class Meta:
+        abstract = True
+
+    def save(self, *args, **kwargs) -> None:
+        if self.pk is not None and not self._state.adding:
+            raise ImmutableError(f"{type(self).__name__} {self.pk} is frozen and cannot change")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise ImmutableError(f"{type(self).__name__} {self.pk} is frozen and cannot be deleted")
+
+
+class LabelSet(FrozenModel):
+    """A frozen, versioned snapshot of per-image label vectors; training reads only these."""
+
+    version = models.PositiveIntegerField()
+    content_hash = models.CharField(max_length=64)
+    labels = models.JSONField()  # [{"key", "en", "zh"}], the vector's order
+    statistics = models.JSONField(default=dict)
+    note = models.CharField(_("note"), max_length=500, blank=True)
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["team", "version"], name="label_set_version_per_team")
+        ]
+        ordering = ["-version"]
+        verbose_name = _("label set")
+        verbose_name_plural = _("label sets")
+
+    def __str__(self) -> str:
+        return f"v{self.version} ({self.content_hash[:12]})"
+
+
+class LabelSetImage(FrozenModel):
+    """One image's labels in a frozen set (label keys, in the set's vocabulary order)."""
+
+    label_set = models.ForeignKey(LabelSet, on_delete=models.CASCADE, related_name="images")
+    instance = models.ForeignKey(Instance, on_delete=models.SET_NULL, null=True, related_name="+")
+    sop_uid = models.CharField(max_length=64)
+    labels = models.JSONField()
+    conflict = models.BooleanField(default=False)  # normal + disease, not yet reviewed
+
+    class Meta:
+        ordering = ["sop_uid"]
+
+
+class ReviewStatus(models.TextChoices):
+    PENDING = "pending", _("pending")
+    ACCEPTED = "accepted", _("accepted")
+    CORRECTED = "corrected", _("corrected")
+
+
+class ImageReview(TeamOwned):
+    """An image whose proposed labels a curator checks; a second curator may check a sample."""
+
+    instance = models.ForeignKey(Instance, on_delete=models.CASCADE, related_name="+")
+    reason = models.CharField(max_length=30, default="conflict")
+    proposed = models.JSONField(default=list)
+    labels = models.JSONField(null=True, blank=True)
+    status = models.CharField(
+        max_length=10, choices=ReviewStatus.choices, default=ReviewStatus.PENDING
+    )
+    reviewer = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+    in_second_sample = models.BooleanField(default=False)
+    second_labels = models.JSONField(null=True, blank=True)
+    second_reviewer = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    version = models.PositiveIntegerField(default=1)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["team", "instance"], name="one_review_per_image")
+        ]
+        ordering = ["status", "id"]
