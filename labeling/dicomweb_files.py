@@ -295,14 +295,15 @@ def apply_viewport(image: np.ndarray, viewport: Viewport) -> np.ndarray:
 
 
 def _crop(image: np.ndarray, sx: int, sy: int, sw: int, sh: int) -> np.ndarray:
+    """Columns sx..sx+sw and rows sy..sy+sh (half-open; a negative size runs backwards and
+    flips), clipped to the image."""
     rows, columns = image.shape
-    if not (0 <= sx < columns and 0 <= sy < rows) or sw == 0 or sh == 0:
-        raise BadRequest(
-            f"viewport region {sx},{sy},{sw},{sh} is outside the {columns}x{rows} image"
-        )
     x0, x1 = sorted((sx, sx + sw))
     y0, y1 = sorted((sy, sy + sh))
-    region = image[max(0, y0) : min(rows, y1), max(0, x0) : min(columns, x1)]
+    x0, x1, y0, y1 = max(0, x0), min(columns, x1), max(0, y0), min(rows, y1)
+    if x0 >= x1 or y0 >= y1:
+        raise BadRequest(f"viewport region {sx},{sy},{sw},{sh} misses the {columns}x{rows} image")
+    region = image[y0:y1, x0:x1]
     if sw < 0:
         region = region[:, ::-1]
     if sh < 0:

@@ -438,9 +438,10 @@ class _Buffered:
             return
 
     def take_headers(self, limit: int) -> bytes:
-        if self.take(2) == b"\r\n":
+        first = self.take(2)
+        if first == b"\r\n":
             return b""  # a part without headers
-        self.buffer[:0] = b"\r\n"
+        self.buffer[:0] = b"\r\n" + first
         while True:
             at = self.buffer.find(b"\r\n\r\n")
             if at >= 0:

@@ -1,7 +1,7 @@
 """Shared world for the DICOMweb tests: real files ingested through the real service.
 
-Import the fixtures into a test module with ``from tests.labeling.dicomweb_support import *``
-(``__all__`` names them). The owner's team keeps identities (de-identification off) so tests can
+Import the fixtures into a test module by their function names (``world_fixture`` provides the
+fixture ``world``, and so on), so the import does not shadow the test arguments. The owner's team keeps identities (de-identification off) so tests can
 match on the names and dates they wrote; the outsider's team holds a study of its own.
 """
 
@@ -21,8 +21,6 @@ from rest_framework.authtoken.models import Token
 from labeling.models import Instance
 from labeling.services import ingest_file
 from tests.dicom_factory import make_dx, new_uid, phantom, to_bytes
-
-__all__ = ["World", "world", "token_client", "anonymous_client", "dx_bytes", "sop_of"]
 
 
 @dataclass
@@ -71,8 +69,8 @@ def _ingest(team, data: bytes) -> None:
     assert result.status == "imported", result
 
 
-@pytest.fixture
-def world(personas) -> World:
+@pytest.fixture(name="world")
+def world_fixture(personas) -> World:
     team = personas.team
     team.deidentify = False
     team.save()
@@ -112,8 +110,8 @@ def world(personas) -> World:
     )
 
 
-@pytest.fixture
-def token_client(personas):
+@pytest.fixture(name="token_client")
+def token_client_fixture(personas):
     """A Django test client that authenticates like a machine: ``Authorization: Token``."""
 
     def make(user=None) -> Client:
@@ -123,8 +121,8 @@ def token_client(personas):
     return make
 
 
-@pytest.fixture
-def anonymous_client() -> Client:
+@pytest.fixture(name="anonymous_client")
+def anonymous_client_fixture() -> Client:
     return Client()
 
 

@@ -11,7 +11,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from lab import services
 from labeling.services import ingest_file
-from tests.labeling.dicomweb_support import *  # noqa: F403
+from tests.labeling.dicomweb_support import token_client_fixture, world_fixture  # noqa: F401
 
 
 def _study(w):

@@ -4,7 +4,11 @@ import pytest
 
 from labeling import dicomweb_search
 from tests.factories import make_instance, make_study
-from tests.labeling.dicomweb_support import *  # noqa: F403
+from tests.labeling.dicomweb_support import (  # noqa: F401
+    anonymous_client_fixture,
+    token_client_fixture,
+    world_fixture,
+)
 
 STUDY_UID, SERIES_UID, SOP_UID = "0020000D", "0020000E", "00080018"
 

@@ -13,7 +13,7 @@ from PIL import Image
 
 from labeling.dicom import read_dicom, to_uint8
 from tests.dicom_factory import phantom
-from tests.labeling.dicomweb_support import *  # noqa: F403
+from tests.labeling.dicomweb_support import token_client_fixture, world_fixture  # noqa: F401
 
 DICOM_ANY = 'multipart/related; type="application/dicom"; transfer-syntax=*'
 OCTET = 'multipart/related; type="application/octet-stream"'
