@@ -259,6 +259,19 @@ def _unique_compared(team: Team, cues: CueLists) -> tuple[int, int]:
     return len(keys), len({pol for pol, _ in keys})
 
 
+def suggested_k(team: Team, seed: int = 0) -> int:
+    """The elbow of the loss curve over the team's clauses (what a run suggests next)."""
+    cues = team_cues(team)
+    sync_clauses(team, cues)
+    rows = list(ClauseOccurrence.objects.of_team(team).values_list("text", "polarity"))
+    if not rows:
+        raise CurationError(f"team {team.name} has no diagnosis text to cluster")
+    texts, pols = [t for t, _ in rows], [p for _, p in rows]
+    unique, polarities = _unique_compared(team, cues)
+    ks = sorted({int(v) for v in np.linspace(polarities, min(unique, 60), K_CURVE_POINTS)})
+    return suggest_k(texts, ks, seed, cues=cues, polarities=pols).suggested_k
+
+
 def claim_run(run_id: int) -> bool:
     """Take a queued run for this worker; False when someone else has it (or it is gone)."""
     return bool(

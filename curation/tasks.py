@@ -10,7 +10,8 @@ from .models import ClusterRun
 log = logging.getLogger(__name__)
 
 
-@shared_task(name="curation.run_clustering", queue="default", ignore_result=True)
+# Routed to the "default" queue (CELERY_TASK_DEFAULT_QUEUE): clustering needs no GPU.
+@shared_task(name="curation.run_clustering", ignore_result=True)
 def run_clustering_task(run_id: int) -> None:
     if not ClusterRun.objects.filter(pk=run_id).exists():
         log.warning("clustering run %s is gone; nothing to do", run_id)

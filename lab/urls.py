@@ -4,6 +4,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
+from curation.urls import api_urlpatterns as curation_api
 from labeling.api import InstanceViewSet, ReportsUploadView, StudyViewSet, UploadView
 from labeling.dicomweb import wado_uri
 
@@ -24,9 +25,11 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/uploads/", UploadView.as_view(), name="api-uploads"),
     path("api/reports/import/", ReportsUploadView.as_view(), name="api-reports-import"),
+    path("api/curation/", include(curation_api)),
     path("api/", include(router.urls)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    path("curation/", include("curation.urls")),
     path("", include("labeling.urls")),
     # DICOMweb (PS3.18) and WADO-URI: labeling/dicomweb_urls.py
     path("dicomweb/", include("labeling.dicomweb_urls")),

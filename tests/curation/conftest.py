@@ -39,3 +39,52 @@ def curator(personas):
 def run(demo, curator):
     """A finished clustering run over the demo reports."""
     return services.run_clustering(demo.team, k=30, seed=0, user=curator)
+
+
+DIAGNOSES = (
+    "心肺膈未见明显异常。",
+    "1.心肺膈未见明显异常",
+    "胸部未见明显异常；未见胸腔积液",
+    "双肺纹理增多。主动脉硬化。",
+    "两肺纹理增多、紊乱；主动脉迂曲硬化",
+    "双肺纹理增粗。心影增大",
+    "主动脉弓硬化。左侧胸腔积液",
+    "右侧胸腔积液；未见胸腔积液征象",
+    "心影增大。心肺膈未见明显异常",
+    "肺气肿；双肺纹理增多",
+    "未见胸腔积液。主动脉硬化",
+    "双肺气肿",
+)
+
+
+@dataclass
+class Corpus:
+    team: object
+    studies: list
+    instances: list
+
+
+@pytest.fixture
+def corpus(personas) -> Corpus:
+    """Twelve studies, one image each, with short Chinese diagnoses (one normal + disease)."""
+    from tests.factories import make_instance, make_report, make_study
+
+    studies, instances = [], []
+    for i, diagnosis in enumerate(DIAGNOSES):
+        study = make_study(personas.team, patient_id=f"P{i % 9}")
+        make_report(study, diagnosis=diagnosis)
+        studies.append(study)
+        instances.append(make_instance(study))
+    return Corpus(personas.team, studies, instances)
+
+
+@pytest.fixture
+def small_run(corpus, curator):
+    return services.run_clustering(corpus.team, k=8, seed=0, user=curator)
+
+
+def cluster_with(run, text: str):
+    """The live cluster of ``run`` holding the clause whose normalised text is ``text``."""
+    from curation.models import ProposedCluster
+
+    return ProposedCluster.objects.get(run=run, merged_into=None, members__normalized=text)

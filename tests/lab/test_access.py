@@ -1,6 +1,7 @@
 """Another team's objects are invisible: 404 on every object route, absent from every list."""
 
 from dataclasses import dataclass
+from types import SimpleNamespace
 
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
@@ -27,6 +28,29 @@ def world(personas) -> World:
     return World(study=study, instance=instance, team=personas.team)
 
 
+def _curation(w) -> SimpleNamespace:
+    """Curation rows of the world's team (a run, a cluster, a label set, a review), made once."""
+    from curation import services as curation
+    from curation.models import ClusterRun, ImageReview, LabelSet, ProposedCluster
+
+    if not hasattr(w, "curation"):
+        run = ClusterRun.objects.create(team=w.team, k=1, status="succeeded")
+        text = "主动脉硬化"
+        w.curation = SimpleNamespace(
+            label=curation.vocabulary(w.team)[0],
+            run=run,
+            cluster=ProposedCluster.objects.create(
+                team=w.team, run=run, polarity="affirmed", medoid_text=text,
+                medoid_normalized=text, name=text,
+            ),
+            label_set=LabelSet.objects.create(
+                team=w.team, version=1, content_hash="0" * 64, labels=[]
+            ),
+            review=ImageReview.objects.create(team=w.team, instance=w.instance, proposed=[]),
+        )  # fmt: skip
+    return w.curation
+
+
 # Every named route that takes an object key, with how to fill it from the world.
 OBJECT_ROUTES = {
     "labeling:study-detail": lambda w: {"pk": w.study.pk},
@@ -34,6 +58,14 @@ OBJECT_ROUTES = {
     "study-detail": lambda w: {"pk": w.study.pk},
     "instance-detail": lambda w: {"pk": w.instance.pk},
     "team-detail": lambda w: {"pk": w.team.pk},
+    "curation:cluster-detail": lambda w: {"pk": _curation(w).cluster.pk},
+    "curation:label-set-detail": lambda w: {"pk": _curation(w).label_set.pk},
+    "curation-run-detail": lambda w: {"pk": _curation(w).run.pk},
+    "curation-cluster-detail": lambda w: {"pk": _curation(w).cluster.pk},
+    "curation-label-detail": lambda w: {"pk": _curation(w).label.pk},
+    "curation-label-set-detail": lambda w: {"pk": _curation(w).label_set.pk},
+    "curation-label-set-compare": lambda w: {"pk": _curation(w).label_set.pk},
+    "curation-review-detail": lambda w: {"pk": _curation(w).review.pk},
 }
 
 
@@ -73,7 +105,9 @@ def test_owner_and_teammate_reach_every_object_route(client, personas, world, ro
         assert response.status_code == 200, (user, route)
 
 
-API_ROUTES = sorted(route for route in OBJECT_ROUTES if not route.startswith("labeling:"))
+API_ROUTES = sorted(
+    route for route in OBJECT_ROUTES if not route.startswith(("labeling:", "curation:"))
+)
 
 
 @pytest.mark.parametrize("route", API_ROUTES)

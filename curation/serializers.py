@@ -1,0 +1,139 @@
+from rest_framework import serializers
+
+from .models import ClusterMember, ClusterRun, ImageReview, Label, LabelSet, ProposedCluster
+
+
+class LabelSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Label
+        fields = ["id", "key", "name_en", "name_zh", "position"]
+        read_only_fields = ["id", "position"]
+
+
+class ClusterRunSerializer(serializers.ModelSerializer):
+    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+
+    class Meta:
+        model = ClusterRun
+        fields = [
+            "id", "k", "seed", "status", "progress", "stage", "timings", "loss", "silhouette",
+            "k_curve", "n_clauses", "n_unique", "sampled", "error", "cues", "created_by",
+            "created_at", "started_at", "finished_at",
+        ]  # fmt: skip
+        read_only_fields = fields
+
+
+class StartRunSerializer(serializers.Serializer):
+    k = serializers.IntegerField()
+    seed = serializers.IntegerField(default=0)
+
+
+class MemberSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ClusterMember
+        fields = ["id", "normalized", "example", "polarity", "count"]
+        read_only_fields = fields
+
+
+class ClusterSerializer(serializers.ModelSerializer):
+    label = serializers.SlugRelatedField(slug_field="key", read_only=True)
+
+    class Meta:
+        model = ProposedCluster
+        fields = [
+            "id", "run", "name", "polarity", "medoid_text", "verdict", "label", "version",
+            "clause_count", "unique_count", "report_count", "image_count", "patient_count",
+            "undecided_count", "merged_into",
+        ]  # fmt: skip
+        read_only_fields = fields
+
+
+class ClusterDetailSerializer(ClusterSerializer):
+    members = MemberSerializer(many=True, read_only=True)
+
+    class Meta(ClusterSerializer.Meta):
+        fields = [*ClusterSerializer.Meta.fields, "members"]
+        read_only_fields = fields
+
+
+class Versioned(serializers.Serializer):
+    cluster = serializers.IntegerField()
+    version = serializers.IntegerField()
+
+
+class RenameSerializer(Versioned):
+    name = serializers.CharField(max_length=200, allow_blank=True)
+
+
+class MergeSerializer(serializers.Serializer):
+    clusters = Versioned(many=True)
+    into = serializers.IntegerField(required=False, allow_null=True)
+    name = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+
+
+class SplitSerializer(Versioned):
+    members = serializers.ListField(child=serializers.IntegerField(), allow_empty=False)
+    target = serializers.IntegerField(required=False, allow_null=True)
+    target_version = serializers.IntegerField(required=False, allow_null=True)
+    name = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+
+
+class VerdictSerializer(serializers.Serializer):
+    clusters = Versioned(many=True)
+    label = serializers.IntegerField(required=False, allow_null=True)
+
+
+class CuesSerializer(serializers.Serializer):
+    negation = serializers.ListField(child=serializers.CharField(trim_whitespace=False))
+    uncertainty = serializers.ListField(child=serializers.CharField(trim_whitespace=False))
+    pseudo = serializers.ListField(child=serializers.CharField(trim_whitespace=False))
+    auto_label_distance = serializers.IntegerField(read_only=True)
+    version = serializers.IntegerField()
+
+
+class LabelSetSerializer(serializers.ModelSerializer):
+    author = serializers.SlugRelatedField(slug_field="username", read_only=True)
+
+    class Meta:
+        model = LabelSet
+        fields = [
+            "id", "version", "content_hash", "labels", "statistics", "note", "author",
+            "created_at",
+        ]  # fmt: skip
+        read_only_fields = fields
+
+
+class FreezeSerializer(serializers.Serializer):
+    note = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
+
+
+class AutoLabelSerializer(serializers.Serializer):
+    max_distance = serializers.IntegerField(required=False, allow_null=True, min_value=0)
+
+
+class ReviewSerializer(serializers.ModelSerializer):
+    sop_uid = serializers.CharField(source="instance.sop_uid", read_only=True)
+    study = serializers.IntegerField(source="instance.study_id", read_only=True)
+    diagnosis = serializers.SerializerMethodField()
+
+    class Meta:
+        model = ImageReview
+        fields = [
+            "id", "instance", "sop_uid", "study", "diagnosis", "reason", "proposed", "labels",
+            "status", "in_second_sample", "second_labels", "version",
+        ]  # fmt: skip
+        read_only_fields = fields
+
+    def get_diagnosis(self, review: ImageReview) -> str:
+        report = getattr(review.instance.study, "report", None)
+        return report.diagnosis if report else ""
+
+
+class ReviewDecisionSerializer(serializers.Serializer):
+    labels = serializers.ListField(child=serializers.CharField())
+    version = serializers.IntegerField()
+
+
+class SampleSerializer(serializers.Serializer):
+    size = serializers.IntegerField(min_value=1)
+    seed = serializers.IntegerField(default=0)
