@@ -12,7 +12,7 @@ FRONTEND_SOURCES := $(shell find frontend/src -type f 2>/dev/null) frontend/vite
 
 export DEBUG ?= 1
 
-.PHONY: run test install frontend messages lint check chromium clean help
+.PHONY: run test install frontend messages lint check system-packages clean help
 
 help:
 	@echo "make run   install, migrate, create demo data and start web + worker"
@@ -44,8 +44,14 @@ $(MESSAGES): locale/zh_Hans/LC_MESSAGES/django.po | $(INSTALLED)
 
 messages: $(MESSAGES)
 
-chromium:
-	@test -x /usr/bin/chromium || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+# Debian packages the tests drive for real: a browser (Playwright) and a PACS (Orthanc).
+SYSTEM_PACKAGES := chromium orthanc orthanc-dicomweb
+system-packages:
+	@missing=$$(for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "installing $$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
 
 run: install
 	@mkdir -p var
@@ -61,7 +67,7 @@ check: $(INSTALLED)
 	$(BIN)/python manage.py check
 	$(BIN)/python manage.py makemigrations --check --dry-run
 
-test: install chromium lint check
+test: install system-packages lint check
 	$(BIN)/pytest
 
 clean:

@@ -189,6 +189,13 @@ MEDIA_ROOT = DATA_DIR / "media"
 DICOM_STORE_DIR = DATA_DIR / "dicom"
 CACHE_STORE_DIR = DATA_DIR / "cache"
 RUNS_DIR = DATA_DIR / "runs"
+# torchvision's ImageNet weight files (resnet101-63fe2227.pth, vgg16-397923af.pth, ...).
+WEIGHTS_DIR = Path(
+    env_str(
+        "CXR_WEIGHTS_DIR",
+        str(Path(env_str("TORCH_HOME", str(Path.home() / ".cache/torch"))) / "hub/checkpoints"),
+    )
+)
 CACHE_IMAGE_SIZE = env_int("CXR_CACHE_IMAGE_SIZE", 256, minimum=32)
 DICOM_MAX_FILE_BYTES = env_int("CXR_DICOM_MAX_FILE_MB", 512, minimum=1) * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("CXR_UPLOAD_MAX_MEMORY_MB", 10, minimum=1) * 1024 * 1024
@@ -218,7 +225,7 @@ SPECTACULAR_SETTINGS = {
 
 # Celery: jobs are database rows; messages carry only their ids, as JSON.
 REDIS_URL = env_str("REDIS_URL")
-BROKER_DIR = DATA_DIR / "broker"
+BROKER_DIR = Path(env_str("CXR_BROKER_DIR", str(DATA_DIR / "broker")))
 if REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL
     CELERY_BROKER_TRANSPORT_OPTIONS: dict = {"visibility_timeout": 12 * 3600}
@@ -240,6 +247,11 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
+# Workers refresh a running job's heartbeat this often; a job silent for the timeout is
+# requeued by the reaper that every worker runs every JOB_REAP_INTERVAL seconds.
+JOB_HEARTBEAT_INTERVAL = env_int("CXR_JOB_HEARTBEAT_SECONDS", 10, minimum=1)
+JOB_HEARTBEAT_TIMEOUT = env_int("CXR_JOB_HEARTBEAT_TIMEOUT", 90, minimum=2)
+JOB_REAP_INTERVAL = env_int("CXR_JOB_REAP_SECONDS", 30, minimum=1)
 
 LOGGING = {
     "version": 1,

@@ -7,6 +7,7 @@ from rest_framework.routers import DefaultRouter
 from curation.urls import api_urlpatterns as curation_api
 from labeling.api import InstanceViewSet, ReportsUploadView, StudyViewSet, UploadView
 from labeling.dicomweb import wado_uri
+from training.api import JobViewSet
 
 from . import views
 from .api import TeamViewSet
@@ -15,6 +16,7 @@ router = DefaultRouter()
 router.register("teams", TeamViewSet, basename="team")
 router.register("studies", StudyViewSet, basename="study")
 router.register("instances", InstanceViewSet, basename="instance")
+router.register("jobs", JobViewSet, basename="job")
 
 urlpatterns = [
     path("", views.home, name="home"),

@@ -9,6 +9,7 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from tests.factories import make_instance, make_report, make_study
+from training.models import Job
 
 
 @dataclass
@@ -16,6 +17,7 @@ class World:
     study: object
     instance: object
     team: object
+    job: object
 
 
 @pytest.fixture
@@ -25,7 +27,8 @@ def world(personas) -> World:
     instance = make_instance(study)
     # Something in the other team too, so lists have a row the owner must not see.
     make_instance(make_study(personas.other_team))
-    return World(study=study, instance=instance, team=personas.team)
+    job = Job.objects.create(team=personas.team, owner=personas.owner, kind="train")
+    return World(study=study, instance=instance, team=personas.team, job=job)
 
 
 def _curation(w) -> SimpleNamespace:
@@ -66,7 +69,20 @@ OBJECT_ROUTES = {
     "curation-label-set-detail": lambda w: {"pk": _curation(w).label_set.pk},
     "curation-label-set-compare": lambda w: {"pk": _curation(w).label_set.pk},
     "curation-review-detail": lambda w: {"pk": _curation(w).review.pk},
+    "job-detail": lambda w: {"pk": w.job.pk},
+    "job-cancel": lambda w: {"pk": w.job.pk},
+    "job-retry": lambda w: {"pk": w.job.pk},
 }
+
+
+# Routes that change state answer POST only; members reach them (200, or 403 for a role that
+# may not act), outsiders get 404 like everywhere else.
+POST_ROUTES = {"job-cancel", "job-retry"}
+
+
+def fetch(client, route: str, world: World):
+    url = reverse(route, kwargs=OBJECT_ROUTES[route](world))
+    return client.post(url) if route in POST_ROUTES else client.get(url)
 
 
 def _named_routes_with_arguments(resolver: URLResolver, prefix: str = "") -> set[str]:
@@ -93,16 +109,15 @@ def test_every_object_route_is_listed_here():
 @pytest.mark.parametrize("route", sorted(OBJECT_ROUTES))
 def test_outsider_gets_404_for_every_object_route(client, personas, world, route):
     client.force_login(personas.outsider)
-    response = client.get(reverse(route, kwargs=OBJECT_ROUTES[route](world)))
-    assert response.status_code == 404
+    assert fetch(client, route, world).status_code == 404
 
 
 @pytest.mark.parametrize("route", sorted(OBJECT_ROUTES))
 def test_owner_and_teammate_reach_every_object_route(client, personas, world, route):
-    for user in (personas.owner, personas.teammate):
+    for user in (personas.teammate, personas.owner):
         client.force_login(user)
-        response = client.get(reverse(route, kwargs=OBJECT_ROUTES[route](world)))
-        assert response.status_code == 200, (user, route)
+        expected = {200, 403, 409} if route in POST_ROUTES else {200}
+        assert fetch(client, route, world).status_code in expected, (user, route)
 
 
 API_ROUTES = sorted(
@@ -115,7 +130,7 @@ def test_outsider_gets_404_with_a_token_too(personas, world, route):
     api = APIClient()
     token = Token.objects.create(user=personas.outsider)
     api.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
-    assert api.get(reverse(route, kwargs=OBJECT_ROUTES[route](world))).status_code == 404
+    assert fetch(api, route, world).status_code == 404
 
 
 def test_api_lists_hold_only_the_callers_teams(personas, world):

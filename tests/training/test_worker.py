@@ -1,0 +1,224 @@
+"""Training jobs on a real Celery worker process, against the real database and broker.
+
+The worker is started by the test as an operator would start one (``celery -A lab worker``),
+with short heartbeat timings so that a killed worker's job is reaped within seconds.
+"""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.db import connection
+from django.urls import reverse
+from rest_framework.test import APIClient
+
+from training.jobs import job_folder
+from training.models import Job, JobStatus
+
+from .label_sets import frozen_label_set
+
+ROOT = Path(__file__).resolve().parents[2]
+TINY = {
+    "task": "normal_abnormal",
+    "arch": "tiny",
+    "crop": 56,
+    "batch_size": 16,
+    "eval_batch_size": 32,
+    "lr": 0.05,
+    "device": "cpu",
+    "amp": "off",
+    "min_per_label_eval": 1,
+    "log_every": 2,
+}
+
+pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+
+
+def database_url() -> str:
+    db = connection.settings_dict
+    if db["ENGINE"].endswith("sqlite3"):
+        return f"sqlite:///{db['NAME']}"
+    user = db.get("USER") or "postgres"
+    return (
+        f"postgres://{user}@{db.get('HOST') or '127.0.0.1'}:{db.get('PORT') or 5432}/{db['NAME']}"
+    )
+
+
+class Worker:
+    """One `celery worker` process (and its pool children) in its own process group."""
+
+    def __init__(self, tmp_path: Path, name: str) -> None:
+        env = {
+            **os.environ,
+            "DEBUG": "1",
+            "DATABASE_URL": database_url(),
+            "CXR_DATA_DIR": str(settings.DATA_DIR),
+            "CXR_BROKER_DIR": str(settings.BROKER_DIR),
+            "CXR_CACHE_IMAGE_SIZE": str(settings.CACHE_IMAGE_SIZE),
+            "CXR_JOB_HEARTBEAT_SECONDS": "1",
+            "CXR_JOB_HEARTBEAT_TIMEOUT": "5",
+            "CXR_JOB_REAP_SECONDS": "1",
+        }
+        self.log = tmp_path / f"worker-{name}.log"
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "lab", "worker", "-Q", "default,gpu",
+             "--concurrency", "1", "--prefetch-multiplier", "1", "-n", f"{name}@%h",
+             "--loglevel", "INFO"],
+            cwd=ROOT, env=env, stdout=self.log.open("w"), stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )  # fmt: skip
+
+    def kill(self) -> None:
+        """kill -9 of the whole worker: no chance to clean up, like a lost host."""
+        os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(timeout=30)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
+@pytest.fixture
+def workers(tmp_path):
+    started: list[Worker] = []
+
+    def start(name: str) -> Worker:
+        worker = Worker(tmp_path, name)
+        started.append(worker)
+        return worker
+
+    yield start
+    for worker in started:
+        worker.stop()
+
+
+@pytest.fixture
+def label_set(personas, tmp_path, settings):
+    settings.CACHE_IMAGE_SIZE = 64
+    return frozen_label_set(personas.team, tmp_path, images=48)
+
+
+def wait_for(predicate, timeout: float, what: str, workers_logs=()):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.5)
+    logs = "\n".join(log.read_text()[-3000:] for log in workers_logs)
+    raise AssertionError(f"timed out waiting for {what}\n{logs}")
+
+
+def launch(personas, label_set, **engine) -> Job:
+    api = APIClient()
+    api.force_authenticate(personas.owner)
+    response = api.post(
+        reverse("job-list"),
+        {
+            "kind": "train",
+            "name": "tiny",
+            "config": {"label_set": label_set.pk, "engine": {**TINY, **engine}},
+        },
+        format="json",
+    )
+    assert response.status_code == 201, response.content
+    return Job.objects.get(pk=response.json()["id"])
+
+
+def reload(job: Job) -> Job:
+    job.refresh_from_db()
+    return job
+
+
+def test_a_tiny_training_job_runs_on_the_worker_with_metrics_and_predictions(
+    personas, label_set, workers
+):
+    worker = workers("one")
+    job = launch(personas, label_set, epochs=2)
+    wait_for(lambda: reload(job).finished, 240, "the job to finish", [worker.log])
+    assert job.status == JobStatus.SUCCEEDED, job.error + job.traceback
+    assert job.attempts == 1
+    assert 0.0 <= job.metrics["test"]["auc"] <= 1.0  # learning itself is the engine tests' job
+    run = job_folder(job) / "run"
+    predictions = (run / "predictions.jsonl").read_text().splitlines()
+    assert predictions and "probabilities" in json.loads(predictions[0])
+    assert json.loads((run / "metrics.json").read_text())["test"] == job.metrics["test"]
+    assert job.progress["phase"] == "done" and job.history
+    assert "exported" in job.log
+
+
+def test_a_killed_worker_s_job_resumes_from_its_checkpoint_on_a_new_worker(
+    personas, label_set, workers
+):
+    first = workers("first")
+    job = launch(personas, label_set, epochs=6)
+    last = job_folder(job) / "run" / "last.pt"
+    wait_for(lambda: last.exists() and reload(job).progress.get("epoch", 0) >= 2, 240,
+             "the first checkpoint", [first.log])  # fmt: skip
+    first.kill()
+    points_before_kill = len(reload(job).history)
+    second = workers("second")
+    wait_for(lambda: reload(job).finished, 300, "the resumed job to finish", [second.log])
+    assert job.status == JobStatus.SUCCEEDED, job.error + job.traceback
+    assert job.attempts == 2
+    assert "resumed from" in job.log
+    resumed = [p for p in job.history[points_before_kill:] if p.get("phase") == "train"]
+    assert resumed and resumed[0]["epoch"] >= 2  # it went on; it did not start over
+    runs = list(job_folder(job).glob("run*"))
+    assert [p.name for p in runs] == ["run"]  # one output folder, no duplicate artifacts
+
+
+def test_a_job_that_crashes_every_time_fails_after_three_attempts(personas, label_set, workers):
+    from labeling.services import cache_store
+
+    cache = cache_store(personas.team).path
+    cache.write_bytes(cache.read_bytes()[:100])  # the cache is damaged: every export fails
+    worker = workers("one")
+    job = launch(personas, label_set, epochs=1)
+    wait_for(lambda: reload(job).finished, 180, "the job to give up", [worker.log])
+    assert job.status == JobStatus.FAILED
+    assert job.attempts == 3
+    assert "rows" in job.error and job.traceback
+    client = APIClient()
+    client.force_authenticate(personas.teammate)
+    assert client.get(reverse("job-detail", args=[job.pk])).json()["error"] == job.error
+
+
+def test_cancel_stops_a_running_job_at_its_next_step_keeping_its_checkpoint(
+    personas, label_set, workers
+):
+    worker = workers("one")
+    job = launch(personas, label_set, epochs=50)
+    last = job_folder(job) / "run" / "last.pt"
+    wait_for(lambda: last.exists(), 240, "a checkpoint", [worker.log])
+    api = APIClient()
+    api.force_authenticate(personas.owner)
+    assert api.post(reverse("job-cancel", args=[job.pk])).status_code == 200
+    wait_for(lambda: reload(job).finished, 120, "the job to stop", [worker.log])
+    assert job.status == JobStatus.CANCELLED
+    assert job.progress.get("epoch", 0) < 50
+    assert last.exists()
+
+
+def test_two_workers_never_run_the_same_job(personas, label_set, workers):
+    from training.tasks import run_job
+
+    logs = [workers("a").log, workers("b").log]
+    job = launch(personas, label_set, epochs=1)
+    for _ in range(3):  # the same job delivered again, as a broker may do
+        run_job.apply_async(args=[job.pk], queue="gpu")
+    wait_for(lambda: reload(job).finished, 240, "the job to finish", logs)
+    time.sleep(3)  # let the duplicate deliveries arrive and be refused
+    assert job.status == JobStatus.SUCCEEDED
+    assert job.attempts == 1
+    assert sum(log.read_text().count("is not queued") for log in logs) >= 3
