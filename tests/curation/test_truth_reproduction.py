@@ -9,6 +9,8 @@ from curation.models import ClauseOccurrence, ClusterRun, Label, ProposedCluster
 from labeling.text import AFFIRMED, NEGATED
 from labeling.vocabulary import NORMAL
 
+from .conftest import cluster_with
+
 
 def true_label_of_texts(demo) -> dict[str, Counter]:
     """normalised clause text -> tally of what the generator meant by it (a label or None).
@@ -60,12 +62,9 @@ def test_mapping_pure_clusters_reproduces_the_hidden_per_image_labels(demo, run,
     assert agree / len(truth) >= 0.95, (agree, len(truth))
 
 
-def test_negated_clauses_never_share_a_cluster_with_affirmed_ones(run):
+def test_negations_never_share_a_cluster_and_normal_clusters_as_a_negation(demo, run):
     for cluster in ProposedCluster.objects.filter(run=run):
         assert {m.polarity for m in cluster.members.all()} == {cluster.polarity}
-
-
-def test_the_normal_statement_clusters_as_a_negation(demo, run):
     meant = true_label_of_texts(demo)
     normal_texts = {text for text, tally in meant.items() if tally.most_common(1)[0][0] == NORMAL}
     polarities = {
@@ -75,26 +74,26 @@ def test_the_normal_statement_clusters_as_a_negation(demo, run):
     assert polarities == {NEGATED}
 
 
-def test_a_curator_cannot_merge_negated_and_affirmed_clusters(demo, run, curator):
-    negated = ProposedCluster.objects.filter(run=run, polarity=NEGATED).first()
-    affirmed = ProposedCluster.objects.filter(run=run, polarity=AFFIRMED).first()
+def test_a_curator_cannot_merge_negated_and_affirmed_clusters(corpus, small_run, curator):
+    negated = cluster_with(small_run, "未见胸腔积液")
+    affirmed = cluster_with(small_run, "左侧胸腔积液")
     versions = {negated.pk: negated.version, affirmed.pk: affirmed.version}
     with pytest.raises(services.CurationError, match="different polarities"):
-        services.merge_clusters(demo.team, curator, versions)
+        services.merge_clusters(corpus.team, curator, versions)
     assert ProposedCluster.objects.get(pk=negated.pk).merged_into is None
 
 
-def test_a_negated_cluster_maps_to_normal_but_not_to_a_disease(demo, run, curator):
-    negated = ProposedCluster.objects.filter(run=run, polarity=NEGATED).first()
-    effusion = Label.objects.get(team=demo.team, key="pleural_effusion")
+def test_a_negated_cluster_maps_to_normal_but_not_to_a_disease(corpus, small_run, curator):
+    negated = cluster_with(small_run, "心肺膈未见明显异常")
+    effusion = Label.objects.get(team=corpus.team, key="pleural_effusion")
     with pytest.raises(services.CurationError, match="only affirmed clusters"):
         services.set_verdict(
-            demo.team, curator, {negated.pk: negated.version}, verdict="label",
+            corpus.team, curator, {negated.pk: negated.version}, verdict="label",
             label_id=effusion.pk,
         )  # fmt: skip
-    normal = Label.objects.get(team=demo.team, key=NORMAL)
+    normal = Label.objects.get(team=corpus.team, key=NORMAL)
     (mapped,) = services.set_verdict(
-        demo.team, curator, {negated.pk: negated.version}, verdict="label", label_id=normal.pk
+        corpus.team, curator, {negated.pk: negated.version}, verdict="label", label_id=normal.pk
     )
     assert mapped.label == normal and mapped.version == negated.version + 1
 
