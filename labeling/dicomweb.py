@@ -484,16 +484,14 @@ def _store(request: HttpRequest, study_uid: str | None) -> HttpResponse:
     outcomes: list[StoreOutcome] = []
     warning = ""
     parts = protocol.read_multipart(
-        _body_stream(request),
-        boundary,
-        lambda: tempfile.SpooledTemporaryFile(max_size=TRANSCODE_SPOOL_BYTES),
-        max_part_bytes=settings.DICOM_MAX_FILE_BYTES,
+        _body_stream(request), boundary, _spool, max_part_bytes=settings.DICOM_MAX_FILE_BYTES
     )
     try:
         for number, part in enumerate(parts, start=1):
             if number > MAX_STOW_PARTS:
                 raise BadRequest(f"more than {MAX_STOW_PARTS} parts in one request")
-            with part.body:
+            with part.body, _spool() as spool:
+                part.body = files.with_preamble(part.body, spool)
                 outcomes.append(_store_part(team, part, number, study_uid, urls))
     except BadRequest as exc:
         if not any(o.failure_reason is None for o in outcomes):
@@ -510,6 +508,11 @@ def _store(request: HttpRequest, study_uid: str | None) -> HttpResponse:
     if warning:
         response["Warning"] = f'299 {request.get_host()} "{warning}"'
     return response
+
+
+def _spool() -> tempfile.SpooledTemporaryFile:
+    """Parts up to 16 MB stay in memory, bigger ones go to a temporary file."""
+    return tempfile.SpooledTemporaryFile(max_size=TRANSCODE_SPOOL_BYTES)
 
 
 def _single_study(outcomes: list[StoreOutcome]) -> str:

@@ -311,6 +311,21 @@ def _crop(image: np.ndarray, sx: int, sy: int, sw: int, sh: int) -> np.ndarray:
     return np.ascontiguousarray(region)
 
 
+def with_preamble(body: BinaryIO, spool: BinaryIO) -> BinaryIO:
+    """A part that starts straight with the File Meta group (no 128-byte preamble and 'DICM',
+    as dicomweb-client writes in-memory datasets) copied behind a blank preamble; any other
+    part is returned unchanged, positioned at 0."""
+    head = body.read(132)
+    body.seek(0)
+    if head[128:132] == b"DICM" or head[:2] != b"\x02\x00":
+        return body
+    spool.write(b"\0" * 128 + b"DICM")
+    while chunk := body.read(1 << 20):
+        spool.write(chunk)
+    spool.seek(0)
+    return spool
+
+
 def is_safe_part(path: str, root: str) -> bool:
     """A stored path must stay under the store root (rows are trusted, this is belt and braces)."""
     return os.path.realpath(path).startswith(os.path.realpath(root) + os.sep)
