@@ -44,8 +44,9 @@ $(MESSAGES): locale/zh_Hans/LC_MESSAGES/django.po | $(INSTALLED)
 
 messages: $(MESSAGES)
 
-# Debian packages the tests drive for real: a browser (Playwright) and a PACS (Orthanc).
-SYSTEM_PACKAGES := chromium orthanc orthanc-dicomweb
+# Debian packages the tests drive for real: a browser (Playwright, with CJK fonts for the
+# Chinese UI) and a PACS (Orthanc).
+SYSTEM_PACKAGES := chromium fonts-noto-cjk orthanc orthanc-dicomweb
 system-packages:
 	@missing=$$(for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	if [ -n "$$missing" ]; then \

@@ -33,6 +33,7 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("curation/", include("curation.urls")),
     path("", include("labeling.urls")),
+    path("", include("training.urls")),
     # DICOMweb (PS3.18) and WADO-URI: labeling/dicomweb_urls.py
     path("dicomweb/", include("labeling.dicomweb_urls")),
     path("wado", wado_uri, name="wado"),

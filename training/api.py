@@ -8,7 +8,7 @@ from lab.access import CAN_TRAIN, TeamScopedViewSetMixin, require_role, writable
 
 from . import services
 from .models import Job
-from .serializers import JobCreateSerializer, JobSerializer
+from .serializers import JobCreateSerializer, JobDetailSerializer, JobSerializer
 
 
 class JobViewSet(
@@ -19,6 +19,9 @@ class JobViewSet(
 ):
     queryset = Job.objects.select_related("owner").order_by("-created_at", "-id")
     serializer_class = JobSerializer
+
+    def get_serializer_class(self):
+        return JobDetailSerializer if self.action == "retrieve" else JobSerializer
 
     @extend_schema(request=JobCreateSerializer, responses={201: JobSerializer})
     def create(self, request):

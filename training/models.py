@@ -81,3 +81,21 @@ class Job(TeamOwned):
     def fraction_done(self) -> float:
         total = self.progress.get("total_steps") or 0
         return min(1.0, (self.progress.get("step") or 0) / total) if total else 0.0
+
+
+class WorkerPresence(models.Model):
+    """A Celery worker seen recently: which queues it serves and on what device.
+
+    Not team-owned: workers serve every team, and a page shows only the hostname and device.
+    """
+
+    name = models.CharField(max_length=200, unique=True)
+    queues = models.JSONField(default=list)
+    device = models.CharField(max_length=100, blank=True)
+    last_seen = models.DateTimeField()
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.device})"

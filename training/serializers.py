@@ -1,18 +1,7 @@
-from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
-from training.engine.config import ConfigError, from_dict
-
+from .configs import engine_errors
 from .models import Job, JobKind
-
-# What a user may set on the engine from the browser or the API; the server sets the rest.
-USER_ENGINE_FIELDS = (
-    "task", "arch", "weights", "epochs", "batch_size", "eval_batch_size", "accumulate", "lr",
-    "optimizer", "momentum", "weight_decay", "schedule", "warmup_epochs", "early_stop_patience",
-    "balance", "min_count", "min_fraction", "majority_fraction", "crop", "flip",
-    "affine_degrees", "affine_scale", "eval_crops", "seed", "deterministic", "amp",
-    "channels_last", "compile", "device", "split_fractions", "min_per_label_eval", "log_every",
-)  # fmt: skip
 
 
 class JobSerializer(serializers.ModelSerializer):
@@ -29,6 +18,25 @@ class JobSerializer(serializers.ModelSerializer):
         read_only_fields = [f for f in fields if f not in ("kind", "name", "config")]
 
 
+class JobDetailSerializer(JobSerializer):
+    """One job, with what its live page draws: the progress points and the log's tail."""
+
+    log_tail = serializers.SerializerMethodField()
+    queue_position = serializers.SerializerMethodField()
+
+    class Meta(JobSerializer.Meta):
+        fields = [*JobSerializer.Meta.fields, "history", "log_tail", "queue_position", "traceback"]
+        read_only_fields = fields
+
+    def get_log_tail(self, job: Job) -> str:
+        return "\n".join(job.log.splitlines()[-200:])
+
+    def get_queue_position(self, job: Job) -> int | None:
+        from .services import queue_position
+
+        return queue_position(job)
+
+
 class TrainConfigSerializer(serializers.Serializer):
     """A training job's config: a frozen label set and engine settings, checked field by field
     before any job exists."""
@@ -37,17 +45,9 @@ class TrainConfigSerializer(serializers.Serializer):
     engine = serializers.DictField(required=False, default=dict)
 
     def validate_engine(self, engine: dict) -> dict:
-        unknown = sorted(set(engine) - set(USER_ENGINE_FIELDS))
-        if unknown:
-            raise serializers.ValidationError(_("unknown or server-set fields: %s") % unknown)
-        if engine.get("weights", "none") not in ("none", "imagenet"):
-            raise serializers.ValidationError({"weights": _("must be none or imagenet")})
-        try:
-            # Validate with a placeholder dataset: the real one is exported by the job.
-            from_dict({**engine, "weights": "none", "dataset": "pending"}).validate()
-        except ConfigError as exc:
-            field, _sep, message = str(exc).partition(": ")
-            raise serializers.ValidationError({field: message or str(exc)}) from None
+        errors = engine_errors(engine)
+        if errors:
+            raise serializers.ValidationError(errors)
         return engine
 
 

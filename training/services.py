@@ -16,7 +16,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from .models import FINISHED, Job, JobStatus
+from .models import Job, JobStatus, WorkerPresence
 
 log = logging.getLogger(__name__)
 
@@ -199,6 +199,23 @@ def reap_stale(timeout: timedelta | None = None) -> list[int]:
     return reaped
 
 
+def announce_worker(name: str, queues: list[str], device: str) -> None:
+    WorkerPresence.objects.update_or_create(
+        name=name, defaults={"queues": queues, "device": device, "last_seen": timezone.now()}
+    )
+
+
+def online_workers(within: timedelta | None = None) -> list[WorkerPresence]:
+    within = within or timedelta(seconds=3 * settings.JOB_REAP_INTERVAL + 30)
+    return list(WorkerPresence.objects.filter(last_seen__gte=timezone.now() - within))
+
+
+def gpu_worker_online() -> bool:
+    return any(
+        "gpu" in worker.queues and worker.device.startswith("cuda") for worker in online_workers()
+    )
+
+
 def queue_position(job: Job) -> int | None:
     """1 for the next job its queue will start; None when it is not waiting."""
     if job.status != JobStatus.QUEUED:
@@ -207,6 +224,3 @@ def queue_position(job: Job) -> int | None:
         queue=job.queue, status=JobStatus.QUEUED, created_at__lt=job.created_at
     )
     return ahead.count() + 1
-
-
-__all__ = ["FINISHED"]

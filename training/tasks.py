@@ -142,21 +142,35 @@ _reaper_stop = threading.Event()
 
 
 @worker_ready.connect
-def _start_reaper(**_kwargs) -> None:
-    """Each worker looks for jobs whose worker died, at start and then periodically."""
+def _start_reaper(sender=None, **_kwargs) -> None:
+    """Each worker says it is alive (queues, device) and looks for jobs whose worker died, at
+    start and then periodically."""
+    name = getattr(sender, "hostname", "") or services.worker_name()
+    consumer = getattr(sender, "task_consumer", None)
+    queues = sorted(queue.name for queue in consumer.queues) if consumer else []
+    device = _device_name()
 
     def loop() -> None:
         while True:
             close_old_connections()
             try:
+                services.announce_worker(name, queues, device)
                 services.reap_stale()
             except Exception:
-                log.exception("reaping stale jobs failed")
+                log.exception("announcing this worker or reaping stale jobs failed")
             if _reaper_stop.wait(settings.JOB_REAP_INTERVAL):
                 break
         connection.close()
 
     threading.Thread(target=loop, name="job-reaper", daemon=True).start()
+
+
+def _device_name() -> str:
+    import torch
+
+    if torch.cuda.is_available():
+        return f"cuda: {torch.cuda.get_device_name(0)} ×{torch.cuda.device_count()}"
+    return "cpu"
 
 
 @worker_shutdown.connect

@@ -4,6 +4,8 @@ const sequences = {
   "g h": () => document.querySelector("a[accesskey=h]")?.click(),
   "g s": () => document.querySelector("a[accesskey=s]")?.click(),
   "g u": () => document.querySelector("a[accesskey=u]")?.click(),
+  "g j": () => document.querySelector("a[accesskey=j]")?.click(),
+  "g c": () => document.querySelector("a[accesskey=c]")?.click(),
 };
 
 function typingInField(event) {

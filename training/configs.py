@@ -1,0 +1,71 @@
+"""Launch presets and the one check every job config goes through (form, API, command)."""
+
+from django.utils.translation import gettext_lazy as _
+
+from training.engine.config import TASKS, ConfigError, from_dict
+from training.engine.modeling import ARCHITECTURES
+
+# What a user may set on the engine; the server sets dataset, output, resume and checkpoints.
+USER_ENGINE_FIELDS = (
+    "task", "arch", "weights", "epochs", "batch_size", "eval_batch_size", "accumulate", "lr",
+    "optimizer", "momentum", "weight_decay", "schedule", "warmup_epochs", "early_stop_patience",
+    "balance", "min_count", "min_fraction", "majority_fraction", "crop", "flip",
+    "affine_degrees", "affine_scale", "eval_crops", "seed", "deterministic", "amp",
+    "channels_last", "compile", "device", "split_fractions", "min_per_label_eval", "log_every",
+)  # fmt: skip
+
+# The paper's protocol: ImageNet weights, 224 crops of 256 images, 60 images per batch, five-crop
+# evaluation, its rebalancing for the single-disease task. About 800 iterations of 60 images on
+# 13k training images is four epochs.
+PAPER = {
+    "task": "single_disease",
+    "weights": "imagenet",
+    "epochs": 4,
+    "batch_size": 60,
+    "lr": 0.001,
+    "optimizer": "sgd",
+    "momentum": 0.9,
+    "crop": 224,
+    "balance": "auto",
+    "eval_crops": "five",
+    "seed": 0,
+}
+PRESETS = {
+    "paper-vgg16": (_("Paper protocol, VGG-16 (GPU)"), {**PAPER, "arch": "vgg16"}),
+    "paper-resnet101": (_("Paper protocol, ResNet-101 (GPU)"), {**PAPER, "arch": "resnet101"}),
+    "cpu": (
+        _("CPU-sized: a tiny network that trains in minutes without a GPU"),
+        {
+            **PAPER,
+            "arch": "tiny",
+            "weights": "none",
+            "epochs": 3,
+            "batch_size": 32,
+            "lr": 0.05,
+            "device": "cpu",
+            "amp": "off",
+            "eval_crops": "center",
+        },
+    ),  # fmt: skip
+}
+COMPARE_ARCHS = ("vgg16", "resnet101")
+
+
+def engine_errors(engine: dict) -> dict[str, str]:
+    """Field -> message for everything wrong with an engine config; empty when it is valid."""
+    unknown = sorted(set(engine) - set(USER_ENGINE_FIELDS))
+    if unknown:
+        return {field: str(_("unknown or set by the server")) for field in unknown}
+    if engine.get("weights", "none") not in ("none", "imagenet"):
+        return {"weights": str(_("must be none or imagenet"))}
+    try:
+        # A placeholder dataset: the real one is exported by the job when it starts.
+        from_dict({**engine, "weights": "none", "dataset": "pending"}).validate()
+    except ConfigError as exc:
+        field, _sep, message = str(exc).partition(": ")
+        return {field if message else "engine": message or str(exc)}
+    return {}
+
+
+ARCH_CHOICES = [(name, name) for name in ARCHITECTURES]
+TASK_CHOICES = [(name, name.replace("_", " ")) for name in TASKS]
