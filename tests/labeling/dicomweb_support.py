@@ -11,7 +11,6 @@ import functools
 import io
 from dataclasses import dataclass, field
 
-import numpy as np
 import pydicom
 import pytest
 from django.test import Client
@@ -20,7 +19,7 @@ from rest_framework.authtoken.models import Token
 
 from labeling.models import Instance
 from labeling.services import ingest_file
-from tests.dicom_factory import make_dx, new_uid, phantom, to_bytes
+from tests.dicom_factory import make_dx, new_uid, to_bytes
 
 
 @dataclass
@@ -124,7 +123,3 @@ def token_client_fixture(personas):
 @pytest.fixture(name="anonymous_client")
 def anonymous_client_fixture() -> Client:
     return Client()
-
-
-def pixels_of(rows: int = 64, columns: int = 64) -> np.ndarray:
-    return phantom(rows, columns, 12)

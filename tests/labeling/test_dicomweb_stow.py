@@ -1,5 +1,7 @@
 """STOW-RS: multipart uploads ingested part by part through the one ingest service."""
 
+import io
+
 import pytest
 from django.test import Client
 
@@ -160,3 +162,18 @@ def test_a_member_of_two_teams_picks_one_by_slug(personas, token_client):
         stow(client, multipart(dx_bytes(215)), path="/dicomweb/studies?team=nope").status_code
         == 404
     )
+
+
+def test_a_chunked_upload_is_read_to_its_end(personas, token_client):
+    """gunicorn de-chunks a body without Content-Length and says so with wsgi.input_terminated;
+    Django alone would read nothing."""
+    data = dx_bytes(216)
+    body = multipart(data)
+    response = token_client().generic(
+        "POST",
+        "/dicomweb/studies",
+        b"",
+        CONTENT_TYPE=CONTENT_TYPE,
+        **{"wsgi.input": io.BytesIO(body), "wsgi.input_terminated": True},
+    )
+    assert response.status_code == 200 and referenced(response) == [sop_of(data)]
