@@ -11,7 +11,7 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from lab.models import TeamOwned
+from lab.models import TeamOwned, TeamScopedQuerySet
 from labeling.models import Instance, Report, Study
 
 
@@ -210,8 +210,25 @@ class AuditEntry(TeamOwned):
         verbose_name_plural = _("audit log")
 
 
+class FrozenQuerySet(TeamScopedQuerySet):
+    """Bulk writes skip ``save`` and ``delete``, so they are refused here too.
+
+    Django's deletion collector goes through the plain base manager, so deleting a whole team
+    (or an image a frozen row points to) still works; only direct writes to frozen rows fail.
+    """
+
+    def update(self, **kwargs) -> int:
+        raise ImmutableError(f"{self.model.__name__} rows are frozen and cannot be updated")
+
+    def delete(self):
+        raise ImmutableError(f"{self.model.__name__} rows are frozen and cannot be deleted")
+
+
 class FrozenModel(TeamOwned):
-    """Rows written once: saving an existing row or deleting one raises ``ImmutableError``."""
+    """Rows written once: saving an existing row or deleting one raises ``ImmutableError``,
+    one at a time or in bulk (``QuerySet.update``, ``delete``, ``bulk_update``)."""
+
+    objects = FrozenQuerySet.as_manager()
 
     class Meta:
         abstract = True
