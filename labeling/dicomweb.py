@@ -13,6 +13,7 @@ import functools
 import json
 import logging
 import tempfile
+import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -546,12 +547,17 @@ def _peek_uids(body) -> tuple[str, str, str]:
     rejected; empty strings when the part is not readable DICOM."""
     tags = ["SOPClassUID", "SOPInstanceUID", "StudyInstanceUID"]
     try:
-        ds = pydicom.dcmread(body, stop_before_pixels=True, specific_tags=tags)
-        values = tuple(str(ds.get(t, "") or "")[:64] for t in tags)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # a broken part is reported in the response
+            ds = pydicom.dcmread(body, stop_before_pixels=True, specific_tags=tags)
+            values = [str(ds.get(t, "") or "") for t in tags]
     except files.READ_ERRORS:
-        values = ("", "", "")
+        values = ["", "", ""]
     body.seek(0)
-    return values  # type: ignore[return-value]
+    sop_class, sop, study = (
+        v if len(v) <= 64 and protocol.UID_PATTERN.fullmatch(v) else "" for v in values
+    )
+    return sop_class, sop, study
 
 
 # --------------------------------------------------------------------------------------------

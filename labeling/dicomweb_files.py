@@ -50,6 +50,10 @@ READ_ERRORS = (
     EOFError,
     struct.error,
     NotImplementedError,
+    AttributeError,
+    OverflowError,
+    RecursionError,
+    pydicom.errors.BytesLengthException,
     pydicom.errors.InvalidDicomError,
 )
 _CODEC_ERRORS = (ValueError, TypeError, RuntimeError, NotImplementedError, OSError)

@@ -2,11 +2,13 @@
 
 import io
 
+import numpy as np
 import pytest
 from django.test import Client
 
 from lab import services
 from labeling.models import Instance
+from tests.dicom_factory import flip_bytes, truncations
 from tests.labeling.dicomweb_support import (
     dx_bytes,
     sop_of,
@@ -177,3 +179,13 @@ def test_a_chunked_upload_is_read_to_its_end(personas, token_client):
         **{"wsgi.input": io.BytesIO(body), "wsgi.input_terminated": True},
     )
     assert response.status_code == 200 and referenced(response) == [sop_of(data)]
+
+
+def test_broken_parts_never_make_a_server_error(personas, token_client):
+    data = dx_bytes(217)
+    rng = np.random.default_rng(0)
+    broken = [data[:cut] for cut in truncations(data, 12)]
+    broken += [flip_bytes(data, 8, rng) for _ in range(12)]
+    response = stow(token_client(), multipart(*broken))
+    assert response.status_code in (200, 202, 409)
+    assert len(referenced(response)) + len(failures(response)) == len(broken)
