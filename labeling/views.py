@@ -6,7 +6,7 @@ from django.core.paginator import Paginator
 from django.db.models import Prefetch
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
-from django.utils.translation import gettext
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import cache_control
 
@@ -18,8 +18,6 @@ from .forms import StudyFilterForm
 from .models import Instance, Study
 
 STUDIES_PER_PAGE = 50
-# Where labeling/dicomweb_urls.py mounts PS3.18; the viewer fetches metadata and frames there.
-DICOMWEB_ROOT = "/dicomweb"
 
 
 @login_required
@@ -66,13 +64,14 @@ def viewer_config(study: Study, instances) -> dict:
     """What the viewer needs to fetch its stack (json_script), with its words translated here."""
     series = list(dict.fromkeys(instance.series.series_uid for instance in instances))
     return {
-        "dicomwebRoot": DICOMWEB_ROOT,
+        # The root of labeling/dicomweb_urls.py, wherever lab/urls.py mounts it.
+        "dicomwebRoot": reverse("dicomweb:studies").removesuffix("/studies"),
         "studyUid": study.study_uid,
         "series": series,
         "strings": {
-            "sequence": gettext("sequence"),
-            "binary": gettext("binary data"),
-            "noImages": gettext("This study has no images."),
+            "sequence": _("sequence"),
+            "binary": _("binary data"),
+            "noImages": _("This study has no images."),
         },
     }
 
