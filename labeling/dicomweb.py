@@ -5,6 +5,19 @@ Each view authenticates (session or ``Authorization: Token <key>``), finds the o
 the representation with the Accept header, and streams. Formats are in
 :mod:`labeling.dicomweb_protocol`, file access in :mod:`labeling.dicomweb_files`, searches in
 :mod:`labeling.dicomweb_search`; imports go through :func:`labeling.services.ingest_file`.
+
+Conformance choices, where PS3.18 leaves room:
+
+* no ``transfer-syntax`` parameter means the default (Explicit VR Little Endian: compressed or
+  implicit files are transcoded through a spool file); ``transfer-syntax=*`` or ``*/*`` sends
+  the file or frame as stored, with its syntax on the Content-Type;
+* a search without matches is 200 with ``[]`` (CP-2473); attributes we cannot match on, and
+  ``fuzzymatching=true``, are ignored with a ``Warning: 299`` header; more than
+  ``dicomweb_search.MAX_RESULTS`` rows are cut with a Warning too;
+* STOW-RS answers 200 (all stored, duplicates included), 202 (some failed), 409 (none stored);
+  FailureReason 0xA700 for a part over the size limit, 0xA900 for a study mismatch, 0xC000 for
+  anything unreadable. Instances go to the active team, or ``?team=<slug>`` for a token client
+  in several teams; parts without the Part 10 preamble (dicomweb-client sends them) are taken.
 """
 
 from __future__ import annotations

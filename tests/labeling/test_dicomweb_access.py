@@ -139,3 +139,13 @@ def test_a_member_of_both_teams_gets_one_copy_of_a_shared_uid(world, token_clien
     assert response.status_code == 200
     body = b"".join(response.streaming_content)
     assert body.count(b"Content-Type: application/dicom") == 2  # the series once, not 3 parts
+
+
+def test_anonymous_gets_401_everywhere(world, client):
+    for route in DICOMWEB_ROUTES:
+        response = _get(client, world, route)
+        assert response.status_code == 401 and "WWW-Authenticate" in response, route
+    assert client.get("/wado", {"requestType": "WADO"}).status_code == 401
+    assert (
+        client.post("/dicomweb/studies", b"", content_type="multipart/related").status_code == 401
+    )
