@@ -212,7 +212,12 @@ def accepts(media_range: MediaRange, offer: Offer) -> bool:
     if offer.multipart:
         if not _essence_matches(media_range.essence, MULTIPART):
             return False
-        part_type = params.get("type", offer.media_type).lower()
+        # Without a type, multipart/related means the resource's default part type.
+        part_type = params.get("type", "").lower()
+        if not part_type:
+            if offer.media_type not in (DICOM, OCTET_STREAM):
+                return False
+            part_type = offer.media_type
         if not _essence_matches(part_type, offer.media_type):
             return False
         if part_type.endswith("/*") and "transfer-syntax" not in params:

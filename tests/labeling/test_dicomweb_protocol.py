@@ -47,6 +47,8 @@ def test_frames_default_to_native_and_wildcard_syntax_takes_what_is_stored():
     )
     assert choose('multipart/related; type="image/dicom-rle"').media_type == "image/dicom-rle"
     assert choose("*/*") == FRAME_OFFERS[0]
+    assert choose('multipart/related; type="*/*"') == FRAME_OFFERS[0]
+    assert choose("multipart/related") == FRAME_OFFERS[2]  # no type: octet-stream, native
 
 
 def test_the_more_specific_range_and_then_the_higher_q_win():
