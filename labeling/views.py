@@ -45,6 +45,8 @@ def study_list(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def study_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    from training.services import study_predictions
+
     study = get_visible_or_404(Study.objects.select_related("team"), request.user, pk=pk)
     instances = study.instances.select_related("series").all()
     report = getattr(study, "report", None)
@@ -56,6 +58,7 @@ def study_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "instances": instances,
             "report": report,
             "viewer_config": viewer_config(study, instances),
+            "predictions": study_predictions(study),
         },
     )
 

@@ -1,14 +1,19 @@
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import NotFound
+from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.response import Response
 
 from lab.access import CAN_TRAIN, TeamScopedViewSetMixin, require_role, writable_team
 
 from . import services
 from .models import Job
-from .serializers import JobCreateSerializer, JobDetailSerializer, JobSerializer
+from .serializers import (
+    JobCreateSerializer,
+    JobDetailSerializer,
+    JobSerializer,
+    PredictionSerializer,
+)
 
 
 class JobViewSet(
@@ -29,8 +34,12 @@ class JobViewSet(
         form.is_valid(raise_exception=True)
         data = form.validated_data
         team = writable_team(request.user, data.get("team"), CAN_TRAIN, request.team)
-        if not _label_set_exists(team, data["config"]["label_set"]):
-            raise NotFound("no such label set in this team")
+        try:
+            problems = services.check_job_inputs(team, data["kind"], data["config"])
+        except services.MissingInput as exc:
+            raise NotFound(str(exc)) from None
+        if problems:
+            raise ValidationError({"config": {k: [v] for k, v in problems.items()}})
         job = services.create_job(
             team, request.user, data["kind"], data["config"], name=data["name"]
         )
@@ -48,15 +57,18 @@ class JobViewSet(
         require_role(request.user, job.team, CAN_TRAIN)
         return self._transition(services.retry, job)
 
+    @extend_schema(responses={200: PredictionSerializer(many=True)})
+    @action(detail=True, methods=["get"])
+    def predictions(self, request, pk=None):
+        """The job's stored per-image predictions (paginated)."""
+        job = self.get_object()
+        rows = job.predictions.select_related("instance").order_by("instance_id")
+        page = self.paginate_queryset(rows)
+        return self.get_paginated_response(PredictionSerializer(page, many=True).data)
+
     def _transition(self, change, job) -> Response:
         try:
             job = change(job)
         except services.JobStateError as exc:
             return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
         return Response(JobSerializer(job).data)
-
-
-def _label_set_exists(team, label_set_id: int) -> bool:
-    from curation.models import LabelSet
-
-    return LabelSet.objects.filter(team=team, pk=label_set_id).exists()

@@ -8,15 +8,21 @@ when the user cancels.
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 
+import numpy as np
 from django.conf import settings
 
+from training import inference
 from training.engine import runner as engine
 from training.engine.config import from_dict
+from training.engine.data import open_dataset
 
+from . import services
 from .export import Entry, JobInputError, export_dataset
+from .models import Job
 from .tasks import JobContext, runner
 
 log = logging.getLogger("training.jobs")
@@ -38,6 +44,10 @@ def label_set_entries(job) -> tuple[list[Entry], list[str], str, int]:
         raise JobInputError(
             f"label set {job.config.get('label_set')!r} does not exist in this team"
         )
+    return _label_set_rows(label_set)
+
+
+def _label_set_rows(label_set) -> tuple[list[Entry], list[str], str, int]:
     rows = label_set.images.select_related("instance__study").filter(instance__isnull=False)
     entries, conflicts = [], 0
     for row in rows:
@@ -50,14 +60,18 @@ def label_set_entries(job) -> tuple[list[Entry], list[str], str, int]:
 
 
 def prepare_dataset(job) -> Path:
-    folder = job_folder(job)
-    dataset = folder / "dataset"
+    dataset = job_folder(job) / "dataset"
     if (dataset / "meta.json").exists():
         log.info("reusing the dataset exported by an earlier attempt")
         return dataset
     entries, names, content_hash, conflicts = label_set_entries(job)
     if conflicts:
         log.warning("%d images with unreviewed normal + disease labels left out", conflicts)
+    return _export(job, entries, names, content_hash)
+
+
+def _export(job, entries: list[Entry], names: list[str], content_hash: str) -> Path:
+    dataset = job_folder(job) / "dataset"
     summary = export_dataset(job.team, entries, names, content_hash, dataset)
     log.info(
         "exported %d images of %d patients (%d undecodable, %d quarantined left out)",
@@ -85,7 +99,32 @@ def _engine_job(context: JobContext, command: str) -> dict:
         context.report(point.to_dict(), keep=point.phase in {"train", "validate"})
 
     result = engine.run(config, command, progress=progress)
+    _store_test_predictions(context.job)
     return {"metrics": _summary(result), "output_dir": str(job_folder(context.job))}
+
+
+def _store_test_predictions(job) -> None:
+    """The test split's predictions into the database, where dashboards and study pages read."""
+    path = job_folder(job) / "run" / "predictions.jsonl"
+    records = [r for r in _read_jsonl(path) if r.get("split") == "test"]
+    stored = services.store_predictions(job, records)
+    log.info("stored %d test predictions", stored)
+
+
+def _read_jsonl(path: Path) -> list[dict]:
+    if not path.is_file():
+        return []
+    with path.open(encoding="utf-8") as lines:
+        return [json.loads(line) for line in lines if line.strip()]
+
+
+def _write_jsonl(path: Path, records: list[dict]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    staging = path.with_suffix(".tmp")
+    with staging.open("w", encoding="utf-8") as out:
+        for record in records:
+            out.write(json.dumps(record, ensure_ascii=False) + "\n")
+    staging.replace(path)
 
 
 def _summary(result: dict) -> dict:
@@ -96,3 +135,148 @@ def _summary(result: dict) -> dict:
 @runner("train")
 def train(context: JobContext) -> dict:
     return _engine_job(context, "train")
+
+
+# --- evaluation and prediction with a finished training job ------------------------------------
+
+
+def source_run(job) -> Job:
+    """The finished training job an evaluation or prediction uses, with its best checkpoint."""
+    source = services.usable_source(job.team, job.config.get("source_job"))
+    if source is None:
+        raise JobInputError(
+            f"source_job: {job.config.get('source_job')!r} is not a finished training job "
+            "of this team"
+        )
+    if not (job_folder(source) / "run" / "best.pt").is_file():
+        raise JobInputError(f"source_job: job {source.pk} has no best.pt checkpoint on disk")
+    return source
+
+
+def _run_dir(job) -> Path:
+    return job_folder(job) / "run"
+
+
+def _seen_patients(source) -> set[str]:
+    run_config = json.loads((_run_dir(source) / "config.json").read_text())
+    return inference.seen_patients(run_config)
+
+
+def _chunk_reporter(context: JobContext, phase: str):
+    def report(done: int, total: int) -> None:
+        context.report({"phase": phase, "epoch": 1, "epochs": 1, "step": done,
+                        "total_steps": total}, keep=False)  # fmt: skip
+
+    return report
+
+
+@runner("evaluate")
+def evaluate(context: JobContext) -> dict:
+    """A run on its own test split (the engine's evaluate), or on another frozen label set."""
+    job = context.job
+    source = source_run(job)
+    if job.config.get("label_set"):
+        return _evaluate_on_label_set(context, source)
+    context.report({"phase": "test", "epoch": 1, "epochs": 1, "step": 0, "total_steps": 1})
+    config = from_dict({
+        "dataset": str(job_folder(source) / "dataset"), "output": str(_run_dir(job)),
+        "checkpoint": str(_run_dir(source) / "best.pt"), "weights": "none",
+    })  # fmt: skip
+    _run_dir(job).mkdir(parents=True, exist_ok=True)  # the engine writes predictions first
+    result = engine.run(config, "evaluate")
+    _store_test_predictions(job)
+    context.report({"phase": "done", "epoch": 1, "epochs": 1, "step": 1, "total_steps": 1})
+    return {"metrics": _summary(result), "output_dir": str(job_folder(job))}
+
+
+def _evaluate_on_label_set(context: JobContext, source) -> dict:
+    """Every image of the other set whose patient the run never trained or validated on is a
+    test image; the run's own validation thresholds are kept, not refitted on the test data."""
+    job = context.job
+    problem = services.vocabulary_error(source, job.config["label_set"])
+    if problem:
+        raise JobInputError(f"label_set: {problem}")
+    dataset = job_folder(job) / "dataset"
+    left_out = 0
+    if not (dataset / "meta.json").exists():
+        entries, names, content_hash, _conflicts = label_set_entries(job)
+        seen = _seen_patients(source)
+        unseen = [e for e in entries if e.instance.study.patient_id not in seen]
+        left_out = len(entries) - len(unseen)
+        log.info("left out %d images of patients the run trained or validated on", left_out)
+        if not unseen:
+            raise JobInputError(
+                f"label_set: every image belongs to a patient job {source.pk} trained or "
+                "validated on; nothing is left to test"
+            )
+        _export(job, unseen, names, content_hash)
+    trained = inference.load_trained(_run_dir(source) / "best.pt")
+    ds = open_dataset(dataset)
+    rows = np.arange(len(ds))
+    probs = inference.score(trained, ds, rows, _chunk_reporter(context, "test"))
+    thresholds = inference.thresholds_from_metrics(trained, source.metrics.get("val") or {})
+    result = inference.external_report(trained, ds, rows, probs, thresholds)
+    result.update(label_set=job.config["label_set"], label_set_hash=ds.label_set_hash,
+                  source_job=source.pk, left_out_seen_images=left_out)  # fmt: skip
+    records = inference.prediction_records(ds, rows, probs, trained.class_names, "external")
+    _write_jsonl(_run_dir(job) / "predictions.jsonl", records)
+    (_run_dir(job) / "metrics.json").write_text(json.dumps(_jsonable(result), indent=1))
+    services.store_predictions(job, records)
+    return {"metrics": _jsonable(result), "output_dir": str(job_folder(job))}
+
+
+def _jsonable(result: dict) -> dict:
+    from training.engine.metrics import to_jsonable
+
+    return to_jsonable(result)
+
+
+def predict_instances(job):
+    """The images a prediction job scores: chosen studies, a label set's images, or every
+    decoded, non-quarantined image of the team."""
+    from curation.models import LabelSetImage
+    from labeling.models import Instance
+
+    instances = Instance.objects.of_team(job.team).filter(
+        quarantined=False, cache_row__isnull=False
+    )
+    if job.config.get("studies"):
+        instances = instances.filter(study_id__in=job.config["studies"])
+    if job.config.get("label_set"):
+        chosen = LabelSetImage.objects.filter(
+            team=job.team, label_set_id=job.config["label_set"]
+        ).values("instance_id")
+        instances = instances.filter(pk__in=chosen)
+    return instances.select_related("study").order_by("pk")
+
+
+@runner("predict")
+def predict(context: JobContext) -> dict:
+    """Probabilities for images the run did not learn from, stored per image."""
+    job = context.job
+    source = source_run(job)
+    dataset = job_folder(job) / "dataset"
+    left_out = 0
+    if not (dataset / "meta.json").exists():
+        seen = _seen_patients(source)
+        chosen = list(predict_instances(job))
+        unseen = [i for i in chosen if i.study.patient_id not in seen]
+        left_out = len(chosen) - len(unseen)
+        log.info("left out %d images of patients the run trained or validated on", left_out)
+        if not unseen:
+            raise JobInputError(
+                f"no images to predict: {len(chosen)} chosen, {left_out} of them of patients "
+                f"job {source.pk} trained or validated on"
+            )
+        meta = json.loads((job_folder(source) / "dataset" / "meta.json").read_text())
+        _export(job, [Entry(i, ()) for i in unseen], meta["label_names"], meta["label_set_hash"])
+    trained = inference.load_trained(_run_dir(source) / "best.pt")
+    ds = open_dataset(dataset)
+    rows = np.arange(len(ds))
+    probs = inference.score(trained, ds, rows, _chunk_reporter(context, "predict"))
+    records = inference.prediction_records(ds, rows, probs, trained.class_names, "predict")
+    _write_jsonl(_run_dir(job) / "predictions.jsonl", records)
+    stored = services.store_predictions(job, records)
+    metrics = {"task": trained.task, "class_names": trained.class_names, "count": stored,
+               "source_job": source.pk, "left_out_seen_images": left_out}  # fmt: skip
+    return {"metrics": metrics, "output_dir": str(job_folder(job))}

@@ -99,3 +99,35 @@ class WorkerPresence(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.device})"
+
+
+class Prediction(TeamOwned):
+    """One image's probabilities from one job, over that run's class names.
+
+    Rows come from a training job's test split, an evaluation, or a prediction job on new
+    images; the study page shows them beside the images.
+    """
+
+    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="predictions")
+    instance = models.ForeignKey(
+        "labeling.Instance", on_delete=models.CASCADE, related_name="predictions"
+    )
+    split = models.CharField(_("split"), max_length=10, blank=True)  # "" for new images
+    probabilities = models.JSONField(_("probabilities"))  # {class name: probability}
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["job", "instance"], name="one_prediction_per_image")
+        ]
+        verbose_name = _("prediction")
+        verbose_name_plural = _("predictions")
+
+    def __str__(self) -> str:
+        return f"{self.job_id}/{self.instance_id}"
+
+    def top(self, count: int = 3) -> list[tuple[str, float]]:
+        """The most probable classes first: what a reader scans beside the image."""
+        ranked = sorted(self.probabilities.items(), key=lambda item: item[1], reverse=True)
+        return ranked[:count]

@@ -1,7 +1,7 @@
 from rest_framework import serializers
 
 from .configs import engine_errors
-from .models import Job, JobKind
+from .models import Job, JobKind, Prediction
 
 
 class JobSerializer(serializers.ModelSerializer):
@@ -43,6 +43,9 @@ class TrainConfigSerializer(serializers.Serializer):
 
     label_set = serializers.IntegerField(min_value=1)
     engine = serializers.DictField(required=False, default=dict)
+    gpus = serializers.IntegerField(
+        min_value=1, max_value=64, required=False, help_text="GPUs for one job: torchrun above 1"
+    )
 
     def validate_engine(self, engine: dict) -> dict:
         errors = engine_errors(engine)
@@ -51,8 +54,51 @@ class TrainConfigSerializer(serializers.Serializer):
         return engine
 
 
+class EvaluateConfigSerializer(serializers.Serializer):
+    """Evaluate a finished training job on its own test split, or on another frozen label set
+    (with the same labels) of the team."""
+
+    source_job = serializers.IntegerField(min_value=1)
+    label_set = serializers.IntegerField(min_value=1, required=False)
+
+
+class PredictConfigSerializer(EvaluateConfigSerializer):
+    """Predict with a finished training job on images it did not learn from: the given studies,
+    a label set's images, or (neither given) every decoded, non-quarantined image of the team."""
+
+    studies = serializers.ListField(
+        child=serializers.IntegerField(min_value=1), required=False, allow_empty=False,
+        max_length=10000,
+    )  # fmt: skip
+
+
+CONFIG_SERIALIZERS = {
+    JobKind.TRAIN: TrainConfigSerializer,
+    JobKind.EVALUATE: EvaluateConfigSerializer,
+    JobKind.PREDICT: PredictConfigSerializer,
+}
+
+
 class JobCreateSerializer(serializers.Serializer):
-    kind = serializers.ChoiceField(choices=[JobKind.TRAIN])
+    kind = serializers.ChoiceField(choices=list(CONFIG_SERIALIZERS))
     name = serializers.CharField(max_length=120, required=False, allow_blank=True, default="")
     team = serializers.CharField(required=False, help_text="team id or slug (default: active)")
-    config = TrainConfigSerializer()
+    config = serializers.DictField(
+        help_text="train: {label_set, engine, gpus}; evaluate: {source_job, label_set}; "
+        "predict: {source_job, label_set, studies}"
+    )
+
+    def validate(self, data: dict) -> dict:
+        form = CONFIG_SERIALIZERS[data["kind"]](data=data["config"])
+        if not form.is_valid():
+            raise serializers.ValidationError({"config": form.errors})
+        return {**data, "config": dict(form.validated_data)}
+
+
+class PredictionSerializer(serializers.ModelSerializer):
+    sop_uid = serializers.CharField(source="instance.sop_uid", read_only=True)
+    study = serializers.IntegerField(source="instance.study_id", read_only=True)
+
+    class Meta:
+        model = Prediction
+        fields = ["instance", "sop_uid", "study", "split", "probabilities", "created"]

@@ -72,6 +72,7 @@ OBJECT_ROUTES = {
     "job-detail": lambda w: {"pk": w.job.pk},
     "job-cancel": lambda w: {"pk": w.job.pk},
     "job-retry": lambda w: {"pk": w.job.pk},
+    "job-predictions": lambda w: {"pk": w.job.pk},
     "training:job-detail": lambda w: {"pk": w.job.pk},
     "training:job-cancel": lambda w: {"pk": w.job.pk},
     "training:job-retry": lambda w: {"pk": w.job.pk},
