@@ -24,6 +24,7 @@ from .serializers import (
     ClusterSerializer,
     CuesSerializer,
     FreezeSerializer,
+    LabelRenameSerializer,
     LabelSerializer,
     LabelSetSerializer,
     MergeSerializer,
@@ -33,6 +34,7 @@ from .serializers import (
     SampleSerializer,
     SplitSerializer,
     StartRunSerializer,
+    UnmappedDecisionSerializer,
     VerdictSerializer,
 )
 
@@ -184,7 +186,8 @@ class LabelViewSet(
     mixins.CreateModelMixin,
     viewsets.GenericViewSet,
 ):
-    """The team's label vocabulary (English and Chinese names)."""
+    """The team's label vocabulary (English and Chinese names). PATCH renames (quote the names
+    you read as ``was_en`` / ``was_zh``); DELETE refuses a label that something uses."""
 
     queryset = Label.objects.order_by("position", "id")
     serializer_class = LabelSerializer
@@ -201,6 +204,20 @@ class LabelViewSet(
             _team(self.request), self.request.user, key=data["key"], name_en=data["name_en"],
             name_zh=data["name_zh"],
         )  # fmt: skip
+
+    @extend_schema(request=LabelRenameSerializer, responses={200: LabelSerializer})
+    def partial_update(self, request, pk=None):
+        label = self.get_object()
+        require_role(request.user, label.team, CAN_CURATE)
+        data = _valid(LabelRenameSerializer, request)
+        label = services.rename_label(label.team, request.user, label.pk, **data)
+        return Response(LabelSerializer(label).data)
+
+    def destroy(self, request, pk=None):
+        label = self.get_object()
+        require_role(request.user, label.team, CAN_CURATE)
+        services.delete_label(label.team, request.user, label.pk)
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class LabelSetViewSet(
@@ -260,8 +277,8 @@ class CuesView(ServiceErrors, APIView):
     @extend_schema(request=CuesSerializer, responses={200: CuesSerializer})
     def put(self, request):
         data = _valid(CuesSerializer, request)
-        row = services.update_cues(_team(request), request.user, **data)
-        return Response(CuesSerializer(row).data)
+        result = services.update_cues(_team(request), request.user, **data)
+        return Response({**CuesSerializer(result.settings).data, "changed": result.changed})
 
 
 class UnmappedView(APIView):
@@ -275,6 +292,19 @@ class UnmappedView(APIView):
         rows = services.unmapped_texts(team)
         results = [{"normalized": n, "example": e, "count": c} for n, e, c in rows[:500]]
         return Response({"count": len(rows), "results": results})
+
+
+class UnmappedDecisionView(ServiceErrors, APIView):
+    """Decide unmapped clause texts: a label, no label, or ignored (kept across re-clustering)."""
+
+    @extend_schema(request=UnmappedDecisionSerializer, responses={200: dict})
+    def post(self, request):
+        data = _valid(UnmappedDecisionSerializer, request)
+        texts = services.decide_unmapped(
+            _team(request), request.user, data["texts"], verdict=data["verdict"],
+            label_id=data.get("label"),
+        )  # fmt: skip
+        return Response({"decided": texts})
 
 
 class AutoLabelView(ServiceErrors, APIView):

@@ -91,6 +91,23 @@ class CuesSerializer(serializers.Serializer):
     version = serializers.IntegerField()
 
 
+class LabelRenameSerializer(serializers.Serializer):
+    """New names, with the names the caller read (a stale rename is a conflict)."""
+
+    name_en = serializers.CharField(max_length=100)
+    name_zh = serializers.CharField(max_length=100)
+    was_en = serializers.CharField(max_length=100)
+    was_zh = serializers.CharField(max_length=100)
+
+
+class UnmappedDecisionSerializer(serializers.Serializer):
+    texts = serializers.ListField(
+        child=serializers.CharField(max_length=500, trim_whitespace=False), allow_empty=False
+    )
+    verdict = serializers.ChoiceField(choices=["label", "no_label", "ignored"])
+    label = serializers.IntegerField(required=False, allow_null=True)
+
+
 class LabelSetSerializer(serializers.ModelSerializer):
     author = serializers.SlugRelatedField(slug_field="username", read_only=True)
 

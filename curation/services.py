@@ -107,6 +107,14 @@ def _cue_snapshot(cues: CueLists) -> dict:
     return {"negation": cues.negation, "uncertainty": cues.uncertainty, "pseudo": cues.pseudo}
 
 
+@dataclass(frozen=True)
+class CueUpdate:
+    """The saved cue lists and how many stored clauses changed polarity with them."""
+
+    settings: CurationSettings
+    changed: int
+
+
 def update_cues(
     team: Team,
     user,
@@ -115,7 +123,7 @@ def update_cues(
     uncertainty: Sequence[str],
     pseudo: Sequence[str],
     version: int,
-) -> CurationSettings:
+) -> CueUpdate:
     """Replace the team's cue lists and re-derive the polarity of every stored clause."""
     try:
         cues = CueLists(tuple(negation), tuple(uncertainty), tuple(pseudo))
@@ -136,7 +144,7 @@ def update_cues(
         changed = _rederive_polarity(team, cues)
         _audit(team, user, "cues", f"cue lists changed; {changed} clauses changed polarity",
                {"cues": before}, {"cues": _cue_snapshot(cues)})  # fmt: skip
-    return row
+    return CueUpdate(row, changed)
 
 
 def _rederive_polarity(team: Team, cues: CueLists) -> int:
@@ -167,6 +175,118 @@ def add_label(team: Team, user, *, key: str, name_en: str, name_zh: str) -> Labe
         )
         _audit(team, user, "add_label", f"label {key} added", {}, {"label": key})
     return label
+
+
+@dataclass(frozen=True)
+class LabelUsage:
+    """What holds on to a label: curated decisions, clusters and frozen label set versions."""
+
+    decisions: int
+    clusters: int
+    label_sets: tuple[int, ...]
+
+    @property
+    def in_use(self) -> bool:
+        return bool(self.decisions or self.clusters or self.label_sets)
+
+
+def label_usage(team: Team) -> dict[int, LabelUsage]:
+    """Usage of every label of the team, by label id (the vocabulary page shows it)."""
+    decisions = Counter(
+        ClauseDecision.objects.of_team(team)
+        .filter(label__isnull=False)
+        .values_list("label_id", flat=True)
+    )
+    clusters = Counter(
+        ProposedCluster.objects.of_team(team)
+        .filter(label__isnull=False)
+        .values_list("label_id", flat=True)
+    )
+    sets_by_key: dict[str, list[int]] = defaultdict(list)
+    for version, labels in LabelSet.objects.of_team(team).values_list("version", "labels"):
+        for entry in labels:
+            sets_by_key[entry["key"]].append(version)
+    return {
+        label.pk: LabelUsage(
+            decisions[label.pk], clusters[label.pk], tuple(sorted(sets_by_key[label.key]))
+        )
+        for label in vocabulary(team)
+    }
+
+
+def _locked_label(team: Team, label_id: int) -> Label:
+    label = Label.objects.select_for_update().of_team(team).filter(pk=label_id).first()
+    if label is None:
+        raise CurationError(f"no label {label_id!r} in the vocabulary of team {team.name}")
+    return label
+
+
+@transaction.atomic
+def rename_label(
+    team: Team, user, label_id: int, *, name_en: str, name_zh: str, was_en: str, was_zh: str
+) -> Label:
+    """New English and Chinese names; ``was_*`` are the names the curator saw, so two curators
+    renaming one label at once get a conflict. The key (stored in frozen sets) never changes."""
+    name_en, name_zh = " ".join(name_en.split()), name_zh.strip()
+    if not name_en or not name_zh:
+        raise CurationError("a label needs an English name and a Chinese name")
+    label = _locked_label(team, label_id)
+    if (label.name_en, label.name_zh) != (was_en, was_zh):
+        raise ConflictError(
+            f"label {label.key} was renamed by someone else (now {label.name_en} / "
+            f"{label.name_zh}); reload and try again"
+        )
+    others = Label.objects.of_team(team).exclude(pk=label.pk)
+    for field_name, value in (("name_en", name_en), ("name_zh", name_zh)):
+        if others.filter(**{f"{field_name}__iexact": value}).exists():
+            raise CurationError(f"a label with {field_name} {value!r} already exists")
+    before = {"en": label.name_en, "zh": label.name_zh}
+    label.name_en, label.name_zh = name_en, name_zh
+    label.save(update_fields=["name_en", "name_zh"])
+    _audit(team, user, "rename_label", f"label {label.key}: {before['en']} → {name_en}",
+           {"label": label.key, **before}, {"label": label.key, "en": name_en, "zh": name_zh})  # fmt: skip
+    return label
+
+
+@transaction.atomic
+def move_label(team: Team, user, label_id: int, *, offset: int) -> list[Label]:
+    """Move a label up (negative offset) or down the vocabulary; the order is the order of
+    label vectors in the next frozen set. Positions are renumbered 0..n-1."""
+    if isinstance(offset, bool) or not isinstance(offset, int) or offset == 0:
+        raise CurationError(f"offset must be a non-zero whole number, got {offset!r}")
+    _locked_label(team, label_id)
+    labels = list(Label.objects.select_for_update().of_team(team).order_by("position", "id"))
+    before = [label.key for label in labels]
+    index = next(i for i, label in enumerate(labels) if label.pk == int(label_id))
+    moved = labels.pop(index)
+    labels.insert(max(0, min(len(labels), index + offset)), moved)
+    for position, label in enumerate(labels):
+        label.position = position
+    Label.objects.bulk_update(labels, ["position"])
+    _audit(team, user, "move_label", f"label {moved.key} moved", {"order": before},
+           {"order": [label.key for label in labels]})  # fmt: skip
+    return labels
+
+
+@transaction.atomic
+def delete_label(team: Team, user, label_id: int) -> None:
+    """Remove a label nobody relies on; one that decisions, clusters or a frozen set use stays."""
+    label = _locked_label(team, label_id)
+    usage = label_usage(team)[label.pk]
+    if usage.label_sets:
+        versions = ", ".join(f"v{v}" for v in usage.label_sets)
+        raise CurationError(
+            f"label {label.name_en!r} is part of frozen label sets ({versions}) and cannot be "
+            "deleted; rename it instead"
+        )
+    if usage.decisions or usage.clusters:
+        raise CurationError(
+            f"label {label.name_en!r} is used by {usage.decisions} clause decisions and "
+            f"{usage.clusters} clusters; map them to another label first"
+        )
+    _audit(team, user, "delete_label", f"label {label.key} deleted",
+           {"label": label.key, "en": label.name_en, "zh": label.name_zh}, {})  # fmt: skip
+    label.delete()
 
 
 # --- clauses ------------------------------------------------------------------------------------
@@ -1073,6 +1193,101 @@ def unmapped_texts(team: Team) -> list[tuple[str, str, int]]:
         counts[normalized] += 1
         examples.setdefault(normalized, text)
     return [(n, examples[n], c) for n, c in sorted(counts.items(), key=lambda x: (-x[1], x[0]))]
+
+
+@dataclass(frozen=True)
+class UnmappedText:
+    """One unmapped clause text with its polarities and a few reports that contain it."""
+
+    normalized: str
+    example: str
+    count: int
+    polarities: tuple[str, ...]
+    reports: tuple[Report, ...]
+
+
+def describe_unmapped(
+    team: Team, rows: Sequence[tuple[str, str, int]], per_text: int = 3
+) -> list[UnmappedText]:
+    """Polarities and up to ``per_text`` sample reports for one page of ``unmapped_texts``."""
+    texts = [normalized for normalized, _, _ in rows]
+    polarities: dict[str, set[str]] = defaultdict(set)
+    report_ids: dict[str, list[int]] = defaultdict(list)
+    for normalized, pol, report_id in (
+        ClauseOccurrence.objects.of_team(team)
+        .filter(normalized__in=texts)
+        .order_by("report_id")
+        .values_list("normalized", "polarity", "report_id")
+    ):
+        polarities[normalized].add(pol)
+        if len(report_ids[normalized]) < per_text and report_id not in report_ids[normalized]:
+            report_ids[normalized].append(report_id)
+    wanted = {pk for ids in report_ids.values() for pk in ids}
+    reports = Report.objects.filter(pk__in=wanted).select_related("study").in_bulk()
+    return [
+        UnmappedText(
+            normalized,
+            example,
+            count,
+            tuple(sorted(polarities[normalized])),
+            tuple(reports[pk] for pk in report_ids[normalized] if pk in reports),
+        )  # fmt: skip
+        for normalized, example, count in rows
+    ]
+
+
+@transaction.atomic
+def decide_unmapped(
+    team: Team, user, texts: Sequence[str], *, verdict: str, label_id: int | None = None
+) -> list[str]:
+    """Map unmapped clause texts to a label, no label, or ignore them.
+
+    The decision is a ``ClauseDecision`` like any other, so re-clustering keeps it and undo
+    takes it back. A text someone decided meanwhile is a conflict; the polarity rule of
+    ``set_verdict`` holds (only affirmed text carries a disease; normal may be negated).
+    """
+    texts = sorted({str(text) for text in texts})
+    if not texts:
+        raise CurationError("select at least one clause text")
+    if verdict not in (Verdict.LABEL, Verdict.NO_LABEL, Verdict.IGNORED):
+        raise CurationError(f"unknown decision {verdict!r}; one of label, no_label, ignored")
+    label = None
+    if verdict == Verdict.LABEL:
+        label = Label.objects.of_team(team).filter(pk=label_id).first() if label_id else None
+        if label is None:
+            raise CurationError(f"no label {label_id!r} in the vocabulary of team {team.name}")
+    polarities: dict[str, set[str]] = defaultdict(set)
+    for normalized, pol in (
+        ClauseOccurrence.objects.of_team(team)
+        .filter(normalized__in=texts)
+        .values_list("normalized", "polarity")
+    ):
+        polarities[normalized].add(pol)
+    missing = [text for text in texts if text not in polarities]
+    if missing:
+        raise CurationError(f"no clause {missing[0]!r} in the reports of team {team.name}")
+    taken = list(
+        ClauseDecision.objects.select_for_update()
+        .of_team(team)
+        .filter(normalized__in=texts)
+        .values_list("normalized", flat=True)
+    )
+    if taken:
+        raise ConflictError(f"{taken[0]!r} was decided by someone else meanwhile; reload")
+    if label is not None and label.key != NORMAL:
+        wrong = [text for text in texts if polarities[text] != {AFFIRMED}]
+        if wrong:
+            raise CurationError(
+                f"{wrong[0]}: only affirmed clauses can carry {label.name_en!r}; "
+                "a negated or hedged finding gets 'no label'"
+            )
+    before = {"clusters": {}, "decisions": dict.fromkeys(texts)}
+    _decide(team, user, texts, verdict=verdict, label=label)
+    after = _snapshot([], texts, team)
+    shown = label.key if label else verdict
+    summary = f"{texts[0]}{f' and {len(texts) - 1} more' if len(texts) > 1 else ''} → {shown}"
+    _audit(team, user, verdict, summary, before, after)
+    return texts
 
 
 # --- per-image review ---------------------------------------------------------------------------

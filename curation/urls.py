@@ -12,6 +12,12 @@ urlpatterns = [
     path("label-sets/", views.label_sets, name="label-sets"),
     path("label-sets/<int:pk>/", views.label_set_detail, name="label-set-detail"),
     path("review/", views.review_queue, name="review"),
+    path("unmapped/", views.unmapped, name="unmapped"),
+    path("cues/", views.cues, name="cues"),
+    path("labels/", views.labels, name="labels"),
+    path("labels/<int:pk>/", views.label_rename, name="label-rename"),
+    path("labels/<int:pk>/move/", views.label_move, name="label-move"),
+    path("labels/<int:pk>/delete/", views.label_delete, name="label-delete"),
 ]
 
 router = SimpleRouter()
@@ -26,6 +32,7 @@ api_urlpatterns = [
     path("statistics/", api.StatisticsView.as_view(), name="curation-statistics"),
     path("cues/", api.CuesView.as_view(), name="curation-cues"),
     path("unmapped/", api.UnmappedView.as_view(), name="curation-unmapped"),
+    path("unmapped/decide/", api.UnmappedDecisionView.as_view(), name="curation-unmapped-decide"),
     path("auto-label/", api.AutoLabelView.as_view(), name="curation-auto-label"),
     path("", include(router.urls)),
 ]

@@ -7,17 +7,29 @@ except freezing a label set, which is a plain form.
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_http_methods
+from django.utils.translation import ngettext
+from django.views.decorators.http import require_http_methods, require_POST
 
 from lab.access import CAN_CURATE, get_visible_or_404, require_role, role_in
 
 from . import services
-from .models import ClusterRun, ImageReview, LabelSet, ProposedCluster, ReviewStatus, RunStatus
+from .forms import CuesForm, LabelForm, LabelNamesForm
+from .models import (
+    ClusterRun,
+    ImageReview,
+    Label,
+    LabelSet,
+    ProposedCluster,
+    ReviewStatus,
+    RunStatus,
+)
 
 GALLERY_IMAGES = 24
+UNMAPPED_PER_PAGE = 50
 PARTIALS = {"clusters": "curation/_clusters.html", "stats": "curation/_stats.html"}
 
 
@@ -149,4 +161,154 @@ def review_queue(request: HttpRequest) -> HttpResponse:
             "agreement": services.agreement(team) if team else None,
             "can_curate": _can_curate(request),
         },
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def unmapped(request: HttpRequest) -> HttpResponse:
+    """Clause texts no curated cluster covers, most written first; POST auto-labels new reports."""
+    team = request.team
+    if request.method == "POST" and team is not None:
+        require_role(request.user, team, CAN_CURATE)
+        try:
+            result = services.auto_label_new_reports(team, request.user)
+        except services.CurationError as exc:
+            messages.error(request, str(exc))
+        else:
+            messages.success(
+                request,
+                _("Auto-labelling: %(matched)s clauses matched a curated cluster, "
+                  "%(unmapped)s remain unmapped.")
+                % {"matched": result.matched, "unmapped": result.unmapped},
+            )  # fmt: skip
+        return redirect("curation:unmapped")
+    rows = services.unmapped_texts(team) if team else []
+    page = Paginator(rows, UNMAPPED_PER_PAGE).get_page(request.GET.get("page"))
+    context = {
+        "page": page,
+        "texts": services.describe_unmapped(team, page.object_list) if team else [],
+        "total_clauses": sum(count for _, _, count in rows),
+        "labels": services.vocabulary(team) if team else [],
+        "can_curate": _can_curate(request),
+        "team": team,
+    }
+    partial = "curation/_unmapped.html" if request.GET.get("partial") else None
+    return render(request, partial or "curation/unmapped.html", context)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def cues(request: HttpRequest) -> HttpResponse:
+    """The team's cue lists; saving re-derives every clause's polarity and says how many moved."""
+    team = request.team
+    if team is None:
+        return render(request, "curation/cues.html", {"form": None})
+    row = services.curation_settings(team)
+    form = CuesForm(initial=CuesForm.initial_from(row))
+    status = 200
+    if request.method == "POST":
+        require_role(request.user, team, CAN_CURATE)
+        form = CuesForm(request.POST)
+        if form.is_valid():
+            data = form.cleaned_data
+            try:
+                result = services.update_cues(team, request.user, **data)
+            except services.CurationError as exc:
+                form.add_error(None, str(exc))
+            else:
+                messages.success(request, ngettext(
+                    "Cue lists saved: %(n)s clause changed polarity.",
+                    "Cue lists saved: %(n)s clauses changed polarity.",
+                    result.changed) % {"n": result.changed})  # fmt: skip
+                return redirect("curation:cues")
+        status = 400
+    context = {"form": form, "settings": row, "can_curate": _can_curate(request)}
+    return render(request, "curation/cues.html", context, status=status)
+
+
+def _vocabulary_page(request: HttpRequest, form: LabelForm, status: int = 200) -> HttpResponse:
+    team = request.team
+    labels = services.vocabulary(team) if team else []
+    usage = services.label_usage(team) if team else {}
+    rows = [(label, usage[label.pk]) for label in labels]
+    context = {"rows": rows, "form": form, "can_curate": _can_curate(request), "team": team}
+    return render(request, "curation/labels.html", context, status=status)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def labels(request: HttpRequest) -> HttpResponse:
+    """The team's label vocabulary with what uses each label; POST adds one."""
+    team = request.team
+    if request.method != "POST" or team is None:
+        return _vocabulary_page(request, LabelForm())
+    require_role(request.user, team, CAN_CURATE)
+    form = LabelForm(request.POST)
+    if form.is_valid():
+        try:
+            label = services.add_label(team, request.user, **form.cleaned_data)
+        except services.CurationError as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(request, _("Label %(name)s added.") % {"name": label})
+            return redirect("curation:labels")
+    return _vocabulary_page(request, form, status=400)
+
+
+def _curated_label(request: HttpRequest, pk: int) -> Label:
+    label = get_visible_or_404(Label, request.user, pk=pk)
+    require_role(request.user, label.team, CAN_CURATE)
+    return label
+
+
+def _report(request: HttpRequest, action, success: str) -> HttpResponse:
+    """Run a vocabulary action; its refusal or its success becomes a message on the page."""
+    try:
+        action()
+    except services.CurationError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, success)
+    return redirect("curation:labels")
+
+
+@login_required
+@require_POST
+def label_rename(request: HttpRequest, pk: int) -> HttpResponse:
+    label = _curated_label(request, pk)
+    form = LabelNamesForm(request.POST)
+    if not form.is_valid():
+        for field, errors in form.errors.items():
+            name = form.fields[field].label if field in form.fields else None
+            messages.error(request, f"{name or field}: {' '.join(errors)}")
+        return redirect("curation:labels")
+    return _report(
+        request,
+        lambda: services.rename_label(label.team, request.user, label.pk, **form.cleaned_data),
+        _("Label renamed to %(en)s / %(zh)s.") % {
+            "en": form.cleaned_data["name_en"], "zh": form.cleaned_data["name_zh"]},
+    )  # fmt: skip
+
+
+@login_required
+@require_POST
+def label_move(request: HttpRequest, pk: int) -> HttpResponse:
+    label = _curated_label(request, pk)
+    offset = -1 if request.POST.get("direction") == "up" else 1
+    return _report(
+        request,
+        lambda: services.move_label(label.team, request.user, label.pk, offset=offset),
+        _("Label %(name)s moved.") % {"name": label.name_en},
+    )
+
+
+@login_required
+@require_POST
+def label_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    label = _curated_label(request, pk)
+    return _report(
+        request,
+        lambda: services.delete_label(label.team, request.user, label.pk),
+        _("Label %(name)s deleted.") % {"name": label.name_en},
     )

@@ -63,6 +63,9 @@ OBJECT_ROUTES = {
     "team-detail": lambda w: {"pk": w.team.pk},
     "curation:cluster-detail": lambda w: {"pk": _curation(w).cluster.pk},
     "curation:label-set-detail": lambda w: {"pk": _curation(w).label_set.pk},
+    "curation:label-rename": lambda w: {"pk": _curation(w).label.pk},
+    "curation:label-move": lambda w: {"pk": _curation(w).label.pk},
+    "curation:label-delete": lambda w: {"pk": _curation(w).label.pk},
     "curation-run-detail": lambda w: {"pk": _curation(w).run.pk},
     "curation-cluster-detail": lambda w: {"pk": _curation(w).cluster.pk},
     "curation-label-detail": lambda w: {"pk": _curation(w).label.pk},
@@ -81,7 +84,10 @@ OBJECT_ROUTES = {
 
 # Routes that change state answer POST only; members reach them (200, or 403 for a role that
 # may not act), outsiders get 404 like everywhere else.
-POST_ROUTES = {"job-cancel", "job-retry", "training:job-cancel", "training:job-retry"}
+POST_ROUTES = {
+    "job-cancel", "job-retry", "training:job-cancel", "training:job-retry",
+    "curation:label-rename", "curation:label-move", "curation:label-delete",
+}  # fmt: skip
 
 
 def fetch(client, route: str, world: World):
