@@ -1317,8 +1317,9 @@ def review_image(team: Team, user, review_id: int, *, labels: Sequence[str], ver
         review.second_labels, review.second_reviewer = keys, user
     else:
         review.labels, review.reviewer, review.reviewed_at = keys, user, timezone.now()
-        proposed = sorted(set(review.proposed))
-        review.status = ReviewStatus.ACCEPTED if keys == proposed else ReviewStatus.CORRECTED
+        # Keys come in vocabulary order, proposals in any order: compare them as sets.
+        same = set(keys) == set(review.proposed)
+        review.status = ReviewStatus.ACCEPTED if same else ReviewStatus.CORRECTED
     review.version += 1
     review.save()
     _audit(team, user, "review", f"image {review.instance_id}: {', '.join(keys)}", {}, {

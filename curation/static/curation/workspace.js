@@ -143,7 +143,7 @@
   };
 
   document.addEventListener("keydown", (event) => {
-    if (event.target.closest("input, select, textarea, dialog") || event.ctrlKey || event.metaKey || event.altKey) return;
+    if (event.target.closest("input:not([type=checkbox]), select, textarea, dialog") || event.ctrlKey || event.metaKey || event.altKey) return;
     const action = actions[event.key];
     if (!action) return;
     if (root.dataset.canCurate !== "1" && "mrlniu s".includes(event.key)) return;
