@@ -4,7 +4,7 @@ from django import forms
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils.translation import gettext_lazy as _
 
-from .models import Instance, Report, Series
+from .models import Instance, PacsConnection, Report, Series
 
 TRISTATE = [("", _("any")), ("yes", _("yes")), ("no", _("no"))]
 
@@ -54,3 +54,38 @@ def _tristate(studies: QuerySet, choice: str | None, condition) -> QuerySet:
     if choice == "no":
         return studies.exclude(condition)
     return studies
+
+
+class PacsConnectionForm(forms.ModelForm):
+    password = forms.CharField(
+        label=_("Password"),
+        required=False,
+        widget=forms.PasswordInput(render_value=False),
+        help_text=_("Leave empty to keep the stored password."),
+    )
+
+    class Meta:
+        model = PacsConnection
+        fields = ["name", "url", "username", "password"]
+
+    def clean_password(self) -> str:
+        # An empty field keeps what is stored: the password is never sent back to the browser.
+        return self.cleaned_data["password"] or (self.instance.password if self.instance else "")
+
+
+class PacsSearchForm(forms.Form):
+    patient = forms.CharField(label=_("Patient ID"), required=False, max_length=64)
+    accession = forms.CharField(label=_("Accession"), required=False, max_length=64)
+    modality = forms.CharField(label=_("Modality"), required=False, max_length=16)
+    date_from = forms.DateField(
+        label=_("From"), required=False, widget=forms.DateInput({"type": "date"})
+    )
+    date_to = forms.DateField(
+        label=_("To"), required=False, widget=forms.DateInput({"type": "date"})
+    )
+
+    def clean(self) -> dict:
+        data = super().clean()
+        if data.get("date_from") and data.get("date_to") and data["date_from"] > data["date_to"]:
+            raise forms.ValidationError(_("The start date is after the end date."))
+        return data

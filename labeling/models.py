@@ -127,3 +127,25 @@ class Report(TeamOwned):
 
     def __str__(self) -> str:
         return f"report of {self.study}"
+
+
+class PacsConnection(TeamOwned):
+    """A team's PACS, reached over DICOMweb: searched (QIDO-RS) and pulled from (WADO-RS).
+
+    The password is readable by the server (it must log in with it) but never shown or returned
+    by the API; only team admins may change the connection.
+    """
+
+    name = models.CharField(_("name"), max_length=100)
+    url = models.URLField(_("DICOMweb URL"), max_length=300)
+    username = models.CharField(_("username"), max_length=150, blank=True)
+    password = models.CharField(_("password"), max_length=300, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["team"], name="one_pacs_per_team")]
+        verbose_name = _("PACS connection")
+        verbose_name_plural = _("PACS connections")
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.url})"

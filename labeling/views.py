@@ -1,21 +1,25 @@
 """Study pages. Lists show the active team; any page of a team you do not belong to is a 404."""
 
 import numpy as np
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.db.models import Prefetch
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import cache_control
 
-from lab.access import CAN_IMPORT, get_visible_or_404, role_in
+from lab.access import CAN_IMPORT, get_visible_or_404, require_role, role_in
+from lab.models import Role
+from training import services as job_services
 
+from . import pacs as pacs_client
 from . import services
 from .dicom import render_png
-from .forms import StudyFilterForm
-from .models import Instance, Study
+from .forms import PacsConnectionForm, PacsSearchForm, StudyFilterForm
+from .models import Instance, PacsConnection, Study
 
 STUDIES_PER_PAGE = 50
 
@@ -126,5 +130,55 @@ def upload(request: HttpRequest) -> HttpResponse:
             "can_import": can_import,
             "deid": _("on") if team and team.deidentify else _("off"),
             "upload_messages": messages,
+        },
+    )
+
+
+@login_required
+def pacs(request: HttpRequest) -> HttpResponse:
+    """The team's PACS: its connection (admins), a QIDO search, and pulling what is chosen."""
+    team = request.team
+    if team is None:
+        return redirect("home")
+    role = role_in(request.user, team)
+    connection = PacsConnection.objects.filter(team=team).first()
+    connection_form = PacsConnectionForm(instance=connection)
+    if request.method == "POST" and request.POST.get("action") == "connection":
+        require_role(request.user, team, {Role.ADMIN})
+        connection_form = PacsConnectionForm(request.POST, instance=connection)
+        if connection_form.is_valid():
+            saved = connection_form.save(commit=False)
+            saved.team = team
+            saved.save()
+            messages.success(request, _("PACS connection saved."))
+            return redirect("labeling:pacs")
+    elif request.method == "POST" and request.POST.get("action") == "pull":
+        require_role(request.user, team, CAN_IMPORT)
+        studies = [uid for uid in request.POST.getlist("study") if uid.strip()]
+        if connection is None or not studies:
+            messages.error(request, _("Choose at least one study to pull."))
+            return redirect("labeling:pacs")
+        job = job_services.create_job(
+            team, request.user, "pacs_pull", {"studies": studies[:1000]},
+            name=_("pull %(count)d studies from %(pacs)s") % {"count": len(studies), "pacs": connection.name},
+        )  # fmt: skip
+        return redirect("training:job-detail", pk=job.pk)
+    search_form, results, error = PacsSearchForm(request.GET or None), None, ""
+    if connection is not None and search_form.is_bound and search_form.is_valid():
+        try:
+            results = pacs_client.search(connection, **search_form.cleaned_data)
+        except pacs_client.PacsError as exc:
+            error = str(exc)
+    return render(
+        request,
+        "labeling/pacs.html",
+        {
+            "connection": connection,
+            "connection_form": connection_form,
+            "search_form": search_form,
+            "results": results,
+            "error": error,
+            "is_admin": role == Role.ADMIN,
+            "can_pull": role in CAN_IMPORT,
         },
     )

@@ -2,8 +2,7 @@
 
 from django.utils.translation import gettext_lazy as _
 
-from training.engine.config import TASKS, ConfigError, from_dict
-from training.engine.modeling import ARCHITECTURES
+from training.engine.config import ARCH_NAMES, TASKS, ConfigError, from_dict
 
 # What a user may set on the engine; the server sets dataset, output, resume and checkpoints.
 USER_ENGINE_FIELDS = (
@@ -67,5 +66,5 @@ def engine_errors(engine: dict) -> dict[str, str]:
     return {}
 
 
-ARCH_CHOICES = [(name, name) for name in ARCHITECTURES]
+ARCH_CHOICES = [(name, name) for name in ARCH_NAMES]
 TASK_CHOICES = [(name, name.replace("_", " ")) for name in TASKS]

@@ -32,12 +32,16 @@ def worker_name() -> str:
     return f"{socket.gethostname()}:{__import__('os').getpid()}"
 
 
+RUN_JOB_TASK = "training.run_job"
+
+
 def enqueue(job: Job) -> None:
-    """Send the job id once the row is committed: a worker must never see a missing row."""
-    from .tasks import run_job
+    """Send the job id once the row is committed: a worker must never see a missing row.
+    Sent by task name, so the web process never imports the job code (and torch)."""
+    from lab.celery import app
 
     job_id, queue = job.pk, job.queue
-    transaction.on_commit(lambda: run_job.apply_async(args=[job_id], queue=queue))
+    transaction.on_commit(lambda: app.send_task(RUN_JOB_TASK, args=[job_id], queue=queue))
 
 
 @transaction.atomic

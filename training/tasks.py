@@ -84,7 +84,7 @@ def runner(kind: str) -> Callable[[Runner], Runner]:
 
 
 @shared_task(
-    name="training.run_job", acks_late=True, reject_on_worker_lost=True, ignore_result=True
+    name=services.RUN_JOB_TASK, acks_late=True, reject_on_worker_lost=True, ignore_result=True
 )
 def run_job(job_id: int) -> None:
     worker = services.worker_name()
@@ -179,4 +179,6 @@ def _stop_reaper(**_kwargs) -> None:
 
 
 # The job kinds register themselves on import.
+import labeling.pacs_jobs  # noqa: E402,F401
+
 from . import jobs  # noqa: E402,F401

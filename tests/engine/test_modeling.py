@@ -39,3 +39,11 @@ def test_weights_for_another_architecture_are_refused_clearly(tmp_path):
     torch.save(torchvision.models.efficientnet_b0().state_dict(), path)
     with pytest.raises(ConfigError, match=f"weights: {path} does not fit this architecture"):
         build_model("vgg16", 2, weights=str(path))
+
+
+def test_the_architecture_names_known_without_torchvision_match_the_factory():
+    from training.engine.config import ARCH_NAMES
+    from training.engine.modeling import ARCHITECTURES, HEADS
+
+    assert tuple(ARCHITECTURES) == ARCH_NAMES
+    assert set(HEADS) == set(ARCH_NAMES)

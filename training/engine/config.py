@@ -14,6 +14,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 TASKS = ("normal_abnormal", "single_disease", "multi_label")
+# Named here, without torchvision, so that validating a config stays cheap (the web app does it
+# for every form); modeling.ARCHITECTURES builds them and a test keeps the two in step.
+ARCH_NAMES = ("vgg16", "resnet101", "resnet50", "densenet121", "efficientnet_b0", "tiny")
 
 
 class ConfigError(ValueError):
@@ -92,10 +95,8 @@ class Config:
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
                 raise ConfigError(f"{name}: {getattr(self, name)!r} is not one of {allowed}")
-        from .modeling import ARCHITECTURES  # late: modeling imports torchvision
-
-        if self.arch not in ARCHITECTURES:
-            raise ConfigError(f"arch: {self.arch!r} is not one of {tuple(ARCHITECTURES)}")
+        if self.arch not in ARCH_NAMES:
+            raise ConfigError(f"arch: {self.arch!r} is not one of {ARCH_NAMES}")
         if not self.dataset:
             raise ConfigError("dataset: no dataset directory given")
         if not (self.device in ("auto", "cpu", "cuda") or self.device.startswith("cuda:")):
