@@ -1,8 +1,10 @@
-"""Curation pages: the workspace, a cluster's details, label sets and the review queue.
+"""Curation pages: the workspace, a cluster's details, label sets, the review queue, the
+unmapped queue, and the team's cue lists and label vocabulary.
 
-Pages show the active team; another team's cluster or label set is a 404. Actions go through the
-API (curation/static/curation/workspace.js posts them and swaps in the partials rendered here),
-except freezing a label set, which is a plain form.
+Pages show the active team; another team's cluster, label set or label is a 404. Curation
+actions go through the API (workspace.js and unmapped.js post them and swap in the partials
+rendered here); freezing a label set, auto-labelling and editing cues or labels are plain forms
+that answer with a message. Only curators and admins may change anything (403 for viewers).
 """
 
 from django.contrib import messages
