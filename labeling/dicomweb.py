@@ -47,7 +47,7 @@ from lab.models import Team
 
 from . import dicomweb_files as files
 from . import dicomweb_protocol as protocol
-from . import dicomweb_search
+from . import dicomweb_proxy, dicomweb_search
 from .dicom import DicomRejected
 from .dicomweb_protocol import (
     DICOM,
@@ -62,7 +62,7 @@ from .dicomweb_protocol import (
     StoreOutcome,
     Unsupported,
 )
-from .models import Instance, Series, Study
+from .models import Instance, PacsConnection, Series, Study
 from .services import ingest_file
 
 log = logging.getLogger(__name__)
@@ -101,6 +101,21 @@ def _authenticate(request: HttpRequest) -> bool:
     return True
 
 
+def _proxy_connection(request: HttpRequest) -> PacsConnection | None:
+    """The PACS to forward to, when the team asked for (``?team=``, else the active one) keeps
+    its images there. A team the caller is not in never gets this far: it is not visible."""
+    slug = request.GET.get("team")
+    team = visible(Team, request.user).filter(slug=slug).first() if slug else request.team
+    if team is None:
+        return None
+    return PacsConnection.objects.filter(team=team, proxy=True).first()
+
+
+def _subpath(request: HttpRequest) -> str:
+    prefix = reverse("dicomweb:studies").rsplit("studies", 1)[0]
+    return request.path[len(prefix) :]
+
+
 def _text(status: int, message: str, **headers: str) -> HttpResponse:
     response = HttpResponse(message + "\n", status=status, content_type="text/plain")
     for name, value in headers.items():
@@ -123,6 +138,8 @@ def dicomweb_view(*methods: str) -> Callable:
                 return _text(401, str(exc.detail), WWW_Authenticate='Token realm="dicomweb"')
             if request.method == "POST" and not by_token and (problem := _csrf_problem(request)):
                 return _text(403, f"CSRF check failed: {problem}")
+            if request.method == "GET" and (connection := _proxy_connection(request)):
+                return dicomweb_proxy.forward(request, connection, _subpath(request))
             try:
                 return view(request, *args, **kwargs)
             except Unsupported as exc:

@@ -57,6 +57,7 @@ def _tristate(studies: QuerySet, choice: str | None, condition) -> QuerySet:
 
 
 class PacsConnectionForm(forms.ModelForm):
+    url = forms.URLField(label=_("DICOMweb URL"), max_length=300, assume_scheme="https")
     password = forms.CharField(
         label=_("Password"),
         required=False,
@@ -66,7 +67,7 @@ class PacsConnectionForm(forms.ModelForm):
 
     class Meta:
         model = PacsConnection
-        fields = ["name", "url", "username", "password"]
+        fields = ["name", "url", "username", "password", "proxy"]
 
     def clean_password(self) -> str:
         # An empty field keeps what is stored: the password is never sent back to the browser.

@@ -140,6 +140,14 @@ class PacsConnection(TeamOwned):
     url = models.URLField(_("DICOMweb URL"), max_length=300)
     username = models.CharField(_("username"), max_length=150, blank=True)
     password = models.CharField(_("password"), max_length=300, blank=True)
+    proxy = models.BooleanField(
+        _("proxy mode"),
+        default=False,
+        help_text=_(
+            "Images stay in the PACS: DICOMweb searches and retrievals of this team are "
+            "forwarded to it (after the same access checks) instead of served from local files."
+        ),
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

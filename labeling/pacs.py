@@ -37,11 +37,16 @@ class RemoteStudy:
     instances: int | None
 
 
-def client_for(connection: PacsConnection) -> DICOMwebClient:
+def session_for(connection: PacsConnection) -> requests.Session:
+    """An HTTP session that logs in to the PACS with the team's credentials."""
     session = requests.Session()
     if connection.username:
         session.auth = (connection.username, connection.password)
-    return DICOMwebClient(connection.url, session=session, timeout=(5, 60))
+    return session
+
+
+def client_for(connection: PacsConnection) -> DICOMwebClient:
+    return DICOMwebClient(connection.url, session=session_for(connection), timeout=(5, 60))
 
 
 def search(
