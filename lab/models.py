@@ -21,6 +21,14 @@ class Team(models.Model):
         default=True,
         help_text=_("Apply the DICOM basic confidentiality profile to every imported file."),
     )
+    remap_uids = models.BooleanField(
+        _("remap UIDs on import"),
+        default=False,
+        help_text=_(
+            "Replace study, series and instance UIDs by keyed hashes (consistent across "
+            "imports); reports keyed by the original StudyInstanceUID still match."
+        ),
+    )
     # Keyed pseudonyms: the same patient always maps to the same pseudonym within a team,
     # and nobody without this secret can map a pseudonym back.
     pseudonym_secret = models.CharField(max_length=64, default=_new_team_secret, editable=False)

@@ -11,6 +11,7 @@ TRISTATE = [("", _("any")), ("yes", _("yes")), ("no", _("no"))]
 
 class StudyFilterForm(forms.Form):
     q = forms.CharField(label=_("Accession or patient"), required=False, max_length=64)
+    label = forms.ChoiceField(label=_("Label"), required=False, choices=[("", _("any"))])
     date_from = forms.DateField(
         label=_("From"), required=False, widget=forms.DateInput({"type": "date"})
     )
@@ -21,6 +22,16 @@ class StudyFilterForm(forms.Form):
     has_report = forms.ChoiceField(label=_("Has report"), choices=TRISTATE, required=False)
     decode_error = forms.ChoiceField(label=_("Decode error"), choices=TRISTATE, required=False)
 
+    def __init__(self, *args, label_set=None, language: str = "en", **kwargs) -> None:
+        """``label_set``: the team's latest frozen set, whose labels the label filter offers."""
+        super().__init__(*args, **kwargs)
+        self.label_set = label_set
+        if label_set is not None:
+            name = "zh" if language.startswith("zh") else "en"
+            self.fields["label"].choices = [("", _("any"))] + [
+                (label["key"], label.get(name) or label["key"]) for label in label_set.labels
+            ]
+
     def clean(self) -> dict:
         data = super().clean()
         if data.get("date_from") and data.get("date_to") and data["date_from"] > data["date_to"]:
@@ -29,6 +40,10 @@ class StudyFilterForm(forms.Form):
 
     def apply(self, studies: QuerySet) -> QuerySet:
         data = self.cleaned_data
+        if data.get("label") and self.label_set is not None:
+            rows = self.label_set.images.values_list("sop_uid", "labels")
+            uids = [uid for uid, labels in rows if data["label"] in labels]
+            studies = studies.filter(instances__sop_uid__in=uids).distinct()
         if data.get("q"):
             studies = studies.filter(
                 Q(accession_number__icontains=data["q"]) | Q(patient_id__icontains=data["q"])

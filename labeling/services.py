@@ -125,6 +125,7 @@ def _deidentify(team: Team, ds) -> deid.DeidReport:
         date_shift_days=date_shift_for(secret, patient_id),
         keep_patient_characteristics=True,
         accession_map=lambda accession: deid.accession_for(secret, accession),
+        uid_map=deid.hashed_uid_map(secret) if team.remap_uids else None,
     )
 
 
@@ -408,7 +409,10 @@ def _checked_row(row: dict[str, str], number: int) -> dict[str, str]:
 def _study_for(team: Team, row: dict[str, str]) -> Study | None:
     studies = Study.objects.of_team(team)
     if row.get("study_instance_uid"):
-        study = studies.filter(study_uid=row["study_instance_uid"]).first()
+        uids = [row["study_instance_uid"]]
+        if team.deidentify and team.remap_uids:
+            uids.append(deid.hashed_uid_map(team_secret(team))(row["study_instance_uid"]))
+        study = studies.filter(study_uid__in=uids).first()
         if study is not None:
             return study
     accession = row.get("accession_number")

@@ -26,7 +26,11 @@ STUDIES_PER_PAGE = 50
 
 @login_required
 def study_list(request: HttpRequest) -> HttpResponse:
-    form = StudyFilterForm(request.GET or None)
+    form = StudyFilterForm(
+        request.GET or None,
+        label_set=latest_label_set(request.team),
+        language=request.LANGUAGE_CODE,
+    )
     studies = Study.objects.none()
     if request.team is not None:
         studies = Study.objects.of_team(request.team)
@@ -52,8 +56,11 @@ def study_detail(request: HttpRequest, pk: int) -> HttpResponse:
     from training.services import study_predictions
 
     study = get_visible_or_404(Study.objects.select_related("team"), request.user, pk=pk)
-    instances = study.instances.select_related("series").all()
+    instances = list(study.instances.select_related("series").all())
     report = getattr(study, "report", None)
+    frozen = frozen_labels(study, request.LANGUAGE_CODE)
+    for instance in instances:
+        instance.frozen_labels = frozen["by_image"].get(instance.sop_uid) if frozen else None
     return render(
         request,
         "labeling/study_detail.html",
@@ -63,8 +70,30 @@ def study_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "report": report,
             "viewer_config": viewer_config(study, instances),
             "predictions": study_predictions(study),
+            "frozen": frozen,
         },
     )
+
+
+def latest_label_set(team):
+    from curation.models import LabelSet
+
+    return LabelSet.objects.of_team(team).order_by("-version").first() if team else None
+
+
+def frozen_labels(study: Study, language: str) -> dict | None:
+    """The study's images' labels in the team's latest frozen label set, named in the page's
+    language; None before any set is frozen."""
+    label_set = latest_label_set(study.team)
+    if label_set is None:
+        return None
+    names = {
+        label["key"]: label.get("zh" if language.startswith("zh") else "en") or label["key"]
+        for label in label_set.labels
+    }
+    rows = label_set.images.filter(sop_uid__in=study.instances.values("sop_uid"))
+    by_image = {row.sop_uid: [names.get(key, key) for key in row.labels] for row in rows}
+    return {"version": label_set.version, "by_image": by_image}
 
 
 def viewer_config(study: Study, instances) -> dict:

@@ -164,3 +164,19 @@ def test_without_deidentification_a_missing_patient_id_is_still_a_patient_of_its
         services.ingest_file(personas.team, io.BytesIO(data), name="n")
     patients = set(Study.objects.of_team(personas.team).values_list("patient_id", flat=True))
     assert len(patients) == 2 and "" not in patients
+
+
+def test_uid_remapping_is_consistent_and_reports_still_find_their_study(personas):
+    personas.team.remap_uids = True
+    personas.team.save()
+    original = dicom_factory.make_dx(identity=4)
+    for sop in ("1.2.826.0.1.3680043.10.999.90.1", "1.2.826.0.1.3680043.10.999.90.2"):
+        data = dicom_factory.to_bytes(dicom_factory.make_dx(identity=4, SOPInstanceUID=sop))
+        services.ingest_file(personas.team, io.BytesIO(data), name="r")
+    study = Study.objects.of_team(personas.team).get()  # both files, one remapped study
+    assert study.study_uid != original.StudyInstanceUID and study.study_uid.startswith("2.25.")
+    assert study.instances.count() == 2
+    assert not Instance.objects.filter(sop_uid__startswith="1.2.826.0.1.3680043.10.999.90").exists()
+    line = f'{{"study_instance_uid": "{original.StudyInstanceUID}", "diagnosis": "主动脉硬化"}}'
+    result = services.import_reports(personas.team, line.encode(), source="r.jsonl")
+    assert result.created == 1 and result.unknown_keys == []

@@ -71,3 +71,37 @@ def test_the_list_shows_thumbnails_in_a_bounded_number_of_queries(
     with django_assert_max_num_queries(12):
         page = listed(client)
     assert page.count("thumbnail.png") == 30
+
+
+@pytest.fixture
+def frozen(personas, studies):
+    from curation.models import LabelSet, LabelSetImage
+
+    label_set = LabelSet.objects.create(
+        team=personas.team, version=3, content_hash="h",
+        labels=[{"key": "normal", "en": "normal", "zh": "未见明显异常"},
+                {"key": "emphysema", "en": "emphysema", "zh": "肺气肿"}],
+    )  # fmt: skip
+    for name, labels in (("early", ["normal"]), ("late", ["emphysema"])):
+        instance = studies[name].instances.get()
+        LabelSetImage.objects.create(
+            team=personas.team, label_set=label_set, instance=instance,
+            sop_uid=instance.sop_uid, labels=labels,
+        )  # fmt: skip
+    return label_set
+
+
+def test_the_label_filter_uses_the_latest_frozen_label_set(client, personas, studies, frozen):
+    client.force_login(personas.owner)
+    page = listed(client, label="emphysema")
+    assert studies["late"].accession_number in page
+    assert studies["early"].accession_number not in page
+
+
+def test_the_study_page_shows_its_frozen_labels_in_the_chosen_language(
+    client, personas, studies, frozen
+):
+    client.force_login(personas.owner)
+    url = reverse("labeling:study-detail", args=[studies["late"].pk])
+    page = client.get(url, headers={"accept-language": "zh-hans"}).content.decode()
+    assert "肺气肿" in page and "v3" in page
