@@ -1,17 +1,20 @@
 """Frozen label sets cannot change through bulk queryset writes either; deleting an image they
 point at still works and leaves its UID behind."""
 
+# Fixtures shared with other modules are imported by name; pytest, not the code, uses them.
+# ruff: noqa: F401, F811
+
 import pytest
 from django.db import transaction
 
 from curation import services
 from curation.models import ImmutableError, LabelSet, LabelSetImage
 
-from .test_label_sets import curated  # noqa: F401  (fixture)
+from .test_label_sets import curated  # fixture
 
 
 @pytest.fixture
-def frozen(curated, corpus, curator):  # noqa: F811
+def frozen(curated, corpus, curator):
     return services.freeze_label_set(corpus.team, curator, note="first")
 
 

@@ -1,12 +1,15 @@
 """Curators at the keyboard: review images (a accepts, a digit toggles a label, Enter saves) and
 split ticked clauses out of a cluster with s."""
 
+# Fixtures shared with other modules are imported by name; pytest, not the code, uses them.
+# ruff: noqa: F401, F811
+
 import pytest
 
 from curation.models import ImageReview
 
 from .conftest import cluster_with
-from .test_workspace_browser import page  # noqa: F401  (fixture: chromium, logged in)
+from .test_workspace_browser import page  # fixture: chromium, logged in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -25,7 +28,7 @@ def reviews(corpus):
 def test_curator_accepts_one_image_and_corrects_the_next_from_the_keyboard(
     page,
     live_server,
-    reviews,  # noqa: F811
+    reviews,
 ):
     first, second = reviews
     page.goto(f"{live_server.url}/curation/review/")
@@ -53,7 +56,7 @@ def test_curator_accepts_one_image_and_corrects_the_next_from_the_keyboard(
 def test_curator_splits_a_ticked_clause_into_a_new_cluster_with_s(
     page,
     live_server,
-    small_run,  # noqa: F811
+    small_run,
 ):
     from playwright.sync_api import expect
 

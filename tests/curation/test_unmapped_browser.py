@@ -1,13 +1,16 @@
 """A curator empties the unmapped queue from the keyboard: a digit maps, n marks no label."""
 
+# Fixtures shared with other modules are imported by name; pytest, not the code, uses them.
+# ruff: noqa: F401, F811
+
 import pytest
 
 from curation import services
 from curation.models import ClauseDecision
 
-from .test_label_sets import curated  # noqa: F401  (fixture)
-from .test_unmapped_queue import FRACTURE, arrived  # noqa: F401  (fixture)
-from .test_workspace_browser import page  # noqa: F401  (fixture: chromium, logged in)
+from .test_label_sets import curated  # fixture
+from .test_unmapped_queue import FRACTURE, arrived  # fixture
+from .test_workspace_browser import page  # fixture: chromium, logged in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -16,7 +19,7 @@ def test_curator_maps_one_clause_with_a_digit_and_marks_the_next_as_no_label(
     page,
     live_server,
     arrived,
-    curator,  # noqa: F811
+    curator,
 ):
     team = arrived[0].team
     services.auto_label_new_reports(team, curator)

@@ -1,6 +1,9 @@
 """The unmapped queue: clauses no curated cluster covers, decided by text so re-clustering and
 undo treat them like any other decision."""
 
+# Fixtures shared with other modules are imported by name; pytest, not the code, uses them.
+# ruff: noqa: F401, F811
+
 import pytest
 from django.urls import reverse
 from rest_framework.test import APIClient
@@ -9,13 +12,13 @@ from curation import services, views
 from curation.models import ClauseDecision, Label
 from tests.factories import make_instance, make_report, make_study
 
-from .test_label_sets import curated  # noqa: F401  (fixture)
+from .test_label_sets import curated  # fixture
 
 FRACTURE = "左侧第肋骨陈旧性骨折"  # normalised: the digit is gone
 
 
 @pytest.fixture
-def arrived(curated, corpus, curator):  # noqa: F811
+def arrived(curated, corpus, curator):
     """Two new studies after curation: one clause matches a curated medoid, two match nothing."""
     first = make_study(corpus.team)
     make_report(first, diagnosis="双肺纹理增多明显。左侧第5肋骨陈旧性骨折")
