@@ -28,7 +28,11 @@ export default defineConfig({
     target: "es2022",
     chunkSizeWarningLimit: 4096,
     rollupOptions: {
-      input: { app: here("./src/app.js"), viewer: here("./src/viewer.js") },
+      input: {
+        app: here("./src/app.js"),
+        viewer: here("./src/viewer.js"),
+        charts: here("./src/charts.js"),
+      },
       output: {
         entryFileNames: "[name].js",
         chunkFileNames: "chunks/[name]-[hash].js",

@@ -102,6 +102,7 @@ INSTALLED_APPS = [
     "labeling",
     "curation",
     "training",
+    "results",
 ]
 
 MIDDLEWARE = [

@@ -34,6 +34,7 @@ urlpatterns = [
     path("curation/", include("curation.urls")),
     path("", include("labeling.urls")),
     path("", include("training.urls")),
+    path("", include("results.urls")),
     # DICOMweb (PS3.18) and WADO-URI: labeling/dicomweb_urls.py
     path("dicomweb/", include("labeling.dicomweb_urls")),
     path("wado", wado_uri, name="wado"),

@@ -79,6 +79,12 @@ OBJECT_ROUTES = {
     "training:job-detail": lambda w: {"pk": w.job.pk},
     "training:job-cancel": lambda w: {"pk": w.job.pk},
     "training:job-retry": lambda w: {"pk": w.job.pk},
+    "results:run": lambda w: {"pk": w.job.pk},
+    "results:cases": lambda w: {"pk": w.job.pk},
+    "results:disagreements": lambda w: {"pk": w.job.pk},
+    "results:metrics-json": lambda w: {"pk": w.job.pk},
+    "results:metrics-csv": lambda w: {"pk": w.job.pk},
+    "results:predictions-csv": lambda w: {"pk": w.job.pk},
 }
 
 

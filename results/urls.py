@@ -1,0 +1,15 @@
+from django.urls import path
+
+from . import views
+
+app_name = "results"
+urlpatterns = [
+    path("results/", views.run_list, name="run-list"),
+    path("results/compare/", views.compare, name="compare"),
+    path("results/runs/<int:pk>/", views.run_detail, name="run"),
+    path("results/runs/<int:pk>/cases/", views.cases, name="cases"),
+    path("results/runs/<int:pk>/disagreements/", views.disagreements, name="disagreements"),
+    path("results/runs/<int:pk>/metrics.json", views.metrics_json, name="metrics-json"),
+    path("results/runs/<int:pk>/metrics.csv", views.metrics_csv, name="metrics-csv"),
+    path("results/runs/<int:pk>/predictions.csv", views.predictions_csv, name="predictions-csv"),
+]
