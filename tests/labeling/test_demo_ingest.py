@@ -19,24 +19,17 @@ def call_json(*args: str) -> dict:
     return json.loads(out.getvalue())
 
 
+def six_demo_images(team, folder) -> dict:
+    """The same six synthetic studies, into the same folder, every time."""
+    return call_json(
+        "demo", "--team", team.name, "--images", "6", "--size", "64", "--seed", "3",
+        "--workers", "1", "--out", str(folder),
+    )  # fmt: skip
+
+
 @pytest.fixture
 def demo(personas, tmp_path):
-    summary = call_json(
-        "demo",
-        "--team",
-        personas.team.name,
-        "--images",
-        "6",
-        "--size",
-        "64",
-        "--seed",
-        "3",
-        "--workers",
-        "1",
-        "--out",
-        str(tmp_path / "demo"),
-    )
-    return summary
+    return six_demo_images(personas.team, tmp_path / "demo")
 
 
 def test_demo_ingests_every_image_with_its_report(personas, demo):
@@ -69,21 +62,7 @@ def test_the_hidden_truth_stays_beside_the_files(personas, demo):
 
 
 def test_running_the_demo_twice_adds_nothing(personas, demo, tmp_path):
-    again = call_json(
-        "demo",
-        "--team",
-        personas.team.name,
-        "--images",
-        "6",
-        "--size",
-        "64",
-        "--seed",
-        "3",
-        "--workers",
-        "1",
-        "--out",
-        str(tmp_path / "demo"),
-    )
+    again = six_demo_images(personas.team, tmp_path / "demo")
     assert again["imported"] == 0 and again["duplicate"] == 6
     assert again["reports"]["updated"] == demo["studies"]
     assert Instance.objects.of_team(personas.team).count() == 6
