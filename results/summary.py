@@ -41,13 +41,20 @@ def team_summary(team) -> dict:
     }
 
 
-def latest_per_task(jobs: list[Job]) -> list[Job]:
-    """The newest finished run of each task (jobs come newest first)."""
-    seen: dict[str, Job] = {}
+def task_of(job: Job) -> str:
+    return job.metrics.get("task") or job.config.get("engine", {}).get("task", "")
+
+
+def latest_per_task(jobs: list[Job]) -> list[dict]:
+    """The newest finished run of each task (jobs come newest first), with its headline
+    numbers: task 1's AUC, task 2's mean AUC and task 3's mean AP."""
+    seen: dict[str, dict] = {}
     for job in jobs:
-        seen.setdefault(
-            job.metrics.get("task") or job.config.get("engine", {}).get("task", ""), job
-        )
+        test = job.metrics.get("test") or {}
+        auc = test.get("macro_auc") if isinstance(test.get("auc"), dict) else test.get("auc")
+        multi = (job.metrics.get("multi_disease") or {}).get("test") or {}
+        seen.setdefault(task_of(job), {"task": task_of(job), "job": job, "auc": auc,
+                                       "mean_ap": multi.get("mean_ap", test.get("mean_ap"))})  # fmt: skip
     return list(seen.values())
 
 

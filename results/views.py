@@ -7,6 +7,7 @@ from django.shortcuts import render
 from django.utils.translation import gettext as _
 
 from . import artifacts, exports, pages, queries
+from .summary import task_of
 
 MAX_COMPARED = 6
 
@@ -16,7 +17,8 @@ def run_list(request: HttpRequest) -> HttpResponse:
     runs = queries.runs(request.user)
     if request.team is not None:
         runs = runs.filter(team=request.team)
-    return render(request, "results/run_list.html", {"runs": runs[:200]})
+    rows = [(job, task_of(job)) for job in runs[:200]]
+    return render(request, "results/run_list.html", {"rows": rows})
 
 
 @login_required
