@@ -4,6 +4,9 @@ Training, evaluation and prediction export a frozen label set from the team's tr
 into the engine's dataset format (once per job, so a resumed job sees the same data and split),
 then call the engine with a progress callback that writes to the job row and stops the engine
 when the user cancels.
+
+torch is imported inside the runners only: pages import ``job_folder`` from here, and the web
+process must stay free of torch (tests/lab/test_web_imports.py).
 """
 
 from __future__ import annotations
@@ -15,10 +18,7 @@ from pathlib import Path
 import numpy as np
 from django.conf import settings
 
-from training import inference
-from training.engine import runner as engine
 from training.engine.config import from_dict
-from training.engine.data import open_dataset
 
 from . import services
 from .export import Entry, JobInputError, export_dataset
@@ -98,6 +98,8 @@ def _engine_job(context: JobContext, command: str) -> dict:
     def progress(point) -> None:
         context.report(point.to_dict(), keep=point.phase in {"train", "validate"})
 
+    from training.engine import runner as engine
+
     result = engine.run(config, command, progress=progress)
     _store_test_predictions(context.job)
     return {"metrics": _summary(result), "output_dir": str(job_folder(context.job))}
@@ -158,6 +160,8 @@ def _run_dir(job) -> Path:
 
 
 def _seen_patients(source) -> set[str]:
+    from training import inference
+
     run_config = json.loads((_run_dir(source) / "config.json").read_text())
     return inference.seen_patients(run_config)
 
@@ -183,6 +187,8 @@ def evaluate(context: JobContext) -> dict:
         "checkpoint": str(_run_dir(source) / "best.pt"), "weights": "none",
     })  # fmt: skip
     _run_dir(job).mkdir(parents=True, exist_ok=True)  # the engine writes predictions first
+    from training.engine import runner as engine
+
     result = engine.run(config, "evaluate")
     _store_test_predictions(job)
     context.report({"phase": "done", "epoch": 1, "epochs": 1, "step": 1, "total_steps": 1})
@@ -192,6 +198,9 @@ def evaluate(context: JobContext) -> dict:
 def _evaluate_on_label_set(context: JobContext, source) -> dict:
     """Every image of the other set whose patient the run never trained or validated on is a
     test image; the run's own validation thresholds are kept, not refitted on the test data."""
+    from training import inference
+    from training.engine.data import open_dataset
+
     job = context.job
     problem = services.vocabulary_error(source, job.config["label_set"])
     if problem:
@@ -253,6 +262,9 @@ def predict_instances(job):
 @runner("predict")
 def predict(context: JobContext) -> dict:
     """Probabilities for images the run did not learn from, stored per image."""
+    from training import inference
+    from training.engine.data import open_dataset
+
     job = context.job
     source = source_run(job)
     dataset = job_folder(job) / "dataset"
