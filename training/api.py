@@ -7,13 +7,16 @@ from rest_framework.response import Response
 from lab.access import CAN_TRAIN, TeamScopedViewSetMixin, require_role, writable_team
 
 from . import services
+from .modelcard import model_card
 from .models import Job
 from .serializers import (
     JobCreateSerializer,
     JobDetailSerializer,
+    JobRegistrySerializer,
     JobSerializer,
     PredictionSerializer,
 )
+from .views import weights_response
 
 
 class JobViewSet(
@@ -65,6 +68,50 @@ class JobViewSet(
         rows = job.predictions.select_related("instance").order_by("instance_id")
         page = self.paginate_queryset(rows)
         return self.get_paginated_response(PredictionSerializer(page, many=True).data)
+
+    @extend_schema(request=JobRegistrySerializer, responses={200: JobSerializer})
+    def partial_update(self, request, pk=None):
+        """Registry: rename and tag a finished training job."""
+        job = self.get_object()
+        require_role(request.user, job.team, CAN_TRAIN)
+        form = JobRegistrySerializer(job, data=request.data, partial=True)
+        form.is_valid(raise_exception=True)
+        data = form.validated_data
+        try:
+            job = services.describe_run(job, data.get("name", job.name), data.get("tags", job.tags))
+        except services.JobStateError as exc:
+            return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
+        return Response(JobSerializer(job).data)
+
+    @action(detail=True, methods=["post"], url_path="mark-current")
+    def mark_current(self, request, pk=None):
+        """Registry: make this run the team's current model for its task."""
+        job = self.get_object()
+        require_role(request.user, job.team, CAN_TRAIN)
+        try:
+            current = services.mark_current(job, request.user)
+        except services.JobStateError as exc:
+            return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
+        return Response({"task": current.task, "job": job.pk})
+
+    @action(detail=True, methods=["get"])
+    def card(self, request, pk=None):
+        """Registry: the model card (data snapshot, split, config, metrics with CIs, use)."""
+        try:
+            return Response(model_card(self.get_object()))
+        except services.JobStateError as exc:
+            raise NotFound(str(exc)) from None
+
+    @extend_schema(responses={(200, "application/octet-stream"): bytes})
+    @action(detail=True, methods=["get"])
+    def weights(self, request, pk=None):
+        """Registry: the run's best.pt, streamed."""
+        job = self.get_object()
+        try:
+            services.registered_run(job)
+        except services.JobStateError as exc:
+            raise NotFound(str(exc)) from None
+        return weights_response(job)
 
     def _transition(self, change, job) -> Response:
         try:

@@ -71,3 +71,29 @@ class LaunchForm(forms.Form):
             if self.cleaned_data.get("compare")
             else [self.cleaned_data["arch"]]
         )
+
+
+TAG = r"^[\w.:+-]{1,40}$"
+
+
+class RegistryForm(forms.Form):
+    """A finished run's name and tags (comma-separated in the form)."""
+
+    name = forms.CharField(label=_("Name"), max_length=120, required=False)
+    tags = forms.CharField(
+        label=_("Tags"), required=False, help_text=_("comma-separated, e.g. baseline, v2")
+    )
+
+    def clean_tags(self) -> list[str]:
+        import re
+
+        tags = [tag.strip() for tag in self.cleaned_data["tags"].split(",") if tag.strip()]
+        bad = [tag for tag in tags if not re.match(TAG, tag)]
+        if bad:
+            raise forms.ValidationError(
+                _("tags are up to 40 letters, digits or . : + - _ each; not %(tag)s")
+                % {"tag": bad[0]}
+            )
+        if len(tags) > 20:
+            raise forms.ValidationError(_("at most 20 tags"))
+        return tags

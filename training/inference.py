@@ -18,7 +18,7 @@ import torch
 from training.engine import tasks
 from training.engine.checkpoints import load_checkpoint
 from training.engine.config import Config, ConfigError, from_dict
-from training.engine.data import TEST, Dataset, ImageStore, open_dataset, patient_split
+from training.engine.data import SPLIT_NAMES, TEST, Dataset, ImageStore, open_dataset, patient_split
 from training.engine.loop import predict
 from training.engine.modeling import build_model
 
@@ -68,6 +68,19 @@ def seen_patients(run_config: dict) -> set[str]:
     split = patient_split(ds.patient_ids, ds.labels, config.split_fractions, config.seed,
                           config.min_per_label_eval)  # fmt: skip
     return {str(p) for p in ds.patient_ids[split != TEST]}
+
+
+def split_summary(run_config: dict) -> dict:
+    """Patients and images on each side of a run's patient-level split (all its images)."""
+    config = from_dict({**run_config, "weights": "none"})
+    ds = open_dataset(config.dataset, config.normal_label)
+    split = patient_split(ds.patient_ids, ds.labels, config.split_fractions, config.seed,
+                          config.min_per_label_eval)  # fmt: skip
+    return {
+        name: {"patients": len(set(ds.patient_ids[split == code])),
+               "images": int((split == code).sum())}
+        for code, name in enumerate(SPLIT_NAMES)
+    }  # fmt: skip
 
 
 def score(

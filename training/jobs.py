@@ -102,7 +102,16 @@ def _engine_job(context: JobContext, command: str) -> dict:
 
     result = engine.run(config, command, progress=progress)
     _store_test_predictions(context.job)
-    return {"metrics": _summary(result), "output_dir": str(job_folder(context.job))}
+    metrics = _summary(result)
+    metrics["patient_split"] = _split_summary(context.job)
+    return {"metrics": metrics, "output_dir": str(job_folder(context.job))}
+
+
+def _split_summary(job) -> dict:
+    """Patient-level split counts for the model card, computed where torch is at hand."""
+    from training import inference
+
+    return inference.split_summary(json.loads((_run_dir(job) / "config.json").read_text()))
 
 
 def _store_test_predictions(job) -> None:

@@ -38,6 +38,7 @@ class Job(TeamOwned):
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="jobs"
     )
     name = models.CharField(_("name"), max_length=120, blank=True)
+    tags = models.JSONField(_("tags"), default=list, blank=True)  # registry labels for runs
     config = models.JSONField(_("configuration"), default=dict)
     queue = models.CharField(max_length=20, default="default")
     status = models.CharField(
@@ -131,3 +132,24 @@ class Prediction(TeamOwned):
         """The most probable classes first: what a reader scans beside the image."""
         ranked = sorted(self.probabilities.items(), key=lambda item: item[1], reverse=True)
         return ranked[:count]
+
+
+class CurrentModel(TeamOwned):
+    """The run a team uses now for one task: at most one per team and task."""
+
+    task = models.CharField(_("task"), max_length=40)
+    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="current_for")
+    marked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    marked_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["team", "task"], name="one_current_model_per_task")
+        ]
+        verbose_name = _("current model")
+        verbose_name_plural = _("current models")
+
+    def __str__(self) -> str:
+        return f"{self.task}: job {self.job_id}"

@@ -95,6 +95,18 @@ class JobCreateSerializer(serializers.Serializer):
         return {**data, "config": dict(form.validated_data)}
 
 
+class JobRegistrySerializer(serializers.ModelSerializer):
+    """What the model registry lets a user change on a finished training job."""
+
+    tags = serializers.ListField(
+        child=serializers.RegexField(r"^[\w.:+-]{1,40}$"), max_length=20, required=False
+    )
+
+    class Meta:
+        model = Job
+        fields = ["name", "tags"]
+
+
 class PredictionSerializer(serializers.ModelSerializer):
     sop_uid = serializers.CharField(source="instance.sop_uid", read_only=True)
     study = serializers.IntegerField(source="instance.study_id", read_only=True)

@@ -9,4 +9,10 @@ urlpatterns = [
     path("jobs/<int:pk>/", views.job_detail, name="job-detail"),
     path("jobs/<int:pk>/cancel/", views.job_action, {"action": "cancel"}, name="job-cancel"),
     path("jobs/<int:pk>/retry/", views.job_action, {"action": "retry"}, name="job-retry"),
+    path("models/", views.model_list, name="model-list"),
+    path("models/<int:pk>/", views.model_detail, name="model-detail"),
+    path("models/<int:pk>/edit/", views.model_edit, name="model-edit"),
+    path("models/<int:pk>/current/", views.model_current, name="model-current"),
+    path("models/<int:pk>/weights/", views.model_weights, name="model-weights"),
+    path("models/<int:pk>/card.md", views.model_card_markdown, name="model-card-markdown"),
 ]

@@ -2,7 +2,7 @@
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
@@ -10,8 +10,10 @@ from django.views.decorators.http import require_POST
 from lab.access import CAN_TRAIN, get_visible_or_404, require_role, role_in
 
 from . import services
-from .forms import LaunchForm
-from .models import Job, JobStatus
+from .forms import LaunchForm, RegistryForm
+from .jobs import job_folder
+from .modelcard import model_card, to_markdown
+from .models import CurrentModel, Job, JobKind, JobStatus
 
 
 def _label_sets(team):
@@ -109,3 +111,88 @@ def job_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
     except services.JobStateError as exc:
         messages.error(request, str(exc))
     return redirect("training:job-detail", pk=job.pk)
+
+
+# --- the model registry -----------------------------------------------------------------------
+
+
+def _model(request: HttpRequest, pk: int) -> Job:
+    """A finished training job of the caller's teams; anything else is a 404."""
+    runs = Job.objects.filter(kind=JobKind.TRAIN, status=JobStatus.SUCCEEDED)
+    return get_visible_or_404(runs.select_related("team"), request.user, pk=pk)
+
+
+@login_required
+def model_list(request: HttpRequest) -> HttpResponse:
+    team = request.team
+    runs = (
+        Job.objects.of_team(team).filter(kind=JobKind.TRAIN, status=JobStatus.SUCCEEDED)[:200]
+        if team
+        else []
+    )
+    current = dict(CurrentModel.objects.of_team(team).values_list("job_id", "task")) if team else {}
+    rows = [(job, current.get(job.pk), services.run_task(job)) for job in runs]
+    return render(request, "training/model_list.html", {"rows": rows})
+
+
+@login_required
+def model_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    job = _model(request, pk)
+    form = RegistryForm(initial={"name": job.name, "tags": ", ".join(job.tags)})
+    return render(request, "training/model_detail.html", _model_context(request, job, form))
+
+
+def _model_context(request: HttpRequest, job: Job, form: RegistryForm) -> dict:
+    return {
+        "job": job,
+        "card": model_card(job),
+        "form": form,
+        "can_act": role_in(request.user, job.team) in CAN_TRAIN,
+        "has_weights": (job_folder(job) / "run" / "best.pt").is_file(),
+    }
+
+
+@login_required
+@require_POST
+def model_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    job = _model(request, pk)
+    require_role(request.user, job.team, CAN_TRAIN)
+    form = RegistryForm(request.POST)
+    if not form.is_valid():
+        context = _model_context(request, job, form)
+        return render(request, "training/model_detail.html", context, status=400)
+    services.describe_run(job, form.cleaned_data["name"], form.cleaned_data["tags"])
+    messages.success(request, _("Saved."))
+    return redirect("training:model-detail", pk=job.pk)
+
+
+@login_required
+@require_POST
+def model_current(request: HttpRequest, pk: int) -> HttpResponse:
+    job = _model(request, pk)
+    require_role(request.user, job.team, CAN_TRAIN)
+    current = services.mark_current(job, request.user)
+    messages.success(
+        request, _("Job %(job)s is now the current model for %(task)s.")
+        % {"job": job.pk, "task": current.task},
+    )  # fmt: skip
+    return redirect("training:model-detail", pk=job.pk)
+
+
+@login_required
+def model_weights(request: HttpRequest, pk: int) -> FileResponse:
+    return weights_response(_model(request, pk))
+
+
+def weights_response(job: Job) -> FileResponse:
+    """best.pt streamed from disk (never read into memory), named after the job."""
+    path = job_folder(job) / "run" / "best.pt"
+    if not path.is_file():
+        raise Http404("this run has no best.pt on disk")
+    return FileResponse(path.open("rb"), as_attachment=True, filename=f"job-{job.pk}-best.pt")
+
+
+@login_required
+def model_card_markdown(request: HttpRequest, pk: int) -> HttpResponse:
+    text = to_markdown(model_card(_model(request, pk)))
+    return HttpResponse(text, content_type="text/markdown; charset=utf-8")

@@ -54,6 +54,20 @@ def _curation(w) -> SimpleNamespace:
     return w.curation
 
 
+def _trained(w) -> Job:
+    """The world's job as a finished training run with weights on disk (the registry's routes
+    serve only those), made once."""
+    from training.jobs import job_folder
+
+    if w.job.status != "succeeded":
+        Job.objects.filter(pk=w.job.pk).update(status="succeeded", metrics={"task": "x"})
+        w.job.refresh_from_db()
+        run = job_folder(w.job) / "run"
+        run.mkdir(parents=True, exist_ok=True)
+        (run / "best.pt").write_bytes(b"weights")
+    return w.job
+
+
 # Every named route that takes an object key, with how to fill it from the world.
 OBJECT_ROUTES = {
     "labeling:study-detail": lambda w: {"pk": w.study.pk},
@@ -76,6 +90,14 @@ OBJECT_ROUTES = {
     "job-cancel": lambda w: {"pk": w.job.pk},
     "job-retry": lambda w: {"pk": w.job.pk},
     "job-predictions": lambda w: {"pk": w.job.pk},
+    "job-card": lambda w: {"pk": _trained(w).pk},
+    "job-weights": lambda w: {"pk": _trained(w).pk},
+    "job-mark-current": lambda w: {"pk": _trained(w).pk},
+    "training:model-detail": lambda w: {"pk": _trained(w).pk},
+    "training:model-edit": lambda w: {"pk": _trained(w).pk},
+    "training:model-current": lambda w: {"pk": _trained(w).pk},
+    "training:model-weights": lambda w: {"pk": _trained(w).pk},
+    "training:model-card-markdown": lambda w: {"pk": _trained(w).pk},
     "training:job-detail": lambda w: {"pk": w.job.pk},
     "training:job-cancel": lambda w: {"pk": w.job.pk},
     "training:job-retry": lambda w: {"pk": w.job.pk},
@@ -93,6 +115,7 @@ OBJECT_ROUTES = {
 POST_ROUTES = {
     "job-cancel", "job-retry", "training:job-cancel", "training:job-retry",
     "curation:label-rename", "curation:label-move", "curation:label-delete",
+    "job-mark-current", "training:model-edit", "training:model-current",
 }  # fmt: skip
 
 

@@ -58,6 +58,10 @@ def test_a_finished_run_is_evaluated_predicts_new_images_and_the_study_page_show
     test_count = run.metrics["split_counts"]["test"]
     assert run.predictions.count() == test_count > 0
     assert set(run.predictions.values_list("split", flat=True)) == {"test"}
+    # ... and counted its patient-level split for the model card.
+    split = run.metrics["patient_split"]
+    assert sum(side["images"] for side in split.values()) == 48
+    assert split["test"]["patients"] > 0 and split["test"]["images"] >= test_count
 
     # Evaluate on its own test split: the engine's evaluate, the same test images.
     own = launch(personas.owner, "evaluate", {"source_job": run.pk})
