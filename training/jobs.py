@@ -13,17 +13,18 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from pathlib import Path
 
 import numpy as np
 from django.conf import settings
 
-from training.engine.config import from_dict
+from training.engine.config import ConfigError, from_dict
 
 from . import services
 from .export import Entry, JobInputError, export_dataset
 from .models import Job
-from .tasks import JobContext, runner
+from .tasks import JobCancelled, JobContext, runner
 
 log = logging.getLogger("training.jobs")
 
@@ -94,17 +95,73 @@ def engine_config(job, command: str):
 
 def _engine_job(context: JobContext, command: str) -> dict:
     config = engine_config(context.job, command)
+    gpus = int(context.job.config.get("gpus") or 1)
+    if gpus > 1:
+        result = _train_under_torchrun(context, config, gpus)
+    else:
+        from training.engine import runner as engine
 
-    def progress(point) -> None:
-        context.report(point.to_dict(), keep=point.phase in {"train", "validate"})
+        def progress(point) -> None:
+            context.report(point.to_dict(), keep=point.phase in {"train", "validate"})
 
-    from training.engine import runner as engine
-
-    result = engine.run(config, command, progress=progress)
+        result = engine.run(config, command, progress=progress)
     _store_test_predictions(context.job)
     metrics = _summary(result)
     metrics["patient_split"] = _split_summary(context.job)
     return {"metrics": metrics, "output_dir": str(job_folder(context.job))}
+
+
+def _train_under_torchrun(context: JobContext, config, gpus: int) -> dict:
+    """One job on several GPUs: the engine under torchrun in a child process group, its log
+    lines relayed as progress; a cancel terminates it (its last checkpoint stays)."""
+    from training import torchrun
+
+    _check_gpus(config.device, gpus)
+    config_file = job_folder(context.job) / "engine-config.json"
+    config_file.write_text(json.dumps(config.to_dict(), indent=1))
+    engine_log = logging.getLogger("training.engine")
+
+    def on_line(level: str, message: str) -> None:
+        engine_log.log(logging.getLevelName(level) if level in LEVELS else logging.INFO, message)
+
+    def on_progress(point: dict) -> None:
+        context.report(point, keep=point["phase"] in {"train", "validate"})
+
+    def check() -> None:
+        if context.should_stop():
+            raise JobCancelled("cancelled on request")
+
+    log.info("starting the engine on %d processes: %s", gpus,
+             " ".join(torchrun.command(gpus, config_file)))  # fmt: skip
+    outcome = torchrun.run(torchrun.command(gpus, config_file), env=_child_env(),
+                           cwd=settings.BASE_DIR, on_line=on_line, on_progress=on_progress,
+                           check=check, parser=torchrun.ProgressParser(config.epochs))  # fmt: skip
+    if outcome.returncode == 2 and outcome.error:
+        raise ConfigError(outcome.error)
+    if outcome.returncode != 0:
+        raise RuntimeError(f"torchrun on {gpus} processes exited with status "
+                           f"{outcome.returncode}: {' | '.join(outcome.tail[-3:])}")  # fmt: skip
+    return json.loads((_run_dir(context.job) / "metrics.json").read_text())
+
+
+LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+def _check_gpus(device: str, gpus: int) -> None:
+    """A job that asks for n GPUs on a worker with fewer fails at once, saying so."""
+    if device == "cpu":
+        return  # n CPU processes with gloo: tests and laptops
+    import torch
+
+    available = torch.cuda.device_count()
+    if (device.startswith("cuda") or available) and available < gpus:
+        raise JobInputError(f"gpus: the job asks for {gpus} GPUs; this worker has {available}")
+
+
+def _child_env() -> dict[str, str]:
+    paths = [str(settings.BASE_DIR), os.environ.get("PYTHONPATH", "")]
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in paths if p),
+            "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}  # fmt: skip
 
 
 def _split_summary(job) -> dict:

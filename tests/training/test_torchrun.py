@@ -1,0 +1,87 @@
+"""A job that asks for several GPUs runs the engine under torchrun: progress relayed from its log,
+cancel terminates it. Tested with two gloo processes on the CPU, through the job's runner."""
+
+import pytest
+
+from training import services
+from training.engine.checkpoints import load_checkpoint
+from training.engine.data import make_synthetic_dataset
+from training.jobs import job_folder
+from training.models import Job
+from training.tasks import RUNNERS, JobCancelled, JobContext
+from training.torchrun import ProgressParser
+
+from .runs import TINY
+
+pytestmark = pytest.mark.slow
+
+
+def test_the_engine_s_log_lines_become_progress_points():
+    ticks = iter([10.0, 12.0, 14.0])
+    parser = ProgressParser(epochs=3, clock=lambda: next(ticks))
+    first = parser.parse("epoch 1 step 2/12 loss 0.6931 480 images/s")
+    assert first == {"phase": "train", "epoch": 1, "epochs": 3, "step": 2, "total_steps": 12,
+                     "loss": 0.6931, "images_per_s": 480.0, "eta_s": None, "val": None}  # fmt: skip
+    later = parser.parse("epoch 1 step 4/12 loss 0.5 500 images/s")
+    assert later["eta_s"] == pytest.approx(8.0)  # 1 s a step, 8 steps to go
+    validation = parser.parse("epoch 1: train loss 0.5000, val auc 0.8125")
+    assert validation["phase"] == "validate" and validation["val"] == {"auc": 0.8125}
+    assert validation["step"] == 4 and validation["total_steps"] == 12
+    assert parser.parse("resumed from /runs/last.pt after epoch 1") is None
+    assert parser.parse("epoch 2: train loss nan, val auc nan")["val"] == {"auc": None}
+
+
+def claimed_job(personas, **engine) -> Job:
+    job = Job.objects.create(
+        team=personas.team, owner=personas.owner, kind="train", queue="gpu",
+        config={"label_set": 1, "gpus": 2, "engine": {**TINY, **engine}},
+    )  # fmt: skip
+    # The export is tested elsewhere; a synthetic dataset in the job's folder is reused as an
+    # earlier attempt's export would be.
+    make_synthetic_dataset(job_folder(job) / "dataset", n=120, size=64, n_labels=3, seed=1)
+    return services.claim_job(job.pk, "test-worker")
+
+
+def test_a_two_process_job_trains_under_torchrun_with_progress_on_the_row(personas):
+    job = claimed_job(personas, epochs=2)
+    result = RUNNERS["train"](JobContext(job, "test-worker"))
+    job.refresh_from_db()
+    assert 0.0 <= result["metrics"]["test"]["auc"] <= 1.0
+    assert result["metrics"]["patient_split"]["train"]["images"] > 0
+    phases = [point["phase"] for point in job.history]
+    assert "train" in phases and phases.count("validate") == 2
+    assert job.progress["epoch"] == 2 and job.progress["total_steps"] > 0
+    run = job_folder(job) / "run"
+    assert load_checkpoint(run / "last.pt")["epoch"] == 2
+    assert (job_folder(job) / "engine-config.json").is_file()
+
+
+class CancelAfterFirstEpoch(JobContext):
+    """A user presses Cancel once the first checkpoint exists."""
+
+    def report(self, progress: dict, *, keep: bool = True) -> None:
+        if progress["phase"] == "validate":
+            Job.objects.filter(pk=self.job.pk).update(cancel_requested=True)
+        super().report(progress, keep=keep)
+
+
+def test_cancel_terminates_the_torchrun_processes_and_keeps_the_checkpoint(personas):
+    job = claimed_job(personas, epochs=40)
+    with pytest.raises(JobCancelled):
+        RUNNERS["train"](CancelAfterFirstEpoch(job, "test-worker"))
+    job.refresh_from_db()
+    assert job.progress["epoch"] < 40
+    assert load_checkpoint(job_folder(job) / "run" / "last.pt")["epoch"] >= 1
+    assert not (job_folder(job) / "run" / "metrics.json").exists()
+
+
+def test_a_job_asking_for_more_gpus_than_the_worker_has_fails_at_once(personas):
+    import torch
+
+    job = claimed_job(personas, device="cuda")
+    Job.objects.filter(pk=job.pk).update(config={**job.config, "gpus": 64})
+    job.refresh_from_db()
+    with pytest.raises(
+        ValueError, match=f"asks for 64 GPUs; this worker has {torch.cuda.device_count()}"
+    ):
+        RUNNERS["train"](JobContext(job, "test-worker"))
