@@ -43,6 +43,10 @@ class LaunchForm(forms.Form):
     device = forms.ChoiceField(
         label=_("Device"), choices=[("auto", _("auto")), ("cpu", "cpu"), ("cuda", "cuda")]
     )
+    gpus = forms.IntegerField(
+        label=_("GPUs for this job"), min_value=1, max_value=64, initial=1, required=False,
+        help_text=_("more than one starts the engine with torchrun"),
+    )  # fmt: skip
 
     def __init__(self, *args, label_sets=(), **kwargs) -> None:
         super().__init__(*args, **kwargs)

@@ -82,6 +82,7 @@ def launch(request: HttpRequest) -> HttpResponse:
             source = get_visible_or_404(Job, request.user, pk=request.GET["from"])
             initial.update(preset="", **source.config.get("engine", {}))
             initial.update(label_set=str(source.config.get("label_set")), name=source.name)
+            initial["gpus"] = source.config.get("gpus", 1)
         form = LaunchForm(initial=initial, label_sets=label_sets)
     return render(
         request,
@@ -96,6 +97,8 @@ def _launch(request, team, form: LaunchForm) -> list[Job]:
         engine = {**form.engine(), "arch": arch}
         name = form.cleaned_data["name"] or f"{engine['task']} {arch}"
         config = {"label_set": int(form.cleaned_data["label_set"]), "engine": engine}
+        if (form.cleaned_data.get("gpus") or 1) > 1:
+            config["gpus"] = form.cleaned_data["gpus"]
         jobs.append(services.create_job(team, request.user, "train", config, name=name))
     return jobs
 

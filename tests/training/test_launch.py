@@ -142,3 +142,14 @@ def test_cancelling_a_queued_job_ends_it_at_once_and_retry_requeues(personas, la
     assert api.post(reverse("job-cancel", args=[job["id"]])).json()["status"] == "cancelled"
     assert api.post(reverse("job-cancel", args=[job["id"]])).status_code == 409
     assert api.post(reverse("job-retry", args=[job["id"]])).json()["status"] == "queued"
+
+
+def test_a_job_may_ask_for_several_gpus_and_a_rerun_keeps_them(client, personas, label_set):
+    client.force_login(personas.owner)
+    client.post(reverse("training:launch"), form_data(label_set, gpus=4))
+    job = Job.objects.get()
+    assert job.config["gpus"] == 4
+    form = client.get(reverse("training:launch"), {"from": job.pk}).context["form"]
+    assert form.initial["gpus"] == 4
+    response = client.post(reverse("training:launch"), form_data(label_set, gpus=0))
+    assert "gpus" in response.context["form"].errors and Job.objects.count() == 1
