@@ -20,6 +20,7 @@ import numpy as np
 from django.conf import settings
 
 from training.engine.config import ConfigError, from_dict
+from training.engine.metrics import to_jsonable
 
 from . import services
 from .export import Entry, JobInputError, export_dataset
@@ -196,8 +197,9 @@ def _write_jsonl(path: Path, records: list[dict]) -> None:
 
 
 def _summary(result: dict) -> dict:
-    """What the job row keeps: the engine's reports without the long per-step history."""
-    return {key: value for key, value in result.items() if key != "history"}
+    """What the job row keeps: the engine's reports without the long per-step history, with
+    NaN (an AUC without positives, say) as null, since JSON columns refuse NaN."""
+    return to_jsonable({key: value for key, value in result.items() if key != "history"})
 
 
 @runner("train")

@@ -107,3 +107,14 @@ def test_reports_are_json_safe():
     report = m.multiclass_report(scores, np.array([0, 0]), ["normal", "emphysema"])
     text = json.dumps(m.to_jsonable(report), allow_nan=False)
     assert '"emphysema": null' in text
+
+
+def test_thresholds_fall_back_to_defaults_when_validation_has_no_images():
+    """Task 3 on a split whose validation holds no multi-label image: nothing to choose on."""
+    from training.engine.tasks import Task, thresholds_from
+
+    multi = Task("multi_label", ["a", "b", "c"], np.ones(4, bool), np.zeros((4, 3)), None)
+    single = Task("single_disease", ["a", "b", "c", "d"], np.ones(4, bool), np.zeros(4, int), None)
+    empty = np.zeros((0, 0))
+    np.testing.assert_array_equal(thresholds_from(multi, empty, np.zeros((0, 3))), [0.5] * 3)
+    np.testing.assert_array_equal(thresholds_from(single, empty, np.zeros(0, int)), [0.25] * 4)

@@ -35,18 +35,8 @@ def label_set(personas, tmp_path, settings):
 
 
 @pytest.fixture
-def single_run(personas, label_set, monkeypatch):
-    """Task 2 (single disease), which also scores the paper's task 3 images.
-
-    Its multi-disease block always holds NaN (no image with two labels is normal), which the
-    job row's JSON field refuses; training/jobs.py's summary does not yet pass the engine's
-    result through ``to_jsonable`` (reported to its owner), so the test does it here.
-    """
-    from training import jobs
-    from training.engine.metrics import to_jsonable
-
-    summary = jobs._summary
-    monkeypatch.setattr(jobs, "_summary", lambda result: to_jsonable(summary(result)))
+def single_run(personas, label_set):
+    """Task 2 (single disease), which also scores the paper's task 3 images."""
     return trained_job(personas.team, personas.owner, label_set, task="single_disease",
                        balance="none", epochs=2, split_fractions=[0.6, 0.2, 0.2])  # fmt: skip
 

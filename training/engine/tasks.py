@@ -101,8 +101,10 @@ def class_weight_vector(task: Task, train_rows: np.ndarray) -> np.ndarray:
 def thresholds_from(task: Task, val_probs: np.ndarray, val_targets: np.ndarray) -> np.ndarray:
     """Youden thresholds chosen on validation, per output (defaults where undefined)."""
     k = val_probs.shape[1] if val_probs.size else len(task.class_names)
-    truth = metrics.one_vs_rest(val_targets, k) if len(val_targets) else np.zeros((0, k), bool)
     default = 0.5 if task.multi_label or k == 2 else 1 / k
+    if val_probs.size == 0:  # e.g. no multi-label image in validation: nothing to choose from
+        return np.full(k, default)
+    truth = metrics.one_vs_rest(val_targets, k) if len(val_targets) else np.zeros((0, k), bool)
     out = np.array([metrics.youden_threshold(val_probs[:, j], truth[:, j]) for j in range(k)])
     return np.where(np.isfinite(out), out, default)
 
