@@ -46,10 +46,6 @@ def label_set_entries(job) -> tuple[list[Entry], list[str], str, int]:
         raise JobInputError(
             f"label set {job.config.get('label_set')!r} does not exist in this team"
         )
-    return _label_set_rows(label_set)
-
-
-def _label_set_rows(label_set) -> tuple[list[Entry], list[str], str, int]:
     rows = label_set.images.select_related("instance__study").filter(instance__isnull=False)
     entries, conflicts = [], 0
     for row in rows:
@@ -276,7 +272,9 @@ def _evaluate_on_label_set(context: JobContext, source) -> dict:
     dataset = job_folder(job) / "dataset"
     left_out = 0
     if not (dataset / "meta.json").exists():
-        entries, names, content_hash, _conflicts = label_set_entries(job)
+        entries, names, content_hash, conflicts = label_set_entries(job)
+        if conflicts:
+            log.warning("%d images with unreviewed normal + disease labels left out", conflicts)
         seen = _seen_patients(source)
         unseen = [e for e in entries if e.instance.study.patient_id not in seen]
         left_out = len(entries) - len(unseen)
