@@ -24,9 +24,9 @@ def test_run_page_charts_threshold_gallery_viewer_and_comparison(
     login,
     live_server,
     personas,
-    single_run,
-    binary_run,
-    tmp_path,  # noqa: F811
+    single_run,  # noqa: F811 - the fixture imported above
+    binary_run,  # noqa: F811 - the fixture imported above
+    tmp_path,
 ):
     metrics, _ = engine_outputs(single_run)
     out = shots(tmp_path)
