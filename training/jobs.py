@@ -295,15 +295,9 @@ def _evaluate_on_label_set(context: JobContext, source) -> dict:
                   source_job=source.pk, left_out_seen_images=left_out)  # fmt: skip
     records = inference.prediction_records(ds, rows, probs, trained.class_names, "external")
     _write_jsonl(_run_dir(job) / "predictions.jsonl", records)
-    (_run_dir(job) / "metrics.json").write_text(json.dumps(_jsonable(result), indent=1))
+    (_run_dir(job) / "metrics.json").write_text(json.dumps(to_jsonable(result), indent=1))
     services.store_predictions(job, records)
-    return {"metrics": _jsonable(result), "output_dir": str(job_folder(job))}
-
-
-def _jsonable(result: dict) -> dict:
-    from training.engine.metrics import to_jsonable
-
-    return to_jsonable(result)
+    return {"metrics": to_jsonable(result), "output_dir": str(job_folder(job))}
 
 
 def predict_instances(job):
