@@ -67,6 +67,7 @@ lint: $(INSTALLED)
 check: $(INSTALLED)
 	$(BIN)/python manage.py check
 	$(BIN)/python manage.py makemigrations --check --dry-run
+	$(BIN)/python manage.py spectacular --validate --fail-on-warn --file /dev/null
 
 test: install system-packages lint check
 	$(BIN)/pytest

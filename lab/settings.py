@@ -228,6 +228,15 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Several models have a "status" or "kind": give each choice set its own schema name.
+    "ENUM_NAME_OVERRIDES": {
+        "JobStatusEnum": "training.models.JobStatus",
+        "JobKindEnum": "training.models.JobKind",
+        "ClusterRunStatusEnum": "curation.models.RunStatus",
+        "ReviewStatusEnum": "curation.models.ReviewStatus",
+        "VerdictEnum": "curation.models.Verdict",
+        "RoleEnum": "lab.models.Role",
+    },
 }
 
 # Celery: jobs are database rows; messages carry only their ids, as JSON.

@@ -6,6 +6,7 @@ const sequences = {
   "g u": () => document.querySelector("a[accesskey=u]")?.click(),
   "g j": () => document.querySelector("a[accesskey=j]")?.click(),
   "g c": () => document.querySelector("a[accesskey=c]")?.click(),
+  "g r": () => document.querySelector("a[accesskey=r]")?.click(),
 };
 
 function typingInField(event) {

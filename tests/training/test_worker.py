@@ -161,12 +161,13 @@ def test_a_killed_worker_s_job_resumes_from_its_checkpoint_on_a_new_worker(
     personas, label_set, workers
 ):
     first = workers("first")
-    job = launch(personas, label_set, epochs=6)
+    job = launch(personas, label_set, epochs=20)  # long enough that the kill lands mid-run
     last = job_folder(job) / "run" / "last.pt"
     wait_for(lambda: last.exists() and reload(job).progress.get("epoch", 0) >= 2, 240,
              "the first checkpoint", [first.log])  # fmt: skip
     first.kill()
-    points_before_kill = len(reload(job).history)
+    assert not reload(job).finished, "the job ended before the kill: give it more epochs"
+    points_before_kill = len(job.history)
     second = workers("second")
     wait_for(lambda: reload(job).finished, 300, "the resumed job to finish", [second.log])
     assert job.status == JobStatus.SUCCEEDED, job.error + job.traceback
