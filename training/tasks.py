@@ -92,6 +92,8 @@ def run_job(job_id: int) -> None:
     if job is None:
         log.info("job %s is not queued (taken, finished or cancelled); nothing to do", job_id)
         return
+    job.device = _device_name()
+    Job.objects.filter(pk=job.pk).update(device=job.device)
     context = JobContext(job, worker)
     handler = RowLogHandler(job.pk)
     job_loggers = [logging.getLogger(name) for name in ("training", "labeling", "curation")]

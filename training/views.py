@@ -48,6 +48,7 @@ def job_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "%(phase)s · epoch %(epoch)s of %(epochs)s · step %(step)s of %(total)s · ETA %(eta)s"
         ),
         "offline": _("the server did not answer; retrying…"),
+        "chart": {"step": _("step"), "loss": _("training loss"), "val": _("validation")},
     }
     return render(
         request,

@@ -48,4 +48,5 @@ def test_a_curator_launches_from_the_form_and_watches_the_job_finish(
     assert len(seen - {0.0}) >= 2, f"the progress bar did not move: {sorted(seen)}"
     page.wait_for_load_state()
     assert page.locator("#job-curve tbody tr").count() > 0
+    assert page.locator("#job-chart canvas").count() == 1  # the live curves, drawn by ECharts
     assert "Rerun with an edited config" in page.content()

@@ -148,6 +148,7 @@ def test_a_tiny_training_job_runs_on_the_worker_with_metrics_and_predictions(
     wait_for(lambda: reload(job).finished, 240, "the job to finish", [worker.log])
     assert job.status == JobStatus.SUCCEEDED, job.error + job.traceback
     assert job.attempts == 1
+    assert job.device == "cpu" and job.worker
     assert 0.0 <= job.metrics["test"]["auc"] <= 1.0  # learning itself is the engine tests' job
     run = job_folder(job) / "run"
     predictions = (run / "predictions.jsonl").read_text().splitlines()

@@ -17,6 +17,20 @@
     return template.replace(/%\((\w+)\)s/g, (_, key) => values[key] ?? "");
   }
 
+  let charted = -1;
+
+  function drawChart(history) {
+    // The bundled ECharts (dist/charts.js) draws loss and validation metrics against steps.
+    if (!window.CXRCharts || history.length === charted) return;
+    charted = history.length;
+    const points = history.map((p) => ({
+      step: p.step,
+      train_loss: p.loss,
+      ...Object.fromEntries(Object.entries(p.val || {}).map(([k, v]) => ["val_" + k, v])),
+    }));
+    window.CXRCharts.curves($("job-chart"), points, { strings: text.chart });
+  }
+
   function drawCurve(history) {
     const body = $("job-curve").tBodies[0];
     body.replaceChildren();
@@ -42,6 +56,7 @@
     $("job-error").textContent = job.error || "";
     $("job-log").textContent = job.log_tail;
     drawCurve(job.history || []);
+    drawChart(job.history || []);
     return ["succeeded", "failed", "cancelled"].includes(job.status);
   }
 
