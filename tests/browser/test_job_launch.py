@@ -26,7 +26,7 @@ def test_a_curator_launches_from_the_form_and_watches_the_job_finish(
     assert page.locator("text=No GPU worker is online").count() == 1
     page.select_option("#id_label_set", str(label_set.pk))
     page.select_option("#id_task", "normal_abnormal")
-    page.fill("#id_epochs", "40")  # long enough for the 2 s poll to see the bar between ends
+    page.fill("#id_epochs", "150")  # ~20 s of training: several 2 s polls see the bar between ends
     page.fill("#id_crop", "56")
     page.fill("#id_name", "from the browser")
     page.click("form.launch button[type=submit]")
