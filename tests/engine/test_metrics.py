@@ -118,3 +118,20 @@ def test_thresholds_fall_back_to_defaults_when_validation_has_no_images():
     empty = np.zeros((0, 0))
     np.testing.assert_array_equal(thresholds_from(multi, empty, np.zeros((0, 3))), [0.5] * 3)
     np.testing.assert_array_equal(thresholds_from(single, empty, np.zeros(0, int)), [0.25] * 4)
+
+
+def test_task_three_is_skipped_with_a_reason_when_no_test_image_has_two_labels():
+    from types import SimpleNamespace
+
+    from training.engine.runner import TEST, TRAIN, _multi_disease
+
+    labels = np.array([[1, 0, 0], [0, 1, 0], [1, 1, 0], [0, 0, 1]], dtype=bool)
+    split = np.array([TEST, TEST, TRAIN, TEST])  # the only two-label image is in training
+    prep = SimpleNamespace(
+        dataset=SimpleNamespace(labels=labels, image_ids=["a", "b", "c", "d"]),
+        split=split,
+        task=SimpleNamespace(class_names=["x", "y", "z"]),
+    )
+    block, records = _multi_disease(prep, lambda rows: np.zeros((len(rows), 3)))
+    assert block == {"test": None, "reason": "no test image carries two or more labels"}
+    assert records == []

@@ -383,6 +383,8 @@ def _multi_disease(prep: Prepared, score: Callable[[np.ndarray], np.ndarray]) ->
     multi = ds.labels.sum(axis=1) >= 2
     val_rows = np.flatnonzero(multi & (prep.split == VAL))
     test_rows = np.flatnonzero(multi & (prep.split == TEST))
+    if len(test_rows) == 0:  # small or mostly single-label data: nothing to rank
+        return {"test": None, "reason": "no test image carries two or more labels"}, []
     val_probs, test_probs = score(val_rows), score(test_rows)
     ranking = tasks.Task("multi_label", task.class_names, multi, ds.labels, None)
     thresholds = tasks.thresholds_from(ranking, val_probs, ds.labels[val_rows])
