@@ -24,8 +24,10 @@ echarts.use([
 const fixed = (value, digits = 3) => (value == null ? "—" : Number(value).toFixed(digits));
 
 function mount(element) {
-  const chart = echarts.getInstanceByDom(element) || echarts.init(element);
-  // Charts follow their container (window resizes, print layout).
+  const existing = echarts.getInstanceByDom(element);
+  if (existing) return existing; // redrawn in place (the live job page redraws every poll)
+  const chart = echarts.init(element);
+  // Charts follow their container (window resizes, print layout); one observer per chart.
   new ResizeObserver(() => chart.resize()).observe(element);
   return chart;
 }
