@@ -14,6 +14,13 @@ Conformance choices, where PS3.18 leaves room:
 * a search without matches is 200 with ``[]`` (CP-2473); attributes we cannot match on, and
   ``fuzzymatching=true``, are ignored with a ``Warning: 299`` header; more than
   ``dicomweb_search.MAX_RESULTS`` rows are cut with a Warning too;
+* metadata and QIDO results are DICOM JSON unless the client asks for
+  ``multipart/related; type="application/dicom+xml"`` (one PS3.19 Native DICOM Model document per
+  instance or match, :mod:`labeling.dicomweb_xml`); a bare ``application/dicom+xml`` is 406;
+* a rendered study or series is ``multipart/related; type="image/jpeg"`` (or png), one part per
+  instance (its first frame) with a Content-Location, undecodable instances left out with a
+  Warning; a resource of one instance also answers a bare ``image/jpeg`` / ``image/png``.
+  Thumbnails are the first decodable instance fitted in ``viewport`` (default 256×256);
 * STOW-RS answers 200 (all stored, duplicates included), 202 (some failed), 409 (none stored);
   FailureReason 0xA700 for a part over the size limit, 0xA900 for a study mismatch, 0xC000 for
   anything unreadable. Instances go to the active team, or ``?team=<slug>`` for a token client
@@ -47,7 +54,7 @@ from lab.models import Team
 
 from . import dicomweb_files as files
 from . import dicomweb_protocol as protocol
-from . import dicomweb_proxy, dicomweb_search
+from . import dicomweb_proxy, dicomweb_search, dicomweb_xml
 from .dicom import DicomRejected
 from .dicomweb_protocol import (
     DICOM,
@@ -67,8 +74,13 @@ from .services import ingest_file
 
 log = logging.getLogger(__name__)
 
+# DICOM JSON by default; the Native DICOM Model (PS3.19) as one XML document per part.
 JSON_OFFERS = (Offer(DICOM_JSON), Offer("application/json"))
+XML_OFFER = Offer(dicomweb_xml.DICOM_XML, multipart=True)
+DATASET_OFFERS = (*JSON_OFFERS, XML_OFFER)
 RENDERED_OFFERS = (Offer("image/jpeg"), Offer("image/png"))
+RENDERED_PARTS = (Offer("image/jpeg", multipart=True), Offer("image/png", multipart=True))
+THUMBNAIL_SIDE = 256
 MAX_STOW_PARTS = 10_000
 TRANSCODE_SPOOL_BYTES = 16 * 1024 * 1024
 
@@ -214,7 +226,7 @@ def _query_pairs(request: HttpRequest) -> list[tuple[str, str]]:
 
 
 def _search(request, level, *, study=None, series=None, parents=()) -> HttpResponse:
-    offer = protocol.negotiate(_accept(request), JSON_OFFERS)
+    offer = protocol.negotiate(_accept(request), DATASET_OFFERS)
     query = protocol.parse_search(_query_pairs(request), dicomweb_search.matchable_keys(level))
     if study is not None:
         scope = visible(Study, request.user).filter(study_uid=study)
@@ -231,8 +243,12 @@ def _search(request, level, *, study=None, series=None, parents=()) -> HttpRespo
         series_uid=series,
         with_parents=parents,
     )
-    # An empty match is 200 with [] (CP-2473 retires the 204 of earlier editions).
-    response = HttpResponse(json.dumps(result.rows), content_type=offer.content_type())
+    # An empty match is 200 with [] (CP-2473 retires the 204 of earlier editions); in XML, a
+    # multipart body without parts.
+    if offer is XML_OFFER:
+        response = _xml_parts(iter(result.rows))
+    else:
+        response = HttpResponse(json.dumps(result.rows), content_type=offer.content_type())
     warnings = query.warnings()
     if result.more:
         warnings.append("There are additional results that can be requested")
@@ -356,20 +372,39 @@ def instance(request: HttpRequest, study: str, series: str, sop: str) -> HttpRes
 
 
 def _metadata(request: HttpRequest, instances: list[Instance]) -> HttpResponse:
-    offer = protocol.negotiate(_accept(request), JSON_OFFERS)
+    offer = protocol.negotiate(_accept(request), DATASET_OFFERS)
     urls = _urls(request)
 
-    def items() -> Iterator[str]:
-        yield "["
-        for position, item in enumerate(instances):
+    def bodies() -> Iterator[dict]:
+        for item in instances:
             ds = files.read_header(_path(item))
             frames = ",".join(str(n) for n in range(1, item.number_of_frames + 1))
             uri = urls.instance(item.study.study_uid, item.series.series_uid, item.sop_uid)
-            body = files.metadata(ds, f"{uri}/frames/{frames}")
+            yield files.metadata(ds, f"{uri}/frames/{frames}")
+
+    if offer is XML_OFFER:
+        return _xml_parts(bodies())
+
+    def items() -> Iterator[str]:
+        yield "["
+        for position, body in enumerate(bodies()):
             yield ("," if position else "") + json.dumps(body)
         yield "]"
 
     return StreamingHttpResponse(items(), content_type=offer.content_type())
+
+
+def _xml_parts(datasets: Iterator[dict]) -> StreamingHttpResponse:
+    """``multipart/related; type="application/dicom+xml"``: one Native DICOM Model document
+    per dataset (PS3.18 §8.7.3.3.2), written as the response reaches it."""
+    boundary = protocol.new_boundary()
+    parts = (
+        OutPart(dicomweb_xml.DICOM_XML, _lazy(functools.partial(dicomweb_xml.xml_dataset, d)))
+        for d in datasets
+    )
+    return StreamingHttpResponse(
+        protocol.multipart_body(parts, boundary), content_type=XML_OFFER.content_type(boundary)
+    )
 
 
 @dicomweb_view("GET")
@@ -452,17 +487,19 @@ def _lazy(produce: Callable[[], bytes]) -> Iterator[bytes]:
     yield produce()
 
 
+def _render(item: Instance, number: int, options: files.RenderOptions, media_type: str) -> bytes:
+    if item.decode_error:
+        raise NotAcceptable(f"the image cannot be decoded: {item.decode_error}")
+    try:
+        return files.render_file(_path(item), number, options, media_type)
+    except DicomRejected as exc:
+        raise NotAcceptable(f"the image cannot be rendered: {exc.message}") from exc
+
+
 def _rendered(request: HttpRequest, item: Instance, number: int) -> HttpResponse:
     offer = protocol.negotiate(_accept(request), RENDERED_OFFERS)
     options = files.render_options(request.GET)
-    if item.decode_error:
-        raise NotAcceptable(f"the image cannot be decoded: {item.decode_error}")
-    ds = files.read_full(_path(item))
-    files.check_frames([number], files.stored_pixels(ds).frames)
-    try:
-        body = files.render(ds, number, options, offer.media_type)
-    except DicomRejected as exc:
-        raise NotAcceptable(f"the image cannot be rendered: {exc.message}") from exc
+    body = _render(item, number, options, offer.media_type)
     return HttpResponse(body, content_type=offer.media_type)
 
 
@@ -475,10 +512,94 @@ def instance_rendered(request: HttpRequest, study: str, series: str, sop: str) -
 def frame_rendered(
     request: HttpRequest, study: str, series: str, sop: str, frames: str
 ) -> HttpResponse:
+    return _rendered(request, _instance(request, study, series, sop), _one_frame(frames))
+
+
+def _one_frame(frames: str) -> int:
     numbers = files.parse_frame_list(frames)
     if len(numbers) != 1:
-        raise BadRequest("rendered takes exactly one frame number")
-    return _rendered(request, _instance(request, study, series, sop), numbers[0])
+        raise BadRequest("a rendered frame or thumbnail takes exactly one frame number")
+    return numbers[0]
+
+
+def _rendered_many(request: HttpRequest, instances: list[Instance]) -> HttpResponse:
+    """A study or series rendered: one image per instance (its first frame), as the parts of
+    ``multipart/related; type="image/jpeg"`` (or png); a resource of one instance may also be
+    answered with the bare image when that is what the client asks for. Instances that cannot
+    be decoded are left out and named in a Warning; none left is 406."""
+    single = RENDERED_OFFERS if len(instances) == 1 else ()
+    offer = protocol.negotiate(_accept(request), (*RENDERED_PARTS, *single))
+    options = files.render_options(request.GET)
+    usable = [item for item in instances if not item.decode_error]
+    if not usable:
+        raise NotAcceptable("none of the instances can be decoded")
+    if not offer.multipart:
+        body = _render(usable[0], 1, options, offer.media_type)
+        return HttpResponse(body, content_type=offer.media_type)
+    urls = _urls(request)
+    boundary = protocol.new_boundary()
+    parts = (
+        OutPart(
+            offer.media_type,
+            _lazy(functools.partial(_render, item, 1, options, offer.media_type)),
+            location=urls.instance(item.study.study_uid, item.series.series_uid, item.sop_uid)
+            + "/rendered",
+        )
+        for item in usable
+    )
+    response = StreamingHttpResponse(
+        protocol.multipart_body(parts, boundary), content_type=offer.content_type(boundary)
+    )
+    if skipped := len(instances) - len(usable):
+        response["Warning"] = f'299 {request.get_host()} "{skipped} instance(s) cannot be decoded"'
+    return response
+
+
+@dicomweb_view("GET")
+def study_rendered(request: HttpRequest, study: str) -> HttpResponse:
+    return _rendered_many(request, _instances(request, study))
+
+
+@dicomweb_view("GET")
+def series_rendered(request: HttpRequest, study: str, series: str) -> HttpResponse:
+    return _rendered_many(request, _instances(request, study, series))
+
+
+def _thumbnail(request: HttpRequest, instances: list[Instance], number: int = 1) -> HttpResponse:
+    """One small image standing for the resource (PS3.18 §10.4.1.1.4): its first decodable
+    instance, fitted in ``viewport`` (default 256×256), never enlarged."""
+    offer = protocol.negotiate(_accept(request), RENDERED_OFFERS)
+    item = next((i for i in instances if not i.decode_error), instances[0])
+    if text := request.GET.get("viewport"):
+        viewport = files.parse_viewport(text)
+    else:
+        side = min(THUMBNAIL_SIDE, max(item.rows or 1, item.columns or 1))
+        viewport = files.Viewport(side, side)
+    options = files.RenderOptions(viewport=viewport)
+    body = _render(item, number, options, offer.media_type)
+    return HttpResponse(body, content_type=offer.media_type)
+
+
+@dicomweb_view("GET")
+def study_thumbnail(request: HttpRequest, study: str) -> HttpResponse:
+    return _thumbnail(request, _instances(request, study))
+
+
+@dicomweb_view("GET")
+def series_thumbnail(request: HttpRequest, study: str, series: str) -> HttpResponse:
+    return _thumbnail(request, _instances(request, study, series))
+
+
+@dicomweb_view("GET")
+def instance_thumbnail(request: HttpRequest, study: str, series: str, sop: str) -> HttpResponse:
+    return _thumbnail(request, [_instance(request, study, series, sop)])
+
+
+@dicomweb_view("GET")
+def frame_thumbnail(
+    request: HttpRequest, study: str, series: str, sop: str, frames: str
+) -> HttpResponse:
+    return _thumbnail(request, [_instance(request, study, series, sop)], _one_frame(frames))
 
 
 # --------------------------------------------------------------------------------------------
@@ -645,16 +766,8 @@ def _uri_rendered(request: HttpRequest, item: Instance, media_type: str) -> Http
     if rows or columns:
         viewport = files.Viewport(columns or files.MAX_VIEWPORT, rows or files.MAX_VIEWPORT)
     quality = files.parse_quality(params["imageQuality"]) if params.get("imageQuality") else 90
-    if item.decode_error:
-        raise NotAcceptable(f"the image cannot be decoded: {item.decode_error}")
-    ds = files.read_full(_path(item))
-    files.check_frames([number], files.stored_pixels(ds).frames)
     options = files.RenderOptions(window=window, viewport=viewport, quality=quality)
-    try:
-        body = files.render(ds, number, options, media_type)
-    except DicomRejected as exc:
-        raise NotAcceptable(f"the image cannot be rendered: {exc.message}") from exc
-    return HttpResponse(body, content_type=media_type)
+    return HttpResponse(_render(item, number, options, media_type), content_type=media_type)
 
 
 def _positive(params, name: str, default: int) -> int:

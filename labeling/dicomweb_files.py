@@ -7,7 +7,9 @@ byte ranges sent straight from the file), one compressed frame's fragments, and,
 client cannot take what is stored, a decode or a transcode to Explicit VR Little Endian.
 
 Rendering goes through :func:`labeling.dicom.to_uint8`, the function that feeds the training
-cache, so what a user sees is what the model sees.
+cache, so what a user sees is what the model sees. Rendered images are kept in a small
+per-process cache (:class:`RenderCache`, keyed by file, modification time, frame and
+parameters): a viewer asks for the same image many times, and a cached answer costs a ``stat``.
 """
 
 from __future__ import annotations
@@ -15,7 +17,9 @@ from __future__ import annotations
 import os
 import re
 import struct
-from collections.abc import Iterator, Mapping
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import BinaryIO
 
@@ -270,6 +274,81 @@ def render(ds: Dataset, number: int, options: RenderOptions, media_type: str) ->
     return render_jpeg(image, quality=options.quality)
 
 
+def render_file(path: str, number: int, options: RenderOptions, media_type: str) -> bytes:
+    """:func:`render` of a stored file, through the process's :data:`RENDER_CACHE`."""
+    try:
+        stat = os.stat(path)
+    except OSError as exc:
+        raise StoredFileError(f"cannot read stored file {path}: {exc}") from exc
+    key = (path, stat.st_mtime_ns, stat.st_size, number, options, media_type)
+    return RENDER_CACHE.get(key, lambda: _render_path(path, number, options, media_type))
+
+
+def _render_path(path: str, number: int, options: RenderOptions, media_type: str) -> bytes:
+    ds = read_full(path)
+    check_frames([number], stored_pixels(ds).frames)
+    return render(ds, number, options, media_type)
+
+
+class RenderCache:
+    """Recently rendered images, least recently used dropped past ``max_bytes``.
+
+    Thread-safe; concurrent requests for the same key render once (the others wait for it),
+    so a burst of viewers opening one image costs one decode. Failures are not cached.
+    """
+
+    def __init__(self, max_bytes: int, max_item_bytes: int) -> None:
+        self.max_bytes, self.max_item_bytes = max_bytes, max_item_bytes
+        self._items: OrderedDict[tuple, bytes] = OrderedDict()
+        self._size = 0
+        self._lock = threading.Lock()
+        self._pending: dict[tuple, threading.Lock] = {}
+
+    def get(self, key: tuple, produce: Callable[[], bytes]) -> bytes:
+        with self._lock:
+            if (found := self._hit(key)) is not None:
+                return found
+            pending = self._pending.setdefault(key, threading.Lock())
+        with pending:
+            with self._lock:
+                if (found := self._hit(key)) is not None:
+                    return found
+            try:
+                value = produce()
+            finally:
+                with self._lock:
+                    self._pending.pop(key, None)
+            self._put(key, value)
+            return value
+
+    def _hit(self, key: tuple) -> bytes | None:
+        value = self._items.get(key)
+        if value is not None:
+            self._items.move_to_end(key)
+        return value
+
+    def _put(self, key: tuple, value: bytes) -> None:
+        if len(value) > self.max_item_bytes:
+            return
+        with self._lock:
+            if key in self._items:
+                return
+            self._items[key] = value
+            self._size += len(value)
+            while self._size > self.max_bytes:
+                _, dropped = self._items.popitem(last=False)
+                self._size -= len(dropped)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+            self._size = 0
+
+
+# 64 MB per web process holds a few hundred rendered radiographs.
+RENDER_CACHE = RenderCache(max_bytes=64 * 1024 * 1024, max_item_bytes=16 * 1024 * 1024)
+
+
 def frame_u8(ds: Dataset, number: int, window: tuple[float, float, str] | None) -> np.ndarray:
     if window is not None:
         ds.VOILUTFunction = window[2]
@@ -281,7 +360,7 @@ def frame_u8(ds: Dataset, number: int, window: tuple[float, float, str] | None) 
     if stored.ndim == 3:
         raise BadRequest("rendering frames after the first of a colour image is not supported")
     index = stored.view(np.uint8 if stored.dtype.itemsize == 1 else np.uint16)
-    return display_lut(ds, stored.dtype, index, window=centre_width)[index]
+    return display_lut(ds, index, window=centre_width)[index]
 
 
 def apply_viewport(image: np.ndarray, viewport: Viewport) -> np.ndarray:

@@ -44,16 +44,26 @@ urlpatterns = [
     path("instances", views.all_instances, name="all-instances"),
     path(_STUDY, views.study, name="study"),
     path(f"{_STUDY}/metadata", views.study_metadata, name="study-metadata"),
+    path(f"{_STUDY}/rendered", views.study_rendered, name="study-rendered"),
+    path(f"{_STUDY}/thumbnail", views.study_thumbnail, name="study-thumbnail"),
     path(f"{_STUDY}/series", views.study_series, name="study-series"),
     path(f"{_STUDY}/instances", views.study_instances, name="study-instances"),
     path(_SERIES, views.series, name="series"),
     path(f"{_SERIES}/metadata", views.series_metadata, name="series-metadata"),
+    path(f"{_SERIES}/rendered", views.series_rendered, name="series-rendered"),
+    path(f"{_SERIES}/thumbnail", views.series_thumbnail, name="series-thumbnail"),
     path(f"{_SERIES}/instances", views.series_instances, name="series-instances"),
     path(_INSTANCE, views.instance, name="instance"),
     path(f"{_INSTANCE}/metadata", views.instance_metadata, name="instance-metadata"),
     path(f"{_INSTANCE}/rendered", views.instance_rendered, name="instance-rendered"),
+    path(f"{_INSTANCE}/thumbnail", views.instance_thumbnail, name="instance-thumbnail"),
     path(f"{_INSTANCE}/frames/<frames:frames>", views.frames, name="frames"),
     path(
         f"{_INSTANCE}/frames/<frames:frames>/rendered", views.frame_rendered, name="frame-rendered"
+    ),
+    path(
+        f"{_INSTANCE}/frames/<frames:frames>/thumbnail",
+        views.frame_thumbnail,
+        name="frame-thumbnail",
     ),
 ]

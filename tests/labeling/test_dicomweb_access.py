@@ -34,16 +34,22 @@ def _frame(w):
 DICOMWEB_ROUTES = {
     "dicomweb:study": (_study, "multipart/related; type=application/dicom"),
     "dicomweb:study-metadata": (_study, "application/dicom+json"),
+    "dicomweb:study-rendered": (_study, 'multipart/related; type="image/jpeg"'),
+    "dicomweb:study-thumbnail": (_study, "image/jpeg"),
     "dicomweb:study-series": (_study, "application/dicom+json"),
     "dicomweb:study-instances": (_study, "application/dicom+json"),
     "dicomweb:series": (_series, "multipart/related; type=application/dicom"),
     "dicomweb:series-metadata": (_series, "application/dicom+json"),
+    "dicomweb:series-rendered": (_series, 'multipart/related; type="image/png"'),
+    "dicomweb:series-thumbnail": (_series, "image/png"),
     "dicomweb:series-instances": (_series, "application/dicom+json"),
     "dicomweb:instance": (_instance, "multipart/related; type=application/dicom"),
     "dicomweb:instance-metadata": (_instance, "application/dicom+json"),
     "dicomweb:instance-rendered": (_instance, "image/jpeg"),
+    "dicomweb:instance-thumbnail": (_instance, "image/jpeg"),
     "dicomweb:frames": (_frame, "multipart/related; type=application/octet-stream"),
     "dicomweb:frame-rendered": (_frame, "image/png"),
+    "dicomweb:frame-thumbnail": (_frame, "image/png"),
 }
 
 

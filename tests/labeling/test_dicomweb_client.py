@@ -100,6 +100,18 @@ def test_rendered_matches_the_pipeline(world, dicomweb):
     assert jpeg[:2] == b"\xff\xd8"
 
 
+def test_series_rendered(world, dicomweb):
+    """dicomweb-client hands back the body as it came: one PNG for a series of one instance,
+    a multipart/related of JPEGs (one per instance) when it asks for nothing in particular."""
+    png = dicomweb.retrieve_series_rendered(
+        world.study, world.lateral_series, media_types=("image/png",)
+    )
+    pipeline = to_uint8(read_dicom(io.BytesIO(world.files["lat"]), max_bytes=10**7))
+    assert np.array_equal(np.asarray(Image.open(io.BytesIO(png))), pipeline)
+    multipart = dicomweb.retrieve_series_rendered(world.study, world.series)
+    assert multipart.count(b"Content-Type: image/jpeg") == 2 and b"\xff\xd8" in multipart
+
+
 def test_store_instances_then_find_them(world, dicomweb):
     ds = make_dx(identity=301, PatientName="Stored^ByClient")  # in memory: sent without preamble
     result = dicomweb.store_instances([ds])

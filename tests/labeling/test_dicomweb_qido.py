@@ -187,13 +187,6 @@ def test_a_logged_in_browser_searches_with_its_session(world, client):
     assert response.status_code == 200 and response["Content-Type"] == "application/json"
 
 
-def test_xml_only_clients_get_406(world, token_client):
-    response = token_client().get(
-        "/dicomweb/studies", HTTP_ACCEPT='multipart/related; type="application/dicom+xml"'
-    )
-    assert response.status_code == 406
-
-
 def test_search_queries_stay_constant_with_page_size(
     personas, token_client, django_assert_max_num_queries
 ):
