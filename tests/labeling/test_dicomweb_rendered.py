@@ -12,7 +12,7 @@ from django.http import StreamingHttpResponse
 from PIL import Image
 
 from labeling import dicomweb_files as files
-from labeling.dicom import read_dicom, to_uint8
+from labeling.dicom import read_dicom, render_jpeg, to_uint8
 from labeling.models import Instance
 from tests.dicom_factory import make_dx
 from tests.labeling.dicomweb_support import token_client_fixture, world_fixture  # noqa: F401
@@ -194,6 +194,20 @@ def test_repeated_requests_are_served_from_the_cache(world, token_client, monkey
     assert reads == []
     other = client.get(url, {"window": "2048,999"})  # other parameters: rendered afresh
     assert other.status_code == 200 and len(reads) == 1
+
+
+def test_wado_uri_jpeg_is_the_pipeline_image_encoded_once_cached_or_not(world, token_client):
+    client = token_client()
+    query = {
+        "requestType": "WADO",
+        "studyUID": world.study,
+        "seriesUID": world.series,
+        "objectUID": world.sop,
+        "contentType": "image/jpeg",
+    }
+    expected = render_jpeg(pipeline(world.files["pa"]), quality=90)
+    assert client.get("/wado", query).content == expected  # rendered
+    assert client.get("/wado", query).content == expected  # from the cache
 
 
 def test_a_rewritten_file_is_rendered_afresh(tmp_path):
