@@ -1,14 +1,17 @@
 """Ingest + training-cache throughput against plain pydicom decoding of the same files.
 
-    .venv/bin/python bench/ingest.py [--images 200] [--size 2048] [--processes 2]
+    .venv/bin/python bench/ingest.py [--images 60] [--size 2048] [--workers 2] [--rounds 3]
 
 Generates uncompressed 12-bit DX files with the demo generator, then in the same run:
-(a) plain ``pydicom.dcmread(...).pixel_array`` over every file in one process;
-(b) ``manage.py ingest`` in one process (parse, de-identify, store, decode, resize, cache,
-    database rows), with its peak RSS;
-(c) the same files split over N ``manage.py ingest`` processes at once (scaling with cores).
-Each ingest run uses a fresh SQLite database and data folder. Prints the rates and the ratios;
-the goal is (b) ≥ 0.5 × (a) on one core.
+(a) plain ``pydicom.dcmread(...).pixel_array`` over every file, pinned to one core;
+(b) the ingest service in this process, pinned to one core (parse, de-identify, decode, resize,
+    write the de-identified file, database rows and cache rows in batches): what
+    ``manage.py ingest --workers 1`` does, without its start-up;
+(c) ``manage.py ingest --workers 1`` and ``--workers N`` as commands, wall time including the
+    start-up, with the peak RSS of the command process.
+(a) and (b) alternate for ``--rounds`` rounds (the medians are printed), each ingest round into
+a new team. Every command run gets a fresh SQLite database and data folder. The goal is
+(b) ≥ 0.5 × (a) on one core, and (c) scaling with cores.
 """
 
 from __future__ import annotations
@@ -16,8 +19,8 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import resource
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -37,29 +40,28 @@ def decode_all(paths: list[Path]) -> float:
     return time.perf_counter() - started
 
 
-def manage(args: list[str], data_dir: Path, **extra: str) -> subprocess.Popen:
-    env = {**os.environ, "DEBUG": "1", "CXR_DATA_DIR": str(data_dir), **extra}
+def command_env(data_dir: Path) -> dict[str, str]:
+    env = {**os.environ, "DEBUG": "1", "CXR_DATA_DIR": str(data_dir)}
     env.pop("DATABASE_URL", None)
     env.pop("REDIS_URL", None)
-    return subprocess.Popen(
-        [sys.executable, str(ROOT / "manage.py"), *args], cwd=ROOT, env=env,
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
+    return env
 
 
 def fresh_install(work: Path, name: str) -> Path:
     data = work / name
     data.mkdir()
     for args in (["migrate", "-v0"], ["teams", "create", "Bench"]):
-        process = manage(args, data)
-        _out, err = process.communicate()
+        process = subprocess.run(
+            [sys.executable, str(ROOT / "manage.py"), *args],
+            cwd=ROOT, env=command_env(data), capture_output=True, text=True,
+        )  # fmt: skip
         if process.returncode:
-            raise SystemExit(f"{' '.join(args)} failed: {err}")
+            raise SystemExit(f"{' '.join(args)} failed: {process.stderr}")
     return data
 
 
-def ingest(groups: list[list[Path]], data: Path) -> tuple[float, list[int]]:
-    """Runs one `manage.py ingest` per group at once; wall seconds and each one's peak RSS."""
+def ingest_command(paths: list[Path], data: Path, workers: int) -> tuple[float, int]:
+    """`manage.py ingest` over the files: wall seconds and the command's peak RSS in kB."""
     wrapper = (
         "import resource, runpy, sys; sys.argv = sys.argv[1:];"
         "code = 0\n"
@@ -68,31 +70,50 @@ def ingest(groups: list[list[Path]], data: Path) -> tuple[float, list[int]]:
         "print('maxrss_kb', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)\n"
         "sys.exit(code)"
     )
+    argv = [str(ROOT / "manage.py"), "ingest", "--team", "Bench", "--json"]
+    argv += ["--workers", str(workers), *map(str, paths)]
     started = time.perf_counter()
-    processes = []
-    for group in groups:
-        env = {**os.environ, "DEBUG": "1", "CXR_DATA_DIR": str(data)}
-        env.pop("DATABASE_URL", None)
-        env.pop("REDIS_URL", None)
-        argv = [str(ROOT / "manage.py"), "ingest", "--team", "Bench", "--json", *map(str, group)]
-        processes.append(subprocess.Popen(
-            [sys.executable, "-c", wrapper, *argv], cwd=ROOT, env=env,
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        ))  # fmt: skip
-    peaks = []
-    for process in processes:
-        _out, err = process.communicate()
-        if process.returncode:
-            raise SystemExit(f"ingest failed: {err[-2000:]}")
-        peaks.append(int(err.rsplit("maxrss_kb", 1)[1].split()[0]))
-    return time.perf_counter() - started, peaks
+    process = subprocess.run(
+        [sys.executable, "-c", wrapper, *argv], cwd=ROOT, env=command_env(data),
+        capture_output=True, text=True,
+    )  # fmt: skip
+    seconds = time.perf_counter() - started
+    if process.returncode:
+        raise SystemExit(f"ingest failed: {process.stderr[-2000:]}")
+    if f'"imported": {len(paths)}' not in process.stdout:
+        raise SystemExit(f"not every file was imported: {process.stdout[:2000]}")
+    return seconds, int(process.stderr.rsplit("maxrss_kb", 1)[1].split()[0])
+
+
+def ingest_in_process(paths: list[Path], team_name: str) -> float:
+    from lab.services import create_team
+    from labeling import services
+
+    team = create_team(team_name)
+    started = time.perf_counter()
+    prepared = (services.prepare_file(team, path, name=str(path)) for path in paths)
+    results = list(services.commit_in_batches(team, prepared))
+    seconds = time.perf_counter() - started
+    if any(result.status != "imported" for result in results):
+        raise SystemExit(f"not every file was imported: {results[:5]}")
+    return seconds
+
+
+def setup_django(data: Path) -> None:
+    os.environ.update(command_env(data))
+    os.environ.pop("DATABASE_URL", None)
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "lab.settings")
+    import django
+
+    django.setup()
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--images", type=int, default=200)
+    parser.add_argument("--images", type=int, default=60)
     parser.add_argument("--size", type=int, default=2048)
-    parser.add_argument("--processes", type=int, default=os.cpu_count() or 2)
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 2)
+    parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
 
     from labeling import synth
@@ -101,29 +122,43 @@ def main() -> None:
     try:
         manifest = synth.generate_demo(work / "files", args.images, seed=3, size=args.size)
         paths = sorted(manifest.dicom_paths)
+        n = len(paths)
         megabytes = sum(p.stat().st_size for p in paths) / 1e6
-        print(f"machine: {platform.node()} {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}")
-        print(f"{len(paths)} files of {args.size}² 12-bit, {megabytes:.0f} MB")
+        print(f"machine: {platform.node()}, {os.cpu_count()} CPUs, {platform.processor() or ''}")
+        print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+        print(f"{n} files of {args.size}² 12-bit, uncompressed, {megabytes:.0f} MB")
 
-        decode_all(paths[:5])  # warm the page cache and imports
-        decode_s = decode_all(paths)
-        decode_rate = len(paths) / decode_s
-        print(f"(a) pydicom decode, 1 process : {decode_rate:7.1f} images/s")
-
-        one_s, (one_peak,) = ingest([paths], fresh_install(work, "one"))
-        one_rate = len(paths) / one_s
-        print(f"(b) ingest + cache, 1 process : {one_rate:7.1f} images/s  "
-              f"= {one_rate / decode_rate:.2f} × decode (goal ≥ 0.5); peak RSS {one_peak / 1024:.0f} MB")  # fmt: skip
-
-        n = max(1, args.processes)
-        groups = [paths[i::n] for i in range(n)]
-        many_s, peaks = ingest(groups, fresh_install(work, "many"))
-        many_rate = len(paths) / many_s
-        print(f"(c) ingest + cache, {n} processes: {many_rate:7.1f} images/s  "
-              f"= {many_rate / one_rate:.2f} × one process; peak RSS {max(peaks) / 1024:.0f} MB each")  # fmt: skip
-        print(
-            f"this process peak RSS: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB"
+        setup_django(fresh_install(work, "in-process"))
+        cpus = os.sched_getaffinity(0)
+        os.sched_setaffinity(0, {min(cpus)})
+        decode_all(paths[:5])  # warm the page cache and the imports
+        decode_s, ingest_s = [], []
+        for round_ in range(args.rounds):
+            decode_s.append(decode_all(paths))
+            ingest_s.append(ingest_in_process(paths, f"Bench {round_}"))
+        os.sched_setaffinity(0, cpus)
+        decode_rate = n / statistics.median(decode_s)
+        ingest_rate = n / statistics.median(ingest_s)
+        rounds = ", ".join(
+            f"{n / d:.1f}/{n / i:.1f}" for d, i in zip(decode_s, ingest_s, strict=True)
         )
+        print(f"rounds (decode/ingest images/s): {rounds}")
+        print(f"(a) pydicom decode, one core        : {decode_rate:6.1f} images/s")
+        print(
+            f"(b) ingest in-process, one core     : {ingest_rate:6.1f} images/s "
+            f"= {ingest_rate / decode_rate:.2f} × decode (goal ≥ 0.5)"
+        )
+        one_s, one_peak = ingest_command(paths, fresh_install(work, "one"), 1)
+        print(
+            f"(c) manage.py ingest --workers 1    : {n / one_s:6.1f} images/s "
+            f"= {n / one_s / decode_rate:.2f} × decode; peak RSS {one_peak / 1024:.0f} MB"
+        )
+        many_s, many_peak = ingest_command(paths, fresh_install(work, "many"), args.workers)
+        print(
+            f"    manage.py ingest --workers {args.workers:<2}   : {n / many_s:6.1f} images/s "
+            f"= {one_s / many_s:.2f} × --workers 1; peak RSS {many_peak / 1024:.0f} MB (parent)"
+        )
+        print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

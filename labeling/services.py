@@ -1,9 +1,12 @@
 """State changes for studies, instances and reports: every import path ends here.
 
-``ingest_file`` is the one service behind uploads, STOW-RS, ``manage.py ingest`` and PACS pulls:
-parse defensively, de-identify when the team asks for it, store once by SOP Instance UID at a path
-derived from the UID, and create the rows in one transaction. A rejected file leaves no row and
-no file; a duplicate (also under concurrency) leaves exactly one.
+Every import (uploads, STOW-RS, ``manage.py ingest``, PACS pulls) goes through two steps.
+``prepare_file`` parses defensively, de-identifies when the team asks for it, decodes once into
+the cache image and writes the file beside its final place (a path derived from the SOP Instance
+UID); it only reads the database, so worker processes can run it in parallel. ``commit_prepared``
+then creates the rows, cache rows and moves the files into place, many files per transaction.
+``ingest_file`` is both for one file. A rejected file leaves no row and no file; a duplicate
+(also under concurrency) leaves exactly one.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ import os
 import tempfile
 import zipfile
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, Literal
@@ -31,7 +34,15 @@ from lab.models import Team
 
 from . import deid
 from .cache import ArrayStore
-from .dicom import DicomRejected, InstanceIdentity, identity, read_dicom, resize_u8, to_uint8
+from .dicom import (
+    DicomRejected,
+    InstanceIdentity,
+    identity,
+    read_dicom,
+    resize_u8,
+    to_uint8,
+    write_file,
+)
 from .models import ImageCache, Instance, Report, Series, Study
 
 log = logging.getLogger(__name__)
@@ -58,7 +69,44 @@ def store_path(team: Team, sop_uid: str) -> Path:
     return Path(str(team.pk)) / digest[:2] / digest[2:4] / f"{digest}.dcm"
 
 
+# How many prepared files one transaction commits: a folder or an archive pays for one commit
+# and one cache-row lock per batch rather than per file, and holds at most this many temporary
+# files at once.
+COMMIT_BATCH = 32
+
+
+@dataclass
+class PreparedFile:
+    """A file parsed, de-identified, decoded and written beside its final place under a
+    temporary name, waiting for :func:`commit_prepared`. Picklable, so worker processes can
+    prepare files while one process commits them."""
+
+    name: str
+    found: InstanceIdentity
+    relative: Path
+    temp: Path
+    size: int
+    decode_error: str
+    quarantine: bool
+    pixels: np.ndarray | None
+
+    @property
+    def final(self) -> Path:
+        return settings.DICOM_STORE_DIR / self.relative
+
+
+Prepared = PreparedFile | IngestResult
+
+
 def ingest_file(team: Team, source: str | os.PathLike | BinaryIO, *, name: str) -> IngestResult:
+    """One file, committed at once (uploads, STOW-RS parts, PACS pulls)."""
+    return commit_prepared(team, [prepare_file(team, source, name=name)])[0]
+
+
+def prepare_file(team: Team, source: str | os.PathLike | BinaryIO, *, name: str) -> Prepared:
+    """All the work but the rows: parse, de-identify, decode once (the cache image), write the
+    file. Returns the final result instead when the file is rejected or already stored. Reads
+    the database, never writes it."""
     try:
         ds = read_dicom(source, max_bytes=settings.DICOM_MAX_FILE_BYTES)
     except DicomRejected as exc:
@@ -76,36 +124,127 @@ def ingest_file(team: Team, source: str | os.PathLike | BinaryIO, *, name: str) 
     final = settings.DICOM_STORE_DIR / relative
     final.parent.mkdir(parents=True, exist_ok=True)
     temp = _write_temp(ds, final.parent)
+    return PreparedFile(
+        name, found, relative, temp, temp.stat().st_size, decode_error, quarantine, pixels
+    )
+
+
+def commit_prepared(team: Team, items: Sequence[Prepared]) -> list[IngestResult]:
+    """Rows, cache rows and files of prepared files in one transaction; results in order.
+
+    Each file gets a savepoint: one whose UID another import stored first (also concurrently)
+    becomes a duplicate without undoing the others. Temporary files never outlive the call, and
+    if the transaction fails the files it moved into place are removed again.
+    """
+    prepared = [item for item in items if isinstance(item, PreparedFile)]
+    placed: list[Path] = []
     try:
-        instance = _commit(team, found, relative, temp, final, decode_error, quarantine, pixels)
+        outcomes = _commit_batch(team, prepared, placed) if prepared else {}
+    except BaseException:
+        for path in placed:
+            path.unlink(missing_ok=True)
+        raise
     finally:
-        temp.unlink(missing_ok=True)
-    if instance is None:
-        return IngestResult("duplicate", name, sop_uid=found.sop_uid)
-    return IngestResult("imported", name, sop_uid=found.sop_uid, instance_id=instance.pk)
+        for item in prepared:
+            item.temp.unlink(missing_ok=True)
+    return [item if isinstance(item, IngestResult) else outcomes[id(item)] for item in items]
 
 
-def _commit(team, found, relative, temp, final, decode_error, quarantine, pixels, tries=3):
-    """Rows, cache row and file in one transaction; None when another upload of the same UID
-    won the race. A lost race on the study or series row (a sibling instance created it a moment
+def commit_in_batches(team: Team, items: Iterable[Prepared]) -> Iterator[IngestResult]:
+    """:func:`commit_prepared` over a stream, :data:`COMMIT_BATCH` files per transaction."""
+    batch: list[Prepared] = []
+    try:
+        for item in items:
+            batch.append(item)
+            if len(batch) >= COMMIT_BATCH:
+                done, batch = batch, []
+                yield from commit_prepared(team, done)
+        done, batch = batch, []
+        yield from commit_prepared(team, done)
+    finally:
+        _discard(batch)  # an error while preparing: the batch so far is never committed
+
+
+def _discard(items: Iterable[Prepared]) -> None:
+    for item in items:
+        if isinstance(item, PreparedFile):
+            item.temp.unlink(missing_ok=True)
+
+
+def _commit_batch(
+    team: Team, prepared: list[PreparedFile], placed: list[Path]
+) -> dict[int, IngestResult]:
+    outcomes: dict[int, IngestResult] = {}
+    with transaction.atomic():
+        rows = _CacheRows(team)
+        if any(item.pixels is not None for item in prepared):
+            rows.lock()
+        for item in prepared:
+            instance = _commit_one(team, item, rows)
+            if instance is None:
+                outcomes[id(item)] = IngestResult(
+                    "duplicate", item.name, sop_uid=item.found.sop_uid
+                )
+            else:
+                placed.append(item.final)
+                outcomes[id(item)] = IngestResult(
+                    "imported", item.name, sop_uid=item.found.sop_uid, instance_id=instance.pk
+                )
+        rows.save()
+    return outcomes
+
+
+def _commit_one(
+    team: Team, item: PreparedFile, rows: _CacheRows, tries: int = 3
+) -> Instance | None:
+    """The instance's rows, cache row and file; None when another import of the same UID won
+    the race. A lost race on the study or series row (a sibling instance created it a moment
     earlier) is retried, since this instance is new."""
     for attempt in range(tries):
         try:
             with transaction.atomic():
-                instance = _create_rows(team, found, relative, temp.stat().st_size, decode_error)
-                if quarantine:
-                    instance.quarantined = True
-                    instance.save(update_fields=["quarantined"])
-                if pixels is not None:
-                    _add_to_cache(instance, pixels)
-                os.replace(temp, final)
+                row = None if item.pixels is None else rows.next_row()
+                instance = _create_rows(team, item, row)
+                if row is not None:
+                    rows.write(row, item.pixels)
+                os.replace(item.temp, item.final)
                 return instance
         except IntegrityError:
-            if Instance.objects.filter(team=team, sop_uid=found.sop_uid).exists():
+            if Instance.objects.filter(team=team, sop_uid=item.found.sop_uid).exists():
                 return None
             if attempt == tries - 1:
                 raise
     return None
+
+
+class _CacheRows:
+    """Cache rows of one transaction: the team's counter is locked once, before the first file
+    (two ingests never share a row), rows are handed out in order and the counter saved once."""
+
+    def __init__(self, team: Team) -> None:
+        self.team = team
+        self.cache: ImageCache | None = None
+        self.used = 0
+
+    def lock(self) -> None:
+        """Outside any file's savepoint, so that a rolled-back file cannot undo the counter."""
+        size = settings.CACHE_IMAGE_SIZE
+        ImageCache.objects.get_or_create(team=self.team, size=size)
+        self.cache = ImageCache.objects.select_for_update().get(team=self.team, size=size)
+
+    def next_row(self) -> int:
+        if self.cache is None:
+            raise RuntimeError("lock() the cache rows first")
+        return self.cache.rows + self.used
+
+    def write(self, row: int, pixels: np.ndarray) -> None:
+        cache_store(self.team, pixels.shape[0]).write(row, pixels)
+        self.used += 1
+
+    def save(self) -> None:
+        if self.cache is not None and self.used:
+            self.cache.rows += self.used
+            self.cache.save(update_fields=["rows"])
 
 
 def team_secret(team: Team) -> bytes:
@@ -148,19 +287,6 @@ def cache_store(team: Team, size: int | None = None) -> ArrayStore:
     return ArrayStore(settings.CACHE_STORE_DIR / str(team.pk) / f"s{size}", size)
 
 
-def _add_to_cache(instance: Instance, pixels: np.ndarray) -> None:
-    """Allocate the next row under a row lock (two ingests never share a row), then write it."""
-    size = pixels.shape[0]
-    ImageCache.objects.get_or_create(team=instance.team, size=size)
-    cache = ImageCache.objects.select_for_update().get(team=instance.team, size=size)
-    row = cache.rows
-    cache_store(instance.team, size).write(row, pixels)
-    cache.rows = row + 1
-    cache.save(update_fields=["rows"])
-    instance.cache_row = row
-    instance.save(update_fields=["cache_row"])
-
-
 def cached_image(instance: Instance) -> np.ndarray | None:
     if instance.cache_row is None:
         return None
@@ -169,8 +295,12 @@ def cached_image(instance: Instance) -> np.ndarray | None:
 
 def _write_temp(ds, folder: Path) -> Path:
     handle, name = tempfile.mkstemp(dir=folder, suffix=".part")
-    with os.fdopen(handle, "wb") as fp:
-        ds.save_as(fp, enforce_file_format=True)
+    try:
+        with os.fdopen(handle, "wb") as fp:
+            write_file(ds, fp)
+    except BaseException:
+        os.unlink(name)
+        raise
     return Path(name)
 
 
@@ -180,9 +310,8 @@ def _stand_in_patient(study_uid: str) -> str:
     return f"no-patient-id:{study_uid}"[:64]
 
 
-def _create_rows(
-    team: Team, found: InstanceIdentity, relative: Path, size: int, decode_error: str
-) -> Instance:
+def _create_rows(team: Team, item: PreparedFile, cache_row: int | None) -> Instance:
+    found = item.found
     study, _ = Study.objects.get_or_create(
         team=team,
         study_uid=found.study_uid,
@@ -222,9 +351,11 @@ def _create_rows(
         bits_stored=found.bits_stored,
         transfer_syntax=found.transfer_syntax,
         view_position=found.view_position,
-        file_path=str(relative),
-        file_size=size,
-        decode_error=decode_error,
+        file_path=str(item.relative),
+        file_size=item.size,
+        decode_error=item.decode_error,
+        quarantined=item.quarantine,
+        cache_row=cache_row,
     )
 
 
@@ -236,26 +367,39 @@ MAX_ZIP_ENTRIES = 100_000
 def ingest_zip(
     team: Team, source: str | os.PathLike | BinaryIO, *, name: str
 ) -> list[IngestResult]:
-    """Ingest every file of a zip archive; hostile entries are rejected one by one."""
+    """Ingest every file of a zip archive, in batches; hostile entries are rejected one by one."""
+    opened = open_archive(source, name=name)
+    if isinstance(opened, IngestResult):
+        return [opened]
+    archive, entries = opened
+    with archive:
+        prepared = (prepare_zip_entry(team, archive, info, name) for info in entries)
+        return list(commit_in_batches(team, prepared))
+
+
+def open_archive(
+    source: str | os.PathLike | BinaryIO, *, name: str
+) -> tuple[zipfile.ZipFile, list[zipfile.ZipInfo]] | IngestResult:
+    """The archive and its file entries, or why it is refused as a whole."""
     try:
         archive = zipfile.ZipFile(source)
     except (zipfile.BadZipFile, OSError) as exc:
-        return [IngestResult("rejected", name, code="bad_archive", reason=str(exc))]
-    with archive:
-        entries = [info for info in archive.infolist() if not info.is_dir()]
-        if len(entries) > MAX_ZIP_ENTRIES:
-            return [
-                IngestResult(
-                    "rejected",
-                    name,
-                    code="bad_archive",
-                    reason=f"{len(entries)} entries; at most {MAX_ZIP_ENTRIES} per archive",
-                )
-            ]
-        return [_ingest_entry(team, archive, info, name) for info in entries]
+        return IngestResult("rejected", name, code="bad_archive", reason=str(exc))
+    entries = [info for info in archive.infolist() if not info.is_dir()]
+    if len(entries) > MAX_ZIP_ENTRIES:
+        archive.close()
+        return IngestResult(
+            "rejected",
+            name,
+            code="bad_archive",
+            reason=f"{len(entries)} entries; at most {MAX_ZIP_ENTRIES} per archive",
+        )
+    return archive, entries
 
 
-def _ingest_entry(team: Team, archive: zipfile.ZipFile, info: zipfile.ZipInfo, name: str):
+def prepare_zip_entry(
+    team: Team, archive: zipfile.ZipFile, info: zipfile.ZipInfo, name: str
+) -> Prepared:
     label = f"{name}:{info.filename}"
     problem = _entry_problem(info)
     if problem:
@@ -272,7 +416,7 @@ def _ingest_entry(team: Team, archive: zipfile.ZipFile, info: zipfile.ZipInfo, n
                 "rejected", label, code="too_large", reason=f"expands beyond {limit} bytes"
             )
         spool.seek(0)
-        return ingest_file(team, spool, name=label)
+        return prepare_file(team, spool, name=label)
 
 
 def _entry_problem(info: zipfile.ZipInfo) -> str:

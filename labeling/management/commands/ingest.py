@@ -1,13 +1,32 @@
-"""``manage.py ingest PATH... --team T [--reports FILE]``: DICOM files, folders and zip archives."""
+"""``manage.py ingest PATH... --team T [--reports FILE] [--workers N]``: DICOM files, folders and
+zip archives.
 
+The work per file (parse, de-identify, decode, write) runs in ``--workers`` processes, forked
+from this one (default: one per CPU); this process commits the rows, cache rows and files in
+batches of :data:`labeling.services.COMMIT_BATCH`, in the order of the files, so the result is
+the same whatever the number of workers.
+"""
+
+import itertools
+import multiprocessing
+import os
 import zipfile
+from collections import deque
 from collections.abc import Iterator
 from pathlib import Path
 
 from django.core.management.base import CommandError
+from django.db import connections
 
 from lab.management.base import LabCommand
+from lab.models import Team
 from labeling import services
+
+# One unit of work: a file, or one entry of an archive (path, index in its infolist()).
+Unit = tuple[Path, int | None]
+# Units handed to the pool ahead of the one being committed, per worker: enough to keep every
+# worker busy, few enough that prepared files waiting on disk stay bounded.
+AHEAD_PER_WORKER = 4
 
 
 class Command(LabCommand):
@@ -17,6 +36,12 @@ class Command(LabCommand):
         super().add_arguments(parser)
         parser.add_argument("paths", nargs="+", type=Path)
         parser.add_argument("--reports", type=Path, help="CSV or JSONL reports file")
+        parser.add_argument(
+            "--workers",
+            type=int,
+            default=os.cpu_count() or 1,
+            help="processes that parse, de-identify and decode files (default: one per CPU)",
+        )
 
     def handle(self, *args, **options) -> None:
         team = self.team(options["team"])
@@ -25,14 +50,17 @@ class Command(LabCommand):
             raise CommandError(f"no such file or folder: {', '.join(missing)}")
         if options["reports"] and not options["reports"].is_file():
             raise CommandError(f"no such reports file: {options['reports']}")
-        files = sorted(_files(options["paths"]))
+        if options["workers"] < 1:
+            raise CommandError("--workers must be at least 1")
         counts = {"imported": 0, "duplicate": 0, "rejected": 0}
         rejected = []
-        for path in self.progress(files, len(files), "ingesting"):
-            for result in _ingest_path(team, path):
-                counts[result.status] += 1
-                if result.status == "rejected":
-                    rejected.append(result.as_dict())
+        units, refused = _units(sorted(_files(options["paths"])))
+        prepared = _prepare_all(team, units, options["workers"])
+        results = services.commit_in_batches(team, prepared)
+        for result in [*refused, *self.progress(results, len(units), "ingesting")]:
+            counts[result.status] += 1
+            if result.status == "rejected":
+                rejected.append(result.as_dict())
         reports = None
         if options["reports"]:
             reports = services.import_reports(
@@ -63,8 +91,89 @@ def _files(paths: list[Path]) -> Iterator[Path]:
             yield path
 
 
-def _ingest_path(team, path: Path) -> Iterator[services.IngestResult]:
-    if zipfile.is_zipfile(path):
-        yield from services.ingest_zip(team, path, name=path.name)
-    else:
-        yield services.ingest_file(team, path, name=str(path))
+def _units(files: list[Path]) -> tuple[list[Unit], list[services.IngestResult]]:
+    """Files and archive entries to prepare, and the archives refused as a whole."""
+    units: list[Unit] = []
+    refused = []
+    for path in files:
+        if not zipfile.is_zipfile(path):
+            units.append((path, None))
+            continue
+        opened = services.open_archive(path, name=path.name)
+        if isinstance(opened, services.IngestResult):
+            refused.append(opened)
+            continue
+        archive, entries = opened
+        with archive:
+            index = {id(info): i for i, info in enumerate(archive.infolist())}
+            units += [(path, index[id(info)]) for info in entries]
+    return units, refused
+
+
+def _prepare_all(team: Team, units: list[Unit], workers: int) -> Iterator[services.Prepared]:
+    """Prepared units in order, from a pool of forked processes or from this one.
+
+    Forked workers open their own database connections (they only read: the duplicate check),
+    so this process closes its connection first. Inside a transaction (call_command from code
+    that holds one) the workers could not see its rows, so the work stays in this process.
+    """
+    if workers == 1 or len(units) < 2 or connections["default"].in_atomic_block:
+        preparer = _Preparer(team)
+        try:
+            yield from map(preparer, units)
+        finally:
+            preparer.close()
+        return
+    connections.close_all()
+    workers = min(workers, len(units))
+    context = multiprocessing.get_context("fork")
+    with context.Pool(workers, _start_worker, (team.pk,)) as pool:
+        waiting = iter(units)
+        pending = deque(
+            pool.apply_async(_prepare_in_worker, (unit,))
+            for unit in itertools.islice(waiting, workers * AHEAD_PER_WORKER)
+        )
+        while pending:
+            prepared = pending.popleft().get()
+            for unit in itertools.islice(waiting, 1):
+                pending.append(pool.apply_async(_prepare_in_worker, (unit,)))
+            yield prepared
+
+
+class _Preparer:
+    """Prepares units of one team, keeping the archive it read last open."""
+
+    def __init__(self, team: Team) -> None:
+        self.team = team
+        self.archive: tuple[Path, zipfile.ZipFile] | None = None
+
+    def __call__(self, unit: Unit) -> services.Prepared:
+        path, entry = unit
+        if entry is None:
+            return services.prepare_file(self.team, path, name=str(path))
+        archive = self._open(path)
+        return services.prepare_zip_entry(self.team, archive, archive.infolist()[entry], path.name)
+
+    def _open(self, path: Path) -> zipfile.ZipFile:
+        if self.archive is None or self.archive[0] != path:
+            self.close()
+            self.archive = (path, zipfile.ZipFile(path))
+        return self.archive[1]
+
+    def close(self) -> None:
+        if self.archive is not None:
+            self.archive[1].close()
+            self.archive = None
+
+
+_worker: _Preparer | None = None
+
+
+def _start_worker(team_pk: int) -> None:
+    global _worker
+    _worker = _Preparer(Team.objects.get(pk=team_pk))
+
+
+def _prepare_in_worker(unit: Unit) -> services.Prepared:
+    assert _worker is not None, "the pool initializer sets the preparer"
+    return _worker(unit)
