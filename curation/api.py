@@ -80,6 +80,11 @@ class RunViewSet(
     queryset = ClusterRun.objects.select_related("created_by").order_by("-created_at", "-id")
     serializer_class = ClusterRunSerializer
 
+    def get_queryset(self):
+        queryset = super().get_queryset()
+        services.settle_runs(queryset)  # a poller must see a run end when its job has
+        return queryset
+
     @extend_schema(request=StartRunSerializer, responses={202: ClusterRunSerializer})
     def create(self, request):
         """Queue a clustering run (k, seed); poll the run for status and progress."""

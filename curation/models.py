@@ -84,7 +84,8 @@ class RunStatus(models.TextChoices):
 
 
 class ClusterRun(TeamOwned):
-    """One clustering run: the row is the source of truth for its status and progress."""
+    """One clustering run: the row holds its status, progress and result; a run started from
+    the browser or the API is also a ``training.Job`` of kind "cluster", which a worker claims."""
 
     k = models.PositiveIntegerField()
     seed = models.IntegerField(default=0)
@@ -100,6 +101,11 @@ class ClusterRun(TeamOwned):
     n_unique = models.PositiveIntegerField(default=0)
     sampled = models.BooleanField(default=False)
     error = models.TextField(blank=True)
+    # The job that runs it on a worker (queue page, heartbeat, attempts, cancel); None for runs
+    # made in-process (``manage.py cluster``, ``run_clustering``).
+    job = models.OneToOneField(
+        "training.Job", on_delete=models.SET_NULL, null=True, blank=True, related_name="cluster_run"
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
     )

@@ -17,7 +17,7 @@ class ClusterRunSerializer(serializers.ModelSerializer):
         model = ClusterRun
         fields = [
             "id", "k", "seed", "status", "progress", "stage", "timings", "loss", "silhouette",
-            "k_curve", "n_clauses", "n_unique", "sampled", "error", "cues", "created_by",
+            "k_curve", "n_clauses", "n_unique", "sampled", "error", "cues", "job", "created_by",
             "created_at", "started_at", "finished_at",
         ]  # fmt: skip
         read_only_fields = fields

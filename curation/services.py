@@ -36,6 +36,8 @@ from labeling.text import (
     without_cues,
 )
 from labeling.vocabulary import NORMAL, PAPER_LABELS
+from training import services as job_services
+from training.models import JobKind, JobStatus
 
 from . import tables
 from .models import (
@@ -339,7 +341,12 @@ def sync_clauses(team: Team, cues: CueLists | None = None) -> ClauseSync:
 def start_clustering(
     team: Team, user, *, k: int, seed: int = 0, enqueue: bool = True
 ) -> ClusterRun:
-    """Check k against the team's clauses, store a queued run, and enqueue it on commit."""
+    """Check k against the team's clauses and store a queued run.
+
+    With ``enqueue`` the run is also a ``training.Job`` of kind "cluster" (on the queue page,
+    with heartbeat, attempts and cancel), sent to a worker once committed; without it the
+    caller runs it in this process (``run_clustering``, ``manage.py cluster``).
+    """
     if isinstance(k, bool) or not isinstance(k, int):
         raise CurationError(f"k must be a whole number, got {k!r}")
     if isinstance(seed, bool) or not isinstance(seed, int):
@@ -366,9 +373,11 @@ def start_clustering(
             team=team, k=k, seed=seed, cues=_cue_snapshot(cues), created_by=user
         )
         if enqueue:
-            from .tasks import run_clustering_task
-
-            transaction.on_commit(lambda: run_clustering_task.delay(run.pk))
+            run.job = job_services.create_job(
+                team, user, JobKind.CLUSTER, {"cluster_run": run.pk, "k": k, "seed": seed},
+                name=f"clustering k={k} seed={seed}",
+            )  # fmt: skip
+            run.save(update_fields=["job"])
     return run
 
 
@@ -399,6 +408,42 @@ def claim_run(run_id: int) -> bool:
             status=RunStatus.RUNNING, started_at=timezone.now(), progress=0.01, stage="claimed"
         )
     )
+
+
+def claim_run_for_job(run_id: int, job_id: int) -> bool:
+    """Take a job's run for the worker that claimed the job. The job claim is the exclusive
+    one, so any unfinished state is taken over: queued, left running by a worker that died, or
+    failed by an earlier attempt (a retry). False when the run is not this job's or succeeded."""
+    return bool(
+        ClusterRun.objects.filter(pk=run_id, job_id=job_id)
+        .exclude(status=RunStatus.SUCCEEDED)
+        .update(
+            status=RunStatus.RUNNING,
+            started_at=timezone.now(),
+            finished_at=None,
+            progress=0.01,
+            stage="claimed",
+            error="",
+        )
+    )
+
+
+def stop_run(run_id: int, reason: str) -> None:
+    """End an unfinished run as failed with a one-line reason (its job was cancelled)."""
+    ClusterRun.objects.filter(pk=run_id).exclude(status=RunStatus.SUCCEEDED).update(
+        status=RunStatus.FAILED, finished_at=timezone.now(), error=reason
+    )
+
+
+def settle_runs(runs) -> None:
+    """Runs whose job ended without them end too: a job cancelled while queued never reaches
+    a worker, and one the reaper gave up on leaves its run "running"."""
+    stuck = runs.filter(
+        status__in=[RunStatus.QUEUED, RunStatus.RUNNING],
+        job__status__in=[JobStatus.FAILED, JobStatus.CANCELLED],
+    )
+    for run_id, job_status, job_error in stuck.values_list("pk", "job__status", "job__error"):
+        stop_run(run_id, job_error or f"the job was {job_status}")
 
 
 def run_clustering(team: Team, k: int, seed: int = 0, user=None) -> ClusterRun:
@@ -454,21 +499,23 @@ def _execute(run: ClusterRun, report: Callable[[float, str], None]) -> None:
     report(0.5, "clustering")
     result = cluster_clauses(texts, run.k, run.seed, cues=cues, polarities=pols)
     report(0.85, "storing clusters")
+    # Clusters and the succeeded status in one transaction: a retried attempt never finds the
+    # clusters of an earlier one.
     with transaction.atomic():
         _store_clusters(run, occurrences, result)
-    ClusterRun.objects.filter(pk=run.pk).update(
-        status=RunStatus.SUCCEEDED,
-        progress=1.0,
-        stage="done",
-        finished_at=timezone.now(),
-        loss=result.loss,
-        silhouette=result.silhouette,
-        timings={key: round(value, 4) for key, value in result.timings.items()},
-        k_curve=curve,
-        n_clauses=result.n_clauses,
-        n_unique=result.n_unique,
-        sampled=result.sampled,
-    )
+        ClusterRun.objects.filter(pk=run.pk).update(
+            status=RunStatus.SUCCEEDED,
+            progress=1.0,
+            stage="done",
+            finished_at=timezone.now(),
+            loss=result.loss,
+            silhouette=result.silhouette,
+            timings={key: round(value, 4) for key, value in result.timings.items()},
+            k_curve=curve,
+            n_clauses=result.n_clauses,
+            n_unique=result.n_unique,
+            sampled=result.sampled,
+        )
 
 
 def _k_curve(texts: list[str], pols: list[str], k: int, seed: int, cues: CueLists) -> dict:

@@ -46,6 +46,7 @@ def workspace(request: HttpRequest) -> HttpResponse:
     context = {"team": team, "can_curate": _can_curate(request), "clusters": [], "runs": []}
     if team is not None:
         runs = ClusterRun.objects.of_team(team)
+        services.settle_runs(runs)
         chosen = request.GET.get("run")
         run = (
             get_visible_or_404(runs, request.user, pk=chosen)

@@ -181,6 +181,7 @@ def _stop_reaper(**_kwargs) -> None:
 
 
 # The job kinds register themselves on import.
+import curation.jobs  # noqa: E402,F401
 import labeling.pacs_jobs  # noqa: E402,F401
 
 from . import jobs  # noqa: E402,F401

@@ -1,4 +1,4 @@
-"""The run row is the job: queued over the API, claimed once, progress and result on the row."""
+"""A run queued over the API is a cluster job: claimed once, progress and result on both rows."""
 
 import json
 
@@ -6,8 +6,10 @@ import pytest
 from django.core.management import call_command
 from rest_framework.test import APIClient
 
-from curation import services, tasks
+from curation import services
 from curation.models import ClusterRun, ProposedCluster
+from tests.training.runs import run_inline
+from training.models import Job
 
 from .conftest import cluster_with
 
@@ -19,38 +21,55 @@ def api(curator):
     return client
 
 
-def test_a_run_posted_over_the_api_is_enqueued_on_commit_and_runs(
+def test_a_run_posted_over_the_api_is_enqueued_on_commit_as_a_job_and_runs(
     api, corpus, monkeypatch, django_capture_on_commit_callbacks
 ):
+    from lab.celery import app
+
     sent = []
-    monkeypatch.setattr(tasks.run_clustering_task, "delay", lambda run_id: sent.append(run_id))
+    monkeypatch.setattr(
+        app, "send_task", lambda name, args, queue: sent.append((name, args, queue))
+    )
     with django_capture_on_commit_callbacks(execute=True):
         response = api.post("/api/curation/runs/", {"k": 8, "seed": 2}, format="json")
     assert response.status_code == 202 and response.json()["status"] == "queued"
-    assert sent == [response.json()["id"]]
-    tasks.run_clustering_task(sent[0])  # what the worker does with the message
-    run = api.get(f"/api/curation/runs/{sent[0]}/").json()
+    job = Job.objects.get(pk=response.json()["job"])
+    assert sent == [("training.run_job", [job.pk], "default")]
+    assert job.kind == "cluster" and job.config == {"cluster_run": response.json()["id"], "k": 8,
+                                                    "seed": 2}  # fmt: skip
+    job = run_inline(job)  # what the worker does with the message
+    run = api.get(f"/api/curation/runs/{response.json()['id']}/").json()
     assert run["status"] == "succeeded" and run["progress"] == 1.0 and run["seed"] == 2
-    clusters = api.get(f"/api/curation/clusters/?run={sent[0]}").json()["results"]
+    assert job.status == "succeeded" and job.progress["step"] == job.progress["total_steps"]
+    assert job.metrics["clauses"] == run["n_clauses"] and job.metrics["cluster_run"] == run["id"]
+    clusters = api.get(f"/api/curation/clusters/?run={run['id']}").json()["results"]
     assert sum(c["clause_count"] for c in clusters) == run["n_clauses"]
 
 
 def test_a_claimed_run_is_not_run_twice_and_a_missing_one_is_skipped(corpus, curator):
     run = services.start_clustering(corpus.team, curator, k=8, enqueue=False)
+    assert run.job is None  # in-process runs have no job
     assert services.claim_run(run.pk)
     assert not services.claim_run(run.pk)
-    tasks.run_clustering_task(run.pk)  # already claimed: does nothing
-    assert ClusterRun.objects.get(pk=run.pk).status == "running"
-    assert not ProposedCluster.objects.exists()
-    tasks.run_clustering_task(10**9)
+    assert not services.claim_run_for_job(run.pk, 10**9)  # not that job's run
+    queued = services.start_clustering(corpus.team, curator, k=8)
+    first = run_inline(queued.job)
+    assert first.status == "succeeded"
+    Job.objects.filter(pk=first.pk).update(status="queued")  # a redelivered message
+    again = run_inline(first)  # the run has succeeded: the job fails, nothing is stored twice
+    assert again.status == "failed" and "already finished" in again.error
+    assert ProposedCluster.objects.filter(run=queued).count() == first.metrics["clusters"]
+    assert not services.claim_run(10**9)
 
 
-def test_a_run_that_fails_records_why(corpus, curator):
-    run = services.start_clustering(corpus.team, curator, k=8, enqueue=False)
+def test_a_run_that_fails_records_why_on_the_run_and_the_job(corpus, curator):
+    run = services.start_clustering(corpus.team, curator, k=8)
     ClusterRun.objects.filter(pk=run.pk).update(k=500)
-    tasks.run_clustering_task(run.pk)
+    job = run_inline(run.job)
     run.refresh_from_db()
     assert run.status == "failed" and "larger than the number of unique clauses" in run.error
+    assert job.status == "failed" and "larger than the number of unique clauses" in job.error
+    assert not ProposedCluster.objects.filter(run=run).exists()
 
 
 def test_cluster_command_prints_a_json_summary(corpus, capsys):

@@ -172,6 +172,11 @@
     const run = await response.json();
     progress.querySelector("progress").value = run.progress || 0;
     progress.querySelector(".stage").textContent = run.stage || run.status;
+    const jobLink = progress.querySelector(".job-link");
+    if (run.job && jobLink) {
+      jobLink.href = progress.dataset.jobUrl.replace(/0\/$/, `${run.job}/`);
+      jobLink.hidden = false;
+    }
     if (run.status === "succeeded") window.location.search = `?run=${run.id}`;
     else if (run.status === "failed") say(run.error, true);
     else setTimeout(() => poll(runId), 1000);
