@@ -53,6 +53,7 @@ def study_list(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def study_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    from results.heatmaps import viewer_options
     from training.services import study_predictions
 
     study = get_visible_or_404(Study.objects.select_related("team"), request.user, pk=pk)
@@ -61,6 +62,7 @@ def study_detail(request: HttpRequest, pk: int) -> HttpResponse:
     frozen = frozen_labels(study, request.LANGUAGE_CODE)
     for instance in instances:
         instance.frozen_labels = frozen["by_image"].get(instance.sop_uid) if frozen else None
+    predictions = study_predictions(study)
     return render(
         request,
         "labeling/study_detail.html",
@@ -69,7 +71,8 @@ def study_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "instances": instances,
             "report": report,
             "viewer_config": viewer_config(study, instances),
-            "predictions": study_predictions(study),
+            "predictions": predictions,
+            "heatmap_config": viewer_options(study, predictions, request.GET.dict()),
             "frozen": frozen,
         },
     )

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import heatmap_views, views
 
 app_name = "results"
 urlpatterns = [
@@ -8,6 +8,11 @@ urlpatterns = [
     path("results/compare/", views.compare, name="compare"),
     path("results/runs/<int:pk>/", views.run_detail, name="run"),
     path("results/runs/<int:pk>/cases/", views.cases, name="cases"),
+    path(
+        "results/runs/<int:pk>/heatmaps/<int:instance>/<str:label>/",
+        heatmap_views.heatmap,
+        name="heatmap",
+    ),
     path("results/runs/<int:pk>/disagreements/", views.disagreements, name="disagreements"),
     path("results/runs/<int:pk>/metrics.json", views.metrics_json, name="metrics-json"),
     path("results/runs/<int:pk>/metrics.csv", views.metrics_csv, name="metrics-csv"),

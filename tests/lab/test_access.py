@@ -68,6 +68,15 @@ def _trained(w) -> Job:
     return w.job
 
 
+def _explained(w) -> Job:
+    """The trained run with the class names a Grad-CAM overlay route checks its label against."""
+    job = _trained(w)
+    if "class_names" not in job.metrics:
+        job.metrics = {**job.metrics, "class_names": ["normal", "abnormal"]}
+        job.save(update_fields=["metrics"])
+    return job
+
+
 # Every named route that takes an object key, with how to fill it from the world.
 OBJECT_ROUTES = {
     "labeling:study-detail": lambda w: {"pk": w.study.pk},
@@ -103,6 +112,11 @@ OBJECT_ROUTES = {
     "training:job-retry": lambda w: {"pk": w.job.pk},
     "results:run": lambda w: {"pk": w.job.pk},
     "results:cases": lambda w: {"pk": w.job.pk},
+    "results:heatmap": lambda w: {
+        "pk": _explained(w).pk,
+        "instance": w.instance.pk,
+        "label": "abnormal",
+    },
     "results:disagreements": lambda w: {"pk": w.job.pk},
     "results:metrics-json": lambda w: {"pk": w.job.pk},
     "results:metrics-csv": lambda w: {"pk": w.job.pk},

@@ -1,0 +1,60 @@
+"""The Grad-CAM overlay route: ask for a map (POST), then fetch it (GET) until it is there.
+
+GET answers with the PNG once a worker wrote it; otherwise with a JSON status: 202 while queued
+or running, 200 with ``none`` (never asked for), ``failed`` with the worker's message, or
+``stale`` (no worker finished it in time; a POST queues it again). Any
+member of the run's team may ask: a map changes no data. Another team's run or image is a 404,
+an unknown label a 400, before anything is queued.
+"""
+
+from django.contrib.auth.decorators import login_required
+from django.http import FileResponse, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404
+from django.views.decorators.http import require_http_methods
+
+from lab.access import get_visible_or_404
+from labeling.models import Instance
+from training.models import Job, JobStatus
+
+from . import heatmaps
+from .models import Heatmap
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def heatmap(request: HttpRequest, pk: int, instance: int, label: str) -> HttpResponse:
+    jobs = Job.objects.filter(kind__in=heatmaps.JOB_KINDS).select_related("team")
+    job = get_visible_or_404(jobs, request.user, pk=pk)
+    image = get_object_or_404(Instance.objects.of_team(job.team), pk=instance)
+    try:
+        run = heatmaps.model_run(job)
+        heatmaps.class_index(run, label)
+    except heatmaps.HeatmapRequestError as exc:
+        return _status({"status": "error", "error": str(exc)}, status=400)
+    if request.method == "POST":
+        row = heatmaps.request_heatmap(run, image, label)
+        return _status(_state(row), status=202 if row.pending else 200)
+    row = heatmaps.find(run, image, label)
+    if row is not None and heatmaps.is_ready(row):
+        path = heatmaps.png_path(run, image.pk, label)
+        response = FileResponse(path.open("rb"), content_type="image/png")
+        response["Cache-Control"] = "private, max-age=86400"
+        return response
+    if row is None or row.status == JobStatus.SUCCEEDED:  # never asked, or its file is gone
+        return _status({"status": "none"}, status=200)
+    if heatmaps.is_stale(row):
+        return _status({"status": "stale", "error": heatmaps.stale_message()}, status=200)
+    return _status(_state(row), status=202 if row.pending else 200)
+
+
+def _state(row: Heatmap) -> dict:
+    state = {"status": row.status}
+    if row.status == JobStatus.FAILED:
+        state["error"] = row.error
+    return state
+
+
+def _status(body: dict, status: int) -> JsonResponse:
+    response = JsonResponse(body, status=status)
+    response["Cache-Control"] = "no-store"  # the same URL answers with the PNG later
+    return response
