@@ -179,8 +179,9 @@ def _commit_batch(
         rows = _CacheRows(team)
         if any(item.pixels is not None for item in prepared):
             rows.lock()
+        parents = _Parents(team, prepared)
         for item in prepared:
-            instance = _commit_one(team, item, rows)
+            instance = _commit_one(team, item, rows, parents)
             if instance is None:
                 outcomes[id(item)] = IngestResult(
                     "duplicate", item.name, sop_uid=item.found.sop_uid
@@ -195,25 +196,28 @@ def _commit_batch(
 
 
 def _commit_one(
-    team: Team, item: PreparedFile, rows: _CacheRows, tries: int = 3
+    team: Team, item: PreparedFile, rows: _CacheRows, parents: _Parents, tries: int = 3
 ) -> Instance | None:
     """The instance's rows, cache row and file; None when another import of the same UID won
     the race. A lost race on the study or series row (a sibling instance created it a moment
-    earlier) is retried, since this instance is new."""
+    earlier) is retried with the winner's row, since this instance is new."""
     for attempt in range(tries):
         try:
             with transaction.atomic():
                 row = None if item.pixels is None else rows.next_row()
-                instance = _create_rows(team, item, row)
+                instance = _create_rows(team, item, row, parents)
                 if row is not None:
                     rows.write(row, item.pixels)
                 os.replace(item.temp, item.final)
-                return instance
         except IntegrityError:
             if Instance.objects.filter(team=team, sop_uid=item.found.sop_uid).exists():
                 return None
             if attempt == tries - 1:
                 raise
+            parents.load([item.found])
+        else:
+            parents.remember(instance)
+            return instance
     return None
 
 
@@ -224,6 +228,7 @@ class _CacheRows:
     def __init__(self, team: Team) -> None:
         self.team = team
         self.cache: ImageCache | None = None
+        self.store = cache_store(team)
         self.used = 0
 
     def lock(self) -> None:
@@ -238,7 +243,7 @@ class _CacheRows:
         return self.cache.rows + self.used
 
     def write(self, row: int, pixels: np.ndarray) -> None:
-        cache_store(self.team, pixels.shape[0]).write(row, pixels)
+        self.store.write(row, pixels)
         self.used += 1
 
     def save(self) -> None:
@@ -310,33 +315,63 @@ def _stand_in_patient(study_uid: str) -> str:
     return f"no-patient-id:{study_uid}"[:64]
 
 
-def _create_rows(team: Team, item: PreparedFile, cache_row: int | None) -> Instance:
+class _Parents:
+    """The study and series rows of one batch: looked up for all its files in two queries,
+    created when missing (the caller's savepoint undoes a creation that loses a race)."""
+
+    def __init__(self, team: Team, prepared: list[PreparedFile]) -> None:
+        self.team = team
+        self.studies: dict[str, Study] = {}
+        self.series: dict[str, Series] = {}
+        self.load([item.found for item in prepared])
+
+    def load(self, found: list[InstanceIdentity]) -> None:
+        studies = Study.objects.filter(team=self.team, study_uid__in={f.study_uid for f in found})
+        self.studies.update((study.study_uid, study) for study in studies)
+        series = Series.objects.filter(team=self.team, series_uid__in={f.series_uid for f in found})
+        self.series.update((one.series_uid, one) for one in series)
+
+    def study(self, found: InstanceIdentity) -> Study:
+        if found.study_uid in self.studies:
+            return self.studies[found.study_uid]
+        return Study.objects.create(
+            team=self.team,
+            study_uid=found.study_uid,
+            accession_number=found.accession_number,
+            patient_id=found.patient_id or _stand_in_patient(found.study_uid),
+            patient_sex=found.patient_sex,
+            patient_age=found.patient_age,
+            study_date=found.study_date,
+            description=found.study_description[:200],
+            patient_name=found.patient_name[:200],
+            study_time=found.study_time,
+        )
+
+    def one_series(self, found: InstanceIdentity, study: Study) -> Series:
+        if found.series_uid in self.series:
+            return self.series[found.series_uid]
+        return Series.objects.create(
+            team=self.team,
+            series_uid=found.series_uid,
+            study=study,
+            modality=found.modality,
+            series_number=found.series_number,
+            body_part=found.body_part,
+            description=found.series_description[:200],
+        )
+
+    def remember(self, instance: Instance) -> None:
+        """Called once the instance's savepoint is released: its parents exist for good."""
+        self.studies[instance.study.study_uid] = instance.study
+        self.series[instance.series.series_uid] = instance.series
+
+
+def _create_rows(
+    team: Team, item: PreparedFile, cache_row: int | None, parents: _Parents
+) -> Instance:
     found = item.found
-    study, _ = Study.objects.get_or_create(
-        team=team,
-        study_uid=found.study_uid,
-        defaults={
-            "accession_number": found.accession_number,
-            "patient_id": found.patient_id or _stand_in_patient(found.study_uid),
-            "patient_sex": found.patient_sex,
-            "patient_age": found.patient_age,
-            "study_date": found.study_date,
-            "description": found.study_description[:200],
-            "patient_name": found.patient_name[:200],
-            "study_time": found.study_time,
-        },
-    )
-    series, _ = Series.objects.get_or_create(
-        team=team,
-        series_uid=found.series_uid,
-        defaults={
-            "study": study,
-            "modality": found.modality,
-            "series_number": found.series_number,
-            "body_part": found.body_part,
-            "description": found.series_description[:200],
-        },
-    )
+    study = parents.study(found)
+    series = parents.one_series(found, study)
     return Instance.objects.create(
         team=team,
         study=study,

@@ -193,6 +193,32 @@ def test_a_batch_that_fails_leaves_no_row_and_no_file(personas, monkeypatch):
     assert store_files() == []
 
 
+def test_a_study_created_meanwhile_by_another_import_is_joined_not_duplicated(
+    personas, monkeypatch
+):
+    """Under PostgreSQL a concurrent import can create the study after this batch looked it up:
+    the insert fails, the file's savepoint rolls back, and the retry uses the winner's row."""
+    team = personas.team
+    first = services.ingest_file(team, io.BytesIO(dx_bytes(1)), name="first")
+    sibling = dx_bytes(1, SOPInstanceUID=dicom_factory.new_uid("3.1.2"))
+    item = services.prepare_file(team, io.BytesIO(sibling), name="sibling")
+    load = services._Parents.load
+    calls = []
+
+    def stale_first_look(self, found):
+        calls.append(len(found))
+        if len(calls) > 1:  # the retry looks again
+            load(self, found)
+
+    monkeypatch.setattr(services._Parents, "load", stale_first_look)
+    (result,) = services.commit_prepared(team, [item])
+    assert result.status == "imported" and calls == [1, 1]
+    assert Study.objects.of_team(team).count() == 1
+    instance = Instance.objects.get(pk=result.instance_id)
+    assert instance.study_id == Instance.objects.get(pk=first.instance_id).study_id
+    assert instance.cache_row == 1 and ImageCache.objects.get(team=team).rows == 2
+
+
 def test_commit_in_batches_spans_several_transactions(personas, monkeypatch):
     monkeypatch.setattr(services, "COMMIT_BATCH", 2)
     team = personas.team
