@@ -292,12 +292,27 @@ class ReviewStatus(models.TextChoices):
     CORRECTED = "corrected", _("corrected")
 
 
+class ReviewReason(models.TextChoices):
+    CONFLICT = "conflict", _("normal next to a disease")
+    MODEL = "model disagreement", _("a model confidently disagrees")
+
+
 class ImageReview(TeamOwned):
-    """An image whose proposed labels a curator checks; a second curator may check a sample."""
+    """An image whose proposed labels a curator checks; a second curator may check a sample.
+
+    ``evidence`` lists what sent the image here from a run's confident disagreements, one entry
+    per (run, label, direction): ``{"run", "run_name", "label", "kind", "probability",
+    "sent_at"}``, ``kind`` being "missed" (labelled, the run says absent) or "unreported".
+    A reviewed image that new evidence sends back is pending again but keeps its ``labels``:
+    they stay in force (``current_vectors``) until the curator decides anew.
+    """
 
     instance = models.ForeignKey(Instance, on_delete=models.CASCADE, related_name="+")
-    reason = models.CharField(max_length=30, default="conflict")
+    reason = models.CharField(
+        max_length=30, choices=ReviewReason.choices, default=ReviewReason.CONFLICT
+    )
     proposed = models.JSONField(default=list)
+    evidence = models.JSONField(default=list, blank=True)
     labels = models.JSONField(null=True, blank=True)
     status = models.CharField(
         max_length=10, choices=ReviewStatus.choices, default=ReviewStatus.PENDING

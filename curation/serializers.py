@@ -136,8 +136,8 @@ class ReviewSerializer(serializers.ModelSerializer):
     class Meta:
         model = ImageReview
         fields = [
-            "id", "instance", "sop_uid", "study", "diagnosis", "reason", "proposed", "labels",
-            "status", "in_second_sample", "second_labels", "version",
+            "id", "instance", "sop_uid", "study", "diagnosis", "reason", "evidence", "proposed",
+            "labels", "status", "in_second_sample", "second_labels", "version",
         ]  # fmt: skip
         read_only_fields = fields
 

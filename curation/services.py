@@ -52,6 +52,7 @@ from .models import (
     LabelSet,
     LabelSetImage,
     ProposedCluster,
+    ReviewReason,
     ReviewStatus,
     RunStatus,
     Verdict,
@@ -1053,10 +1054,11 @@ def current_vectors(team: Team) -> Vectors:
         key = decisions.get(normalized)
         if key is not None and (pol == AFFIRMED or key == NORMAL):
             by_study[study_id].add(key)
+    # A decided image keeps its labels while new model evidence has it pending again.
     reviewed = {
         instance_id: labels
         for instance_id, labels in ImageReview.objects.of_team(team)
-        .exclude(status=ReviewStatus.PENDING)
+        .filter(labels__isnull=False)
         .values_list("instance_id", "labels")
     }
     vectors = Vectors({}, set(), {}, 0)
@@ -1358,7 +1360,8 @@ def review_image(team: Team, user, review_id: int, *, labels: Sequence[str], ver
     keys = _clean_label_keys(team, labels)
     if not keys:
         raise CurationError("an image needs at least one label (normal is a label)")
-    if review.in_second_sample and review.reviewer_id not in (None, user.pk):
+    second = review.in_second_sample and review.status != ReviewStatus.PENDING
+    if second and review.reviewer_id not in (None, user.pk):
         if review.second_labels is not None:
             raise ConflictError("this image already has its second review")
         review.second_labels, review.second_reviewer = keys, user
@@ -1372,6 +1375,104 @@ def review_image(team: Team, user, review_id: int, *, labels: Sequence[str], ver
     _audit(team, user, "review", f"image {review.instance_id}: {', '.join(keys)}", {}, {
         "review": review.pk, "labels": keys})  # fmt: skip
     return review
+
+
+@dataclass(frozen=True)
+class Disagreement:
+    """A run confidently contradicting one label of one image: "missed" when the image has the
+    label and the run scores it at most 1 - confidence, "unreported" when it lacks the label
+    and the run scores it at least the confidence."""
+
+    sop_uid: str
+    label: str
+    kind: str
+    probability: float
+    labels: tuple[str, ...] = ()  # the image's labels in the run's label set
+
+
+@dataclass(frozen=True)
+class QueuedEvidence:
+    created: int = 0  # new pending reviews
+    added: int = 0  # pending reviews that gained evidence
+    reopened: int = 0  # decided reviews pending again, their decision still in force
+    unchanged: int = 0  # every finding already recorded
+    unknown: int = 0  # images no longer in the team
+
+
+def queue_model_disagreements(
+    team: Team, user, *, run_id: int, run_name: str, found: Sequence[Disagreement]
+) -> QueuedEvidence:
+    """Send a run's confident disagreements to the review queue, one review per image.
+
+    An image without a review gets a pending one proposing its current labels (the mapping's,
+    else the run's). A pending review gains the evidence. A decided one gains it and is pending
+    again, proposing the labels decided before, which stay in force until a curator decides
+    anew. A finding already recorded (same run, label and direction) changes nothing, so
+    sending the same page twice is a no-op.
+    """
+    curation_settings(team)
+    by_uid: dict[str, list[Disagreement]] = defaultdict(list)
+    for item in found:
+        by_uid[item.sop_uid].append(item)
+    with transaction.atomic():
+        # One sender at a time per team, never during a freeze: one review per image.
+        CurationSettings.objects.select_for_update().get(team=team)
+        instances = dict(
+            Instance.objects.of_team(team).filter(sop_uid__in=list(by_uid)).values_list(
+                "sop_uid", "pk")
+        )  # fmt: skip
+        reviews = {
+            review.instance_id: review
+            for review in ImageReview.objects.select_for_update()
+            .of_team(team)
+            .filter(instance_id__in=list(instances.values()))
+        }
+        vectors = current_vectors(team) if len(reviews) < len(instances) else None
+        known = [label.key for label in vocabulary(team)]
+        counts = Counter(unknown=len(by_uid) - len(instances))
+        sent_at = timezone.now().isoformat()
+        for sop_uid, pk in sorted(instances.items()):
+            entries = [
+                {"run": run_id, "run_name": run_name, "label": item.label, "kind": item.kind,
+                 "probability": round(float(item.probability), 4), "sent_at": sent_at}
+                for item in by_uid[sop_uid]
+            ]  # fmt: skip
+            review = reviews.get(pk)
+            if review is None:
+                proposed = _proposal(vectors, sop_uid, by_uid[sop_uid][0].labels, known)
+                ImageReview.objects.create(team=team, instance_id=pk, proposed=proposed,
+                                           reason=ReviewReason.MODEL, evidence=entries)  # fmt: skip
+                counts["created"] += 1
+            else:
+                counts[_add_evidence(review, entries)] += 1
+        result = QueuedEvidence(**counts)
+        _audit(team, user, "model review", f"run {run_id}: {len(instances)} image(s) to review",
+               {}, {"run": run_id, **result.__dict__})  # fmt: skip
+    return result
+
+
+def _proposal(vectors: Vectors, sop_uid: str, run_labels: Sequence[str], known: list[str]):
+    """What the next label set would hold for an image nobody reviewed: the mapping's labels
+    (normal too when it conflicts), else the labels of the run's label set."""
+    labels = vectors.labels.get(sop_uid)
+    if labels:
+        return [NORMAL, *labels] if sop_uid in vectors.conflicts else list(labels)
+    return sorted((k for k in set(run_labels) if k in known), key=known.index)
+
+
+def _add_evidence(review: ImageReview, entries: list[dict]) -> str:
+    """Record the findings the review lacks; a decided review is pending again."""
+    recorded = {(e.get("run"), e.get("label"), e.get("kind")) for e in review.evidence}
+    new = [e for e in entries if (e["run"], e["label"], e["kind"]) not in recorded]
+    if not new:
+        return "unchanged"
+    review.evidence = [*review.evidence, *new]
+    outcome = "added"
+    if review.status != ReviewStatus.PENDING:
+        review.status, review.proposed, outcome = ReviewStatus.PENDING, review.labels, "reopened"
+    review.version += 1
+    review.save(update_fields=["evidence", "status", "proposed", "version"])
+    return outcome
 
 
 @transaction.atomic

@@ -154,13 +154,19 @@ def review_queue(request: HttpRequest) -> HttpResponse:
             reviews = reviews.filter(in_second_sample=True, second_labels=None).exclude(
                 reviewer=request.user
             )
+    labels = services.vocabulary(team) if team else []
+    names = {label.key: label.name_en for label in labels}
+    reviews = list(reviews)
+    for review in reviews:  # a run's confident disagreements, with the label's name
+        review.shown_evidence = [{**e, "name": names.get(e["label"], e["label"])}
+                                 for e in review.evidence]  # fmt: skip
     return render(
         request,
         "curation/review.html",
         {
             "reviews": reviews,
             "pending": [r for r in reviews if r.status == ReviewStatus.PENDING],
-            "labels": services.vocabulary(team) if team else [],
+            "labels": labels,
             "agreement": services.agreement(team) if team else None,
             "can_curate": _can_curate(request),
         },

@@ -146,6 +146,29 @@ def _history(job: Job, run: artifacts.RunArtifacts) -> list[dict]:
     ]  # fmt: skip
 
 
+def model_card(job: Job) -> dict:
+    """The run's model card (training.modelcard) from its artifacts, for any run: a failed or
+    unfinished one gets a card that says what is missing instead of an error."""
+    from training.modelcard import run_card
+
+    run = queries.artifacts_for(job)
+    # metrics.json first; the row adds what the worker counted (the patient-level split).
+    metrics = {**(job.metrics or {}), **run.metrics}
+    label_set = queries.label_set_of(job)
+    missing = []
+    if job.status != "succeeded":
+        missing.append(_("The job has not succeeded (%(status)s).")
+                       % {"status": job.get_status_display()})  # fmt: skip
+    missing += [_("%(file)s is missing from the run folder.") % {"file": name}
+                for name in run.missing]  # fmt: skip
+    missing += run.problems
+    if not metrics.get("test"):
+        missing.append(_("No test metrics."))
+    if label_set is None:
+        missing.append(_("No label set: the data snapshot is unknown."))
+    return run_card(job, metrics, label_set, missing)
+
+
 # --- galleries -------------------------------------------------------------------------------------
 
 
@@ -263,12 +286,37 @@ def comparison_warnings(loaded: list[tuple[Job, artifacts.RunArtifacts]]) -> lis
 # --- review queue ---------------------------------------------------------------------------------
 
 
-def disagreement_context(job: Job, confidence: float, limit: int = 200) -> dict:
+REVIEW_LIMIT = 200  # disagreements listed, and sent to the review queue at once
+
+
+def _confident(run: artifacts.RunArtifacts, confidence: float) -> tuple[list[dict], bool]:
+    """The strongest disagreements of a run's main subset, and whether it has predictions."""
+    data = _scored(run, artifacts.default_subset(run))
+    if data is None:
+        return [], False
+    return artifacts.disagreements(data, confidence)[:REVIEW_LIMIT], True
+
+
+def disagreements_to_review(job: Job, confidence: float,
+                            chosen: set[tuple[str, str]] | None = None) -> list:  # fmt: skip
+    """The listed disagreements (or the ``chosen`` (image, label) pairs among them) as the
+    curation review queue takes them; recomputed here, never read back from the browser."""
+    from curation.services import Disagreement
+
+    found, _has = _confident(queries.artifacts_for(job), confidence)
+    return [
+        Disagreement(item["image_id"], item["label"], item["kind"], item["score"],
+                     tuple(item["labels"]))
+        for item in found
+        if chosen is None or (item["image_id"], item["label"]) in chosen
+    ]  # fmt: skip
+
+
+def disagreement_context(job: Job, confidence: float) -> dict:
     """Test images where the run confidently contradicts the report-derived labels."""
     run = queries.artifacts_for(job)
     names = queries.display_names(queries.label_set_of(job), run.class_names)
-    data = _scored(run, artifacts.default_subset(run))
-    found = artifacts.disagreements(data, confidence)[:limit] if data is not None else []
+    found, has_predictions = _confident(run, confidence)
     images = queries.instances_by_uid(job.team, {item["image_id"] for item in found})
     reviews = _reviews(job.team, [i.pk for i in images.values()])
     for item in found:
@@ -277,7 +325,7 @@ def disagreement_context(job: Job, confidence: float, limit: int = 200) -> dict:
         item["true_names"] = [names.get(k, k) for k in item["labels"]]
         item["review"] = reviews.get(item["instance"].pk) if item["instance"] else None
     return {"job": job, "run": run, "items": found, "confidence": confidence,
-            "has_predictions": data is not None}  # fmt: skip
+            "has_predictions": has_predictions}  # fmt: skip
 
 
 def _reviews(team, instance_ids: list[int]) -> dict:

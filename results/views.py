@@ -1,10 +1,23 @@
 """Results pages: runs, one run's numbers and charts, the cases behind a number, comparisons,
-the review queue of confident disagreements, and downloads. Thin: pages.py computes."""
+the review queue of confident disagreements, and downloads. Thin: pages.py computes.
 
+The dashboard changes one thing only: a curator sends a run's confident disagreements to the
+curation review queue (curation.services.queue_model_disagreements); viewers get a 403.
+"""
+
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.serializers.json import DjangoJSONEncoder
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.http import urlencode
 from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from curation.services import queue_model_disagreements
+from lab.access import CAN_CURATE, require_role, role_in
+from training.modelcard import to_markdown
 
 from . import artifacts, exports, pages, queries
 from .summary import task_of
@@ -50,17 +63,57 @@ def compare(request: HttpRequest) -> HttpResponse:
     return render(request, "results/compare.html", context)
 
 
+def _confidence(params) -> float:
+    """The page's confidence (default 0.8); anything but a number in [0.5, 1) is a ValueError."""
+    try:
+        confidence = float(params.get("confidence", "0.8"))
+    except ValueError:
+        raise ValueError(_("confidence must be a number")) from None
+    if not 0.5 <= confidence < 1:
+        raise ValueError(_("confidence must be at least 0.5 and below 1"))
+    return confidence
+
+
 @login_required
 def disagreements(request: HttpRequest, pk: int) -> HttpResponse:
     job = queries.run_or_404(request.user, pk)
     try:
-        confidence = float(request.GET.get("confidence", "0.8"))
-    except ValueError:
-        return HttpResponseBadRequest(_("confidence must be a number"))
-    if not 0.5 <= confidence < 1:
-        return HttpResponseBadRequest(_("confidence must be at least 0.5 and below 1"))
-    return render(request, "results/disagreements.html",
-                  pages.disagreement_context(job, confidence))  # fmt: skip
+        confidence = _confidence(request.GET)
+    except ValueError as exc:
+        return HttpResponseBadRequest(str(exc))
+    context = pages.disagreement_context(job, confidence)
+    context["can_curate"] = role_in(request.user, job.team) in CAN_CURATE
+    return render(request, "results/disagreements.html", context)
+
+
+@login_required
+@require_POST
+def send_disagreements(request: HttpRequest, pk: int) -> HttpResponse:
+    """Send the listed disagreements (all, or the ticked ones) to the curation review queue."""
+    job = queries.run_or_404(request.user, pk)
+    require_role(request.user, job.team, CAN_CURATE)
+    try:
+        confidence = _confidence(request.POST)
+    except ValueError as exc:
+        return HttpResponseBadRequest(str(exc))
+    query = urlencode({"confidence": confidence})
+    page = f"{reverse('results:disagreements', args=[job.pk])}?{query}"
+    chosen = None
+    if request.POST.get("scope") != "all":
+        chosen = {tuple(value.split("|", 1)) for value in request.POST.getlist("item")
+                  if "|" in value}  # fmt: skip
+    found = pages.disagreements_to_review(job, confidence, chosen) if chosen != set() else []
+    if not found:
+        # Like the other page forms: the refusal is a message on the page it came from.
+        messages.error(request, _("Nothing was sent: tick disagreements listed on this page, or "
+                                  "send them all."))  # fmt: skip
+        return redirect(page)
+    queued = queue_model_disagreements(job.team, request.user, run_id=job.pk,
+                                       run_name=job.name, found=found)  # fmt: skip
+    messages.success(request, _(
+        "Review queue: %(created)s new, %(added)s with new evidence, %(reopened)s reopened, "
+        "%(unchanged)s already there.") % queued.__dict__)  # fmt: skip
+    return redirect(page)
 
 
 def _download(body: str, content_type: str, filename: str) -> HttpResponse:
@@ -90,3 +143,19 @@ def predictions_csv(request: HttpRequest, pk: int) -> HttpResponse:
     job = queries.run_or_404(request.user, pk)
     body = exports.predictions_csv(queries.artifacts_for(job))
     return _download(body, "text/csv; charset=utf-8", f"run-{job.pk}-predictions.csv")
+
+
+@login_required
+def model_card_json(request: HttpRequest, pk: int) -> HttpResponse:
+    job = queries.run_or_404(request.user, pk)
+    response = JsonResponse(pages.model_card(job), encoder=DjangoJSONEncoder,
+                            json_dumps_params={"indent": 1, "ensure_ascii": False})  # fmt: skip
+    response["Content-Disposition"] = f'attachment; filename="run-{job.pk}-model-card.json"'
+    return response
+
+
+@login_required
+def model_card_markdown(request: HttpRequest, pk: int) -> HttpResponse:
+    job = queries.run_or_404(request.user, pk)
+    body = to_markdown(pages.model_card(job))
+    return _download(body, "text/markdown; charset=utf-8", f"run-{job.pk}-model-card.md")

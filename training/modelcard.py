@@ -58,11 +58,17 @@ def _row(label: str, metric: str, value, interval, n) -> dict:
 
 
 def model_card(job: Job) -> dict:
+    """The registry's card: only for training runs that succeeded."""
     from curation.models import LabelSet
 
     services.registered_run(job)
-    metrics = job.metrics
     label_set = LabelSet.objects.filter(team=job.team, pk=job.config.get("label_set")).first()
+    return run_card(job, job.metrics, label_set)
+
+
+def run_card(job: Job, metrics: dict, label_set, missing: list[str] | None = None) -> dict:
+    """The card of any run (the results page offers it for failed and evaluation runs too);
+    ``missing`` says what it lacks, instead of failing."""
     engine = job.config.get("engine", {})
     return {
         "job": job.pk,
@@ -90,6 +96,7 @@ def model_card(job: Job) -> dict:
         "metrics": metric_rows(metrics),
         "intended_use": intended_use(),
         "limitations": limitations(),
+        "missing": list(missing or []),
     }
 
 
@@ -98,13 +105,21 @@ def to_markdown(card: dict) -> str:
     lines = [f"# {card['name'] or _('Run')} (job {card['job']})", ""]
     lines += [f"- {_('Task')}: {card['task']}", f"- {_('Architecture')}: {card['arch']}",
               f"- {_('Tags')}: {', '.join(card['tags']) or '—'}",
-              f"- {_('Data snapshot')}: label set v{card['data']['label_set_version']}, "
-              f"sha256 `{card['data']['snapshot_hash']}`",
-              f"- {_('Labels')}: {', '.join(card['data']['labels'])}", ""]  # fmt: skip
+              f"- {_('Data snapshot')}: " + (
+                  f"label set v{card['data']['label_set_version']}, "
+                  f"sha256 `{card['data']['snapshot_hash']}`"
+                  if card["data"]["snapshot_hash"] else _("unknown")),
+              f"- {_('Labels')}: {', '.join(card['data']['labels']) or '—'}", ""]  # fmt: skip
+    if card.get("missing"):
+        lines += [f"## {_('Missing')}", ""] + [f"- {item}" for item in card["missing"]] + [""]
     if card["split"]:
         lines += [f"## {_('Patient-level split')}", "", "| | patients | images |", "|---|---|---|"]
         lines += [f"| {name} | {side['patients']} | {side['images']} |"
                   for name, side in card["split"].items()]  # fmt: skip
+        lines.append("")
+    if card["task_images_per_split"]:
+        lines += [f"## {_('Task images per split')}", "", "| | images |", "|---|---|"]
+        lines += [f"| {name} | {count} |" for name, count in card["task_images_per_split"].items()]
         lines.append("")
     lines += [f"## {_('Test metrics')}", "", "| label | metric | value | 95% CI | n |",
               "|---|---|---|---|---|"]  # fmt: skip

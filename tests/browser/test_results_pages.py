@@ -68,3 +68,26 @@ def test_run_page_charts_threshold_gallery_viewer_and_comparison(
     assert page.locator("[data-warning]").count() >= 1
     page.screenshot(path=str(out / "compare.png"), full_page=True)
     assert not errors, errors
+
+
+def test_a_curator_sends_a_ticked_disagreement_to_the_review_queue(
+    login,
+    live_server,
+    personas,
+    single_run,  # noqa: F811 - the fixture imported above
+):
+    from curation.models import ImageReview
+
+    page = login(personas.owner)
+    page.goto(f"{live_server.url}{reverse('results:disagreements', args=[single_run.pk])}"
+              "?confidence=0.5")  # fmt: skip
+    row = page.locator("#disagreements tbody tr").first
+    uid, label = row.get_attribute("data-image-id"), row.get_attribute("data-label")
+    row.locator("input[name=item]").check()
+    page.click("#send-to-review button[value=selected]")
+    page.wait_for_selector("text=Review queue: 1 new")
+    review = ImageReview.objects.get(team=personas.team)
+    assert review.instance.sop_uid == uid and review.evidence[0]["label"] == label
+    # The row now links to its pending review, which shows the model's evidence.
+    page.locator(f'#disagreements tr[data-image-id="{uid}"] a', has_text="pending").first.click()
+    page.wait_for_selector(f'#review-{review.pk} .evidence li[data-label="{label}"]')

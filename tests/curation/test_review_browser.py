@@ -74,3 +74,33 @@ def test_curator_splits_a_ticked_clause_into_a_new_cluster_with_s(
     assert moved.name == "aortic arch"
     assert cluster_with(small_run, "主动脉硬化").pk != moved.pk
     expect(page.locator("#detail form.members")).not_to_contain_text("主动脉弓硬化")
+
+
+def test_curator_sees_the_model_s_evidence_and_corrects_the_image(page, live_server, corpus,
+                                                                   curator):  # fmt: skip
+    from curation import services
+    from curation.services import Disagreement
+
+    image = corpus.instances[11]  # 双肺气肿, with nothing mapped yet
+    services.queue_model_disagreements(corpus.team, curator, run_id=41, run_name="tiny run",
+                                       found=[Disagreement(image.sop_uid, "emphysema", "unreported",
+                                                           0.93, ("normal",))])  # fmt: skip
+    review = ImageReview.objects.get(instance=image)
+    page.goto(f"{live_server.url}/curation/review/")
+    item = page.locator(f'#review-{review.pk}[data-reason="model disagreement"]')
+    evidence = item.locator('.evidence li[data-run="41"][data-label="emphysema"]')
+    evidence.wait_for()
+    text = evidence.inner_text()
+    assert "not labelled, but the run says present" in text and "0.930" in text
+
+    toggles = item.locator(".label-toggles input")
+    assert toggles.nth(0).is_checked()  # proposed: normal, as the run's label set had it
+    position = [t.get_attribute("value") for t in toggles.all()].index("emphysema")
+    page.keyboard.press("1")  # normal off
+    page.keyboard.press(str(position + 1))  # emphysema on
+    page.keyboard.press("Enter")
+    page.locator(f'#reviews .review.status-corrected[data-id="{review.pk}"]').wait_for()
+    review.refresh_from_db()
+    assert (review.status, review.labels) == ("corrected", ["emphysema"])
+    frozen = services.freeze_label_set(corpus.team, curator)
+    assert frozen.images.get(sop_uid=image.sop_uid).labels == ["emphysema"]

@@ -118,6 +118,9 @@ OBJECT_ROUTES = {
         "label": "abnormal",
     },
     "results:disagreements": lambda w: {"pk": w.job.pk},
+    "results:disagreements-review": lambda w: {"pk": w.job.pk},
+    "results:model-card-markdown": lambda w: {"pk": w.job.pk},
+    "results:model-card-json": lambda w: {"pk": w.job.pk},
     "results:metrics-json": lambda w: {"pk": w.job.pk},
     "results:metrics-csv": lambda w: {"pk": w.job.pk},
     "results:predictions-csv": lambda w: {"pk": w.job.pk},
@@ -130,6 +133,7 @@ POST_ROUTES = {
     "job-cancel", "job-retry", "training:job-cancel", "training:job-retry",
     "curation:label-rename", "curation:label-move", "curation:label-delete",
     "job-mark-current", "training:model-edit", "training:model-current",
+    "results:disagreements-review",
 }  # fmt: skip
 
 
