@@ -7,8 +7,8 @@ Generates uncompressed 12-bit DX files with the demo generator, then in the same
 (b) the ingest service in this process, pinned to one core (parse, de-identify, decode, resize,
     write the de-identified file, database rows and cache rows in batches): what
     ``manage.py ingest --workers 1`` does, without its start-up;
-(c) ``manage.py ingest --workers 1`` and ``--workers N`` as commands, wall time including the
-    start-up, with the peak RSS of the command process.
+(c) ``manage.py ingest --workers 1`` and ``--workers N`` as commands, wall time less the
+    start-up (the median of three runs over an empty folder), with the peak RSS of the command process.
 (a) and (b) alternate for ``--rounds`` rounds (the medians are printed), each ingest round into
 a new team. Every command run gets a fresh SQLite database and data folder. The goal is
 (b) ≥ 0.5 × (a) on one core, and (c) scaling with cores.
@@ -31,13 +31,14 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 
-def decode_all(paths: list[Path]) -> float:
+def decode_all(paths: list[Path]) -> tuple[float, float]:
+    """Wall and CPU seconds of decoding every file with pydicom."""
     import pydicom
 
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     for path in paths:
         pydicom.dcmread(path).pixel_array  # noqa: B018 - decoding is the work measured
-    return time.perf_counter() - started
+    return time.perf_counter() - started, time.process_time() - cpu
 
 
 def command_env(data_dir: Path) -> dict[str, str]:
@@ -80,20 +81,22 @@ def ingest_command(paths: list[Path], data: Path, workers: int) -> tuple[float, 
     seconds = time.perf_counter() - started
     if process.returncode:
         raise SystemExit(f"ingest failed: {process.stderr[-2000:]}")
-    if f'"imported": {len(paths)}' not in process.stdout:
+    files = sum(1 for path in paths if path.is_file())
+    if f'"imported": {files}' not in process.stdout:
         raise SystemExit(f"not every file was imported: {process.stdout[:2000]}")
     return seconds, int(process.stderr.rsplit("maxrss_kb", 1)[1].split()[0])
 
 
-def ingest_in_process(paths: list[Path], team_name: str) -> float:
+def ingest_in_process(paths: list[Path], team_name: str) -> tuple[float, float]:
+    """Wall and CPU seconds of ingesting every file into a new team, in this process."""
     from lab.services import create_team
     from labeling import services
 
     team = create_team(team_name)
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     prepared = (services.prepare_file(team, path, name=str(path)) for path in paths)
     results = list(services.commit_in_batches(team, prepared))
-    seconds = time.perf_counter() - started
+    seconds = time.perf_counter() - started, time.process_time() - cpu
     if any(result.status != "imported" for result in results):
         raise SystemExit(f"not every file was imported: {results[:5]}")
     return seconds
@@ -132,32 +135,40 @@ def main() -> None:
         cpus = os.sched_getaffinity(0)
         os.sched_setaffinity(0, {min(cpus)})
         decode_all(paths[:5])  # warm the page cache and the imports
-        decode_s, ingest_s = [], []
+        decode, ingest = [], []
         for round_ in range(args.rounds):
-            decode_s.append(decode_all(paths))
-            ingest_s.append(ingest_in_process(paths, f"Bench {round_}"))
+            decode.append(decode_all(paths))
+            ingest.append(ingest_in_process(paths, f"Bench {round_}"))
         os.sched_setaffinity(0, cpus)
-        decode_rate = n / statistics.median(decode_s)
-        ingest_rate = n / statistics.median(ingest_s)
         rounds = ", ".join(
-            f"{n / d:.1f}/{n / i:.1f}" for d, i in zip(decode_s, ingest_s, strict=True)
+            f"{n / d[0]:.1f}/{n / i[0]:.1f}" for d, i in zip(decode, ingest, strict=True)
         )
-        print(f"rounds (decode/ingest images/s): {rounds}")
-        print(f"(a) pydicom decode, one core        : {decode_rate:6.1f} images/s")
+        print(f"rounds (decode/ingest images/s, wall): {rounds}")
+        decode_rate = n / statistics.median(d[0] for d in decode)
+        ingest_rate = n / statistics.median(i[0] for i in ingest)
+        decode_cpu = n / statistics.median(d[1] for d in decode)
+        ingest_cpu = n / statistics.median(i[1] for i in ingest)
+        print(f"(a) pydicom decode, one core        : {decode_rate:6.1f} images/s wall, "
+              f"{decode_cpu:6.1f} per CPU second")  # fmt: skip
+        print(f"(b) ingest in-process, one core     : {ingest_rate:6.1f} images/s wall, "
+              f"{ingest_cpu:6.1f} per CPU second")  # fmt: skip
+        print(f"    (b) / (a)                       : {ingest_rate / decode_rate:.2f} wall, "
+              f"{ingest_cpu / decode_cpu:.2f} CPU (goal ≥ 0.5)")  # fmt: skip
+        empty = work / "nothing"
+        empty.mkdir()
+        nothing = fresh_install(work, "empty")
+        start_s = statistics.median(ingest_command([empty], nothing, 1)[0] for _ in range(3))
         print(
-            f"(b) ingest in-process, one core     : {ingest_rate:6.1f} images/s "
-            f"= {ingest_rate / decode_rate:.2f} × decode (goal ≥ 0.5)"
+            f"(c) manage.py ingest of nothing     : {start_s:6.2f} s (start-up, subtracted below)"
         )
-        one_s, one_peak = ingest_command(paths, fresh_install(work, "one"), 1)
-        print(
-            f"(c) manage.py ingest --workers 1    : {n / one_s:6.1f} images/s "
-            f"= {n / one_s / decode_rate:.2f} × decode; peak RSS {one_peak / 1024:.0f} MB"
-        )
-        many_s, many_peak = ingest_command(paths, fresh_install(work, "many"), args.workers)
-        print(
-            f"    manage.py ingest --workers {args.workers:<2}   : {n / many_s:6.1f} images/s "
-            f"= {one_s / many_s:.2f} × --workers 1; peak RSS {many_peak / 1024:.0f} MB (parent)"
-        )
+        for workers in (1, args.workers):
+            seconds, peak = ingest_command(paths, fresh_install(work, f"w{workers}"), workers)
+            rate = n / (seconds - start_s)
+            print(
+                f"    manage.py ingest --workers {workers:<2}   : {rate:6.1f} images/s "
+                f"= {rate / decode_rate:.2f} × decode ({n / seconds:.1f} with start-up); "
+                f"peak RSS {peak / 1024:.0f} MB (parent)"
+            )
         print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     finally:
         shutil.rmtree(work, ignore_errors=True)

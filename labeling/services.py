@@ -162,10 +162,11 @@ def commit_in_batches(team: Team, items: Iterable[Prepared]) -> Iterator[IngestR
         done, batch = batch, []
         yield from commit_prepared(team, done)
     finally:
-        _discard(batch)  # an error while preparing: the batch so far is never committed
+        discard_prepared(batch)  # an error while preparing: the batch is never committed
 
 
-def _discard(items: Iterable[Prepared]) -> None:
+def discard_prepared(items: Iterable[Prepared]) -> None:
+    """Remove the temporary files of prepared files that will not be committed."""
     for item in items:
         if isinstance(item, PreparedFile):
             item.temp.unlink(missing_ok=True)

@@ -4,6 +4,7 @@
 import io
 import json
 import os
+import time
 import zipfile
 from pathlib import Path
 
@@ -302,3 +303,23 @@ def test_ingest_refuses_zero_workers(personas, tmp_path):
     path = dicom_factory.write(dicom_factory.make_dx(), tmp_path / "a.dcm")
     with pytest.raises(CommandError, match="--workers"):
         ingest("--team", personas.team.name, "--workers", "0", str(path))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_error_stops_the_import_and_leaves_no_temporary_file(
+    personas, tmp_path, monkeypatch
+):
+    folder, _archive = a_folder_and_an_archive(tmp_path)
+    prepare = services.prepare_file
+
+    def full_disk_on_the_third(team, source, *, name):
+        if str(source).endswith("03.dcm"):
+            time.sleep(1)  # meanwhile the other worker prepares the files after it
+            raise OSError(28, "No space left on device", str(source))
+        return prepare(team, source, name=name)
+
+    monkeypatch.setattr(services, "prepare_file", full_disk_on_the_third)
+    with pytest.raises(CommandError, match="No space left on device"):
+        ingest("--team", personas.team.name, "--workers", "2", str(folder))
+    assert not Instance.objects.exists()
+    assert [p for p in store_files() if p.suffix == ".part"] == []

@@ -127,17 +127,29 @@ def _prepare_all(team: Team, units: list[Unit], workers: int) -> Iterator[servic
     connections.close_all()
     workers = min(workers, len(units))
     context = multiprocessing.get_context("fork")
-    with context.Pool(workers, _start_worker, (team.pk,)) as pool:
+    with context.Pool(workers, _start_worker, (team,)) as pool:
         waiting = iter(units)
         pending = deque(
             pool.apply_async(_prepare_in_worker, (unit,))
             for unit in itertools.islice(waiting, workers * AHEAD_PER_WORKER)
         )
-        while pending:
-            prepared = pending.popleft().get()
-            for unit in itertools.islice(waiting, 1):
-                pending.append(pool.apply_async(_prepare_in_worker, (unit,)))
-            yield prepared
+        try:
+            while pending:
+                prepared = pending.popleft().get()
+                for unit in itertools.islice(waiting, 1):
+                    pending.append(pool.apply_async(_prepare_in_worker, (unit,)))
+                yield prepared
+        finally:
+            _discard_pending(pending)
+
+
+def _discard_pending(pending: deque) -> None:
+    """After an error: let the files in flight finish, then remove what they wrote."""
+    for result in pending:
+        try:
+            services.discard_prepared([result.get()])
+        except Exception:  # noqa: BLE001 - the error being raised already says what went wrong
+            continue
 
 
 class _Preparer:
@@ -169,9 +181,9 @@ class _Preparer:
 _worker: _Preparer | None = None
 
 
-def _start_worker(team_pk: int) -> None:
+def _start_worker(team: Team) -> None:
     global _worker
-    _worker = _Preparer(Team.objects.get(pk=team_pk))
+    _worker = _Preparer(team)
 
 
 def _prepare_in_worker(unit: Unit) -> services.Prepared:
