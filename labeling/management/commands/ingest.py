@@ -2,7 +2,7 @@
 zip archives.
 
 The work per file (parse, de-identify, decode, write) runs in ``--workers`` processes, forked
-from this one (default: one per CPU); this process commits the rows, cache rows and files in
+from this one (default: one per CPU, at most eight); this process commits the rows, cache rows and files in
 batches of :data:`labeling.services.COMMIT_BATCH`, in the order of the files, so the result is
 the same whatever the number of workers.
 """
@@ -24,6 +24,9 @@ from labeling import services
 
 # One unit of work: a file, or one entry of an archive (path, index in its infolist()).
 Unit = tuple[Path, int | None]
+# Each worker holds a few 2048² images at once (about 100 MB): a big server does not get one
+# per core unless it asks.
+MAX_DEFAULT_WORKERS = 8
 # Units handed to the pool ahead of the one being committed, per worker: enough to keep every
 # worker busy, few enough that prepared files waiting on disk stay bounded.
 AHEAD_PER_WORKER = 4
@@ -39,8 +42,9 @@ class Command(LabCommand):
         parser.add_argument(
             "--workers",
             type=int,
-            default=os.cpu_count() or 1,
-            help="processes that parse, de-identify and decode files (default: one per CPU)",
+            default=min(os.cpu_count() or 1, MAX_DEFAULT_WORKERS),
+            help="processes that parse, de-identify and decode files "
+            f"(default: one per CPU, at most {MAX_DEFAULT_WORKERS})",
         )
 
     def handle(self, *args, **options) -> None:
