@@ -10,10 +10,11 @@ Generates uncompressed 12-bit DX files with the demo generator, then in the same
 (c) ``manage.py ingest --workers 1`` and ``--workers N`` as commands, wall time less the
     start-up (the median of three runs over an empty folder), with the peak RSS of the command process.
 (a) and (b) alternate for ``--rounds`` rounds (the medians are printed), each ingest round into
-a new team. Every timed run starts after ``sync``: once about a gigabyte of written files waits
-for the disk, the kernel throttles writers to the disk's own rate (on the 2-core VM this was
-measured on, about 340 MB/s, 24 ms per 8 MB file), which then bounds any ingest, whatever its
-CPU cost or number of workers. Every command run gets a fresh SQLite database and data folder. The goal is
+a new team; the rounds are printed one by one because on the 2-core VM this was measured on,
+writing new files slowed from about 2 ms to about 24 ms per 8 MB file after roughly a gigabyte
+had been written in a run, and stayed there after ``sync`` (so not dirty-page throttling: the
+VM's allocation of fresh page-cache memory). Later rounds and the command runs then measure
+that, not the ingest code. Every timed run still starts after ``sync``. Every command run gets a fresh SQLite database and data folder. The goal is
 (b) ≥ 0.5 × (a) on one core, and (c) scaling with cores.
 """
 
