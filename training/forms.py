@@ -101,3 +101,135 @@ class RegistryForm(forms.Form):
         if len(tags) > 20:
             raise forms.ValidationError(_("at most 20 tags"))
         return tags
+
+
+# --- evaluation and prediction with a finished run ----------------------------------------------
+
+WORKER_CHOICES = [
+    ("gpu", _("a GPU worker (queue gpu)")),
+    ("cpu", _("a CPU worker (queue default)")),
+]
+
+
+class RunJobForm(forms.Form):
+    """What evaluation and prediction forms share: a name and which worker runs the job.
+
+    Every field has a default, so the form's button alone launches the usual job."""
+
+    name = forms.CharField(label=_("Name"), max_length=120, required=False)
+    worker = forms.ChoiceField(label=_("Run on"), choices=WORKER_CHOICES, required=False)
+
+    def __init__(self, *args, run, gpu_online: bool = False, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.run = run
+        self.default_worker = "gpu" if gpu_online else "cpu"
+        self.fields["worker"].initial = self.default_worker
+
+    def clean_worker(self) -> str:
+        return self.cleaned_data["worker"] or self.default_worker
+
+    def queue(self) -> str:
+        return "gpu" if self.cleaned_data["worker"] == "gpu" else "default"
+
+    def base_config(self) -> dict:
+        device = "auto" if self.cleaned_data["worker"] == "gpu" else "cpu"
+        return {"source_job": self.run.pk, "device": device}
+
+
+class EvaluateForm(RunJobForm):
+    """Evaluate a run on its own test split or on another frozen label set of its team."""
+
+    prefix = "evaluate"
+    target = forms.ChoiceField(label=_("Evaluate on"), required=False)
+    eval_crops = forms.ChoiceField(
+        label=_("Crops"),
+        required=False,
+        choices=[("five", _("five crops, averaged (the paper)")), ("center", _("centre crop"))],
+    )
+    field_order = ["target", "eval_crops", "worker", "name"]
+
+    def __init__(self, *args, label_sets=(), **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        own = self.run.config.get("label_set")
+        self.fields["target"].choices = [("test", _("this run's test split"))] + [
+            (str(ls.pk), _("label set %(name)s (patients the run saw are left out)")
+             % {"name": ls})
+            for ls in label_sets
+            if ls.pk != own
+        ]  # fmt: skip
+
+    def clean_target(self) -> str:
+        return self.cleaned_data["target"] or "test"
+
+    def clean_eval_crops(self) -> str:
+        return self.cleaned_data["eval_crops"] or "five"
+
+    def config(self) -> dict:
+        config = {**self.base_config(), "eval_crops": self.cleaned_data["eval_crops"]}
+        if self.cleaned_data["target"] != "test":
+            config["label_set"] = int(self.cleaned_data["target"])
+        return config
+
+
+class PredictForm(RunJobForm):
+    """Predict with a run on images of its team: those it has not scored yet, those ingested
+    since a date, or one study's."""
+
+    prefix = "predict"
+    images = forms.ChoiceField(
+        label=_("Images"),
+        required=False,
+        choices=[
+            ("unpredicted", _("every image without a prediction from this run")),
+            ("since", _("images ingested since a date")),
+            ("study", _("the images of one study")),
+        ],
+    )
+    since = forms.DateField(
+        label=_("Ingested since"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    study = forms.CharField(
+        label=_("Study (accession number or Study Instance UID)"), max_length=64, required=False
+    )
+    field_order = ["images", "since", "study", "worker", "name"]
+
+    def clean_images(self) -> str:
+        return self.cleaned_data["images"] or "unpredicted"
+
+    def clean(self) -> dict:
+        data = super().clean()
+        images = data.get("images")
+        if images == "since" and not data.get("since"):
+            self.add_error("since", _("give the date the images were ingested from"))
+        if images == "study":
+            data["study_id"] = self._study_id(data.get("study", "").strip())
+        return data
+
+    def _study_id(self, key: str) -> int | None:
+        from django.db.models import Q
+
+        from labeling.models import Study
+
+        if not key:
+            self.add_error("study", _("give a study's accession number or Study Instance UID"))
+            return None
+        found = (
+            Study.objects.of_team(self.run.team)
+            .filter(Q(accession_number=key) | Q(study_uid=key))
+            .values_list("pk", flat=True)
+            .first()
+        )
+        if found is None:
+            self.add_error("study", _("this team has no study %(key)s") % {"key": key})
+        return found
+
+    def config(self) -> dict:
+        images = self.cleaned_data["images"]
+        config = self.base_config()
+        if images == "unpredicted":
+            config["images"] = "unpredicted"
+        elif images == "since":
+            config["since"] = self.cleaned_data["since"].isoformat()
+        else:
+            config["studies"] = [self.cleaned_data["study_id"]]
+        return config

@@ -14,10 +14,12 @@ from __future__ import annotations
 import json
 import logging
 import os
+from datetime import date, datetime, time
 from pathlib import Path
 
 import numpy as np
 from django.conf import settings
+from django.utils import timezone
 
 from training.engine.config import ConfigError, from_dict
 from training.engine.metrics import to_jsonable
@@ -223,6 +225,19 @@ def _run_dir(job) -> Path:
     return job_folder(job) / "run"
 
 
+def _load_source(job, source):
+    """The source run's best checkpoint on the job's device, scored with the job's crops (the
+    run's own when the job does not say)."""
+    from dataclasses import replace
+
+    from training import inference
+
+    trained = inference.load_trained(_run_dir(source) / "best.pt", job.config.get("device", "auto"))
+    if job.config.get("eval_crops"):
+        trained.config = replace(trained.config, eval_crops=job.config["eval_crops"])
+    return trained
+
+
 def _seen_patients(source) -> set[str]:
     from training import inference
 
@@ -249,6 +264,8 @@ def evaluate(context: JobContext) -> dict:
     config = from_dict({
         "dataset": str(job_folder(source) / "dataset"), "output": str(_run_dir(job)),
         "checkpoint": str(_run_dir(source) / "best.pt"), "weights": "none",
+        "eval_crops": job.config.get("eval_crops", "five"),
+        "device": job.config.get("device", "auto"),
     })  # fmt: skip
     _run_dir(job).mkdir(parents=True, exist_ok=True)  # the engine writes predictions first
     from training.engine import runner as engine
@@ -285,7 +302,7 @@ def _evaluate_on_label_set(context: JobContext, source) -> dict:
                 "validated on; nothing is left to test"
             )
         _export(job, unseen, names, content_hash)
-    trained = inference.load_trained(_run_dir(source) / "best.pt")
+    trained = _load_source(job, source)
     ds = open_dataset(dataset)
     rows = np.arange(len(ds))
     probs = inference.score(trained, ds, rows, _chunk_reporter(context, "test"))
@@ -302,13 +319,19 @@ def _evaluate_on_label_set(context: JobContext, source) -> dict:
 
 def predict_instances(job):
     """The images a prediction job scores: chosen studies, a label set's images, or every
-    decoded, non-quarantined image of the team."""
+    decoded, non-quarantined image of the team; only those ingested since a date, or only those
+    its source run has no prediction for yet, when the job says so."""
     from curation.models import LabelSetImage
     from labeling.models import Instance
 
     instances = Instance.objects.of_team(job.team).filter(
         quarantined=False, cache_row__isnull=False
     )
+    if job.config.get("since"):
+        start = datetime.combine(date.fromisoformat(job.config["since"]), time.min)
+        instances = instances.filter(created_at__gte=timezone.make_aware(start))
+    if job.config.get("images") == "unpredicted":
+        instances = instances.exclude(pk__in=scored_by(job.team, job.config["source_job"]))
     if job.config.get("studies"):
         instances = instances.filter(study_id__in=job.config["studies"])
     if job.config.get("label_set"):
@@ -317,6 +340,17 @@ def predict_instances(job):
         ).values("instance_id")
         instances = instances.filter(pk__in=chosen)
     return instances.select_related("study").order_by("pk")
+
+
+def scored_by(team, source_id: int):
+    """Images a run has a stored prediction for: its own test split's, and those of the
+    evaluation and prediction jobs that used it."""
+    from django.db.models import Q
+
+    from .models import Prediction
+
+    made_by_run = Q(job_id=source_id) | Q(job__config__source_job=source_id)
+    return Prediction.objects.filter(made_by_run, team=team).values("instance_id")
 
 
 @runner("predict")
@@ -342,7 +376,7 @@ def predict(context: JobContext) -> dict:
             )
         meta = json.loads((job_folder(source) / "dataset" / "meta.json").read_text())
         _export(job, [Entry(i, ()) for i in unseen], meta["label_names"], meta["label_set_hash"])
-    trained = inference.load_trained(_run_dir(source) / "best.pt")
+    trained = _load_source(job, source)
     ds = open_dataset(dataset)
     rows = np.arange(len(ds))
     probs = inference.score(trained, ds, rows, _chunk_reporter(context, "predict"))

@@ -60,16 +60,30 @@ class EvaluateConfigSerializer(serializers.Serializer):
 
     source_job = serializers.IntegerField(min_value=1)
     label_set = serializers.IntegerField(min_value=1, required=False)
+    eval_crops = serializers.ChoiceField(
+        choices=["five", "center"], required=False,
+        help_text="five: corners + centre, averaged (the paper); default: the run's own",
+    )  # fmt: skip
+    device = serializers.ChoiceField(choices=["auto", "cpu", "cuda"], required=False)
 
 
 class PredictConfigSerializer(EvaluateConfigSerializer):
     """Predict with a finished training job on images it did not learn from: the given studies,
-    a label set's images, or (neither given) every decoded, non-quarantined image of the team."""
+    a label set's images, or (neither given) every decoded, non-quarantined image of the team;
+    narrowed to images this run has not scored yet (``images``) or ingested since a date."""
 
     studies = serializers.ListField(
         child=serializers.IntegerField(min_value=1), required=False, allow_empty=False,
         max_length=10000,
     )  # fmt: skip
+    images = serializers.ChoiceField(
+        choices=["all", "unpredicted"], required=False,
+        help_text="unpredicted: only images without a prediction from the source run",
+    )  # fmt: skip
+    since = serializers.DateField(required=False, help_text="only images ingested on or after")
+
+    def validate_since(self, since) -> str:
+        return since.isoformat()  # the config is stored as JSON
 
 
 CONFIG_SERIALIZERS = {
@@ -84,8 +98,9 @@ class JobCreateSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=120, required=False, allow_blank=True, default="")
     team = serializers.CharField(required=False, help_text="team id or slug (default: active)")
     config = serializers.DictField(
-        help_text="train: {label_set, engine, gpus}; evaluate: {source_job, label_set}; "
-        "predict: {source_job, label_set, studies}"
+        help_text="train: {label_set, engine, gpus}; evaluate: {source_job, label_set, "
+        "eval_crops, device}; predict: {source_job, label_set, studies, images, since, "
+        "eval_crops, device}"
     )
 
     def validate(self, data: dict) -> dict:

@@ -13,6 +13,8 @@ urlpatterns = [
     path("models/<int:pk>/", views.model_detail, name="model-detail"),
     path("models/<int:pk>/edit/", views.model_edit, name="model-edit"),
     path("models/<int:pk>/current/", views.model_current, name="model-current"),
+    path("models/<int:pk>/evaluate/", views.model_evaluate, name="model-evaluate"),
+    path("models/<int:pk>/predict/", views.model_predict, name="model-predict"),
     path("models/<int:pk>/weights/", views.model_weights, name="model-weights"),
     path("models/<int:pk>/card.md", views.model_card_markdown, name="model-card-markdown"),
 ]

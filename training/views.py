@@ -10,7 +10,7 @@ from django.views.decorators.http import require_POST
 from lab.access import CAN_TRAIN, get_visible_or_404, require_role, role_in
 
 from . import services
-from .forms import LaunchForm, RegistryForm
+from .forms import EvaluateForm, LaunchForm, PredictForm, RegistryForm, RunJobForm
 from .jobs import job_folder
 from .modelcard import model_card, to_markdown
 from .models import CurrentModel, Job, JobKind, JobStatus
@@ -142,18 +142,64 @@ def model_list(request: HttpRequest) -> HttpResponse:
 @login_required
 def model_detail(request: HttpRequest, pk: int) -> HttpResponse:
     job = _model(request, pk)
-    form = RegistryForm(initial={"name": job.name, "tags": ", ".join(job.tags)})
-    return render(request, "training/model_detail.html", _model_context(request, job, form))
+    return render(request, "training/model_detail.html", _model_context(request, job))
 
 
-def _model_context(request: HttpRequest, job: Job, form: RegistryForm) -> dict:
+def _model_context(request: HttpRequest, job: Job, form: RegistryForm | None = None,
+                   **run_forms: RunJobForm) -> dict:  # fmt: skip
+    """The model page; ``run_forms`` replace the blank evaluation and prediction forms."""
+    form = form or RegistryForm(initial={"name": job.name, "tags": ", ".join(job.tags)})
+    gpu_online = services.gpu_worker_online()
     return {
         "job": job,
         "card": model_card(job),
         "form": form,
+        "evaluate_form": run_forms.get("evaluate")
+        or EvaluateForm(run=job, gpu_online=gpu_online, label_sets=_label_sets(job.team)),
+        "predict_form": run_forms.get("predict") or PredictForm(run=job, gpu_online=gpu_online),
         "can_act": role_in(request.user, job.team) in CAN_TRAIN,
         "has_weights": (job_folder(job) / "run" / "best.pt").is_file(),
     }
+
+
+@login_required
+@require_POST
+def model_evaluate(request: HttpRequest, pk: int) -> HttpResponse:
+    """Evaluate the run on its test split or another label set; on to the live job page."""
+    job = _model(request, pk)
+    require_role(request.user, job.team, CAN_TRAIN)
+    form = EvaluateForm(request.POST, run=job, gpu_online=services.gpu_worker_online(),
+                        label_sets=_label_sets(job.team))  # fmt: skip
+    return _launch_with_run(request, job, JobKind.EVALUATE, form)
+
+
+@login_required
+@require_POST
+def model_predict(request: HttpRequest, pk: int) -> HttpResponse:
+    """Predict with the run on chosen images of its team; on to the live job page."""
+    job = _model(request, pk)
+    require_role(request.user, job.team, CAN_TRAIN)
+    form = PredictForm(request.POST, run=job, gpu_online=services.gpu_worker_online())
+    return _launch_with_run(request, job, JobKind.PREDICT, form)
+
+
+def _launch_with_run(request: HttpRequest, run: Job, kind: str, form: RunJobForm) -> HttpResponse:
+    if form.is_valid():
+        config = form.config()
+        try:
+            problems = services.check_job_inputs(run.team, kind, config)
+        except services.MissingInput as exc:
+            raise Http404(str(exc)) from None
+        for field, message in problems.items():  # e.g. a label set with other labels
+            field = {"label_set": "target"}.get(field, field)
+            form.add_error(field if field in form.fields else None, message)
+    if not form.is_valid():
+        context = _model_context(request, run, **{kind: form})
+        return render(request, "training/model_detail.html", context, status=400)
+    name = form.cleaned_data["name"] or f"{kind} {run.name or f'#{run.pk}'}"
+    job = services.create_job(run.team, request.user, kind, config, name=name, queue=form.queue())
+    messages.success(request, _("Job %(job)s queued.") % {"job": job.pk})
+    return redirect("training:job-detail", pk=job.pk)
 
 
 @login_required

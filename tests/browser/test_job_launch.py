@@ -6,6 +6,8 @@ from django.urls import reverse
 from tests.training.label_sets import frozen_label_set
 from tests.training.test_worker import Worker
 
+from .jobs import watch_job
+
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 
@@ -33,17 +35,7 @@ def test_a_curator_launches_from_the_form_and_watches_the_job_finish(
     page.wait_for_url("**/jobs/*/")
     assert "from the browser" in page.locator("h1").inner_text()
 
-    from playwright.sync_api import Error as PlaywrightError
-
-    seen = set()
-    for _ in range(240):  # the bar moves while the job runs, without reloading the page
-        try:
-            seen.add(round(float(page.eval_on_selector("#job-progress", "e => e.value")), 2))
-            if page.locator("#job-status").inner_text() in {"succeeded", "failed", "cancelled"}:
-                break
-        except PlaywrightError:  # the page reloads itself once, when the job has finished
-            page.wait_for_load_state()
-        page.wait_for_timeout(500)
+    seen = watch_job(page)  # the bar moves while the job runs, without reloading the page
     assert page.locator("#job-status").inner_text() == "succeeded", worker.log.read_text()[-3000:]
     assert len(seen - {0.0}) >= 2, f"the progress bar did not move: {sorted(seen)}"
     page.wait_for_load_state()

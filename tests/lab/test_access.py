@@ -105,6 +105,8 @@ OBJECT_ROUTES = {
     "training:model-detail": lambda w: {"pk": _trained(w).pk},
     "training:model-edit": lambda w: {"pk": _trained(w).pk},
     "training:model-current": lambda w: {"pk": _trained(w).pk},
+    "training:model-evaluate": lambda w: {"pk": _trained(w).pk},
+    "training:model-predict": lambda w: {"pk": _trained(w).pk},
     "training:model-weights": lambda w: {"pk": _trained(w).pk},
     "training:model-card-markdown": lambda w: {"pk": _trained(w).pk},
     "training:job-detail": lambda w: {"pk": w.job.pk},
@@ -133,6 +135,7 @@ POST_ROUTES = {
     "job-cancel", "job-retry", "training:job-cancel", "training:job-retry",
     "curation:label-rename", "curation:label-move", "curation:label-delete",
     "job-mark-current", "training:model-edit", "training:model-current",
+    "training:model-evaluate", "training:model-predict",
     "results:disagreements-review",
 }  # fmt: skip
 

@@ -115,22 +115,6 @@ def test_a_finished_run_is_evaluated_predicts_new_images_and_the_study_page_show
     assert {row["sop_uid"] for row in listed["results"]} <= {i.sop_uid for i in unseen}
 
 
-@pytest.fixture
-def label_set(personas):
-    return LabelSet.objects.create(
-        team=personas.team, version=1, content_hash="a" * 64,
-        labels=[{"key": "normal"}, {"key": "effusion"}],
-    )  # fmt: skip
-
-
-@pytest.fixture
-def finished(personas, label_set):
-    return Job.objects.create(
-        team=personas.team, owner=personas.owner, kind="train", status="succeeded",
-        config={"label_set": label_set.pk, "engine": {"task": "normal_abnormal"}},
-    )  # fmt: skip
-
-
 @pytest.mark.parametrize(
     "config, field",
     [({"source_job": None}, "source_job"), ({"source_job": "x"}, "source_job"), ({"source_job": 0}, "source_job"),
