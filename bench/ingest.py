@@ -7,20 +7,24 @@ Generates uncompressed 12-bit DX files with the demo generator, then in the same
 (b) the ingest service in this process, pinned to one core (parse, de-identify, decode, resize,
     write the de-identified file, database rows and cache rows in batches): what
     ``manage.py ingest --workers 1`` does, without its start-up;
-(c) ``manage.py ingest --workers 1`` and ``--workers N`` as commands, wall time less the
-    start-up (the median of three runs over an empty folder), with the peak RSS of the command process.
+(c) the code path of ``manage.py ingest --workers 1`` and ``--workers N`` in this process (its
+    pool of forked workers included), without the command's start-up, next to pydicom decoding
+    in 1 and N processes: what the machine gives N processes at the time;
+(d) the same as commands, wall time less the start-up (the median of three runs over an empty
+    folder), with the command's peak RSS.
 (a) and (b) alternate for ``--rounds`` rounds (the medians are printed), each ingest round into
-a new team; the rounds are printed one by one because on the 2-core VM this was measured on,
-writing new files slowed from about 2 ms to about 24 ms per 8 MB file after roughly a gigabyte
-had been written in a run, and stayed there after ``sync`` (so not dirty-page throttling: the
-VM's allocation of fresh page-cache memory). Later rounds and the command runs then measure
-that, not the ingest code. Every timed run still starts after ``sync``. Every command run gets a fresh SQLite database and data folder. The goal is
-(b) ≥ 0.5 × (a) on one core, and (c) scaling with cores.
+a new team. Every command run gets a fresh SQLite database and data folder. What each timed run
+wrote is deleted after it: on the 2-core VM this was measured on, writing new files slowed from
+about 2 ms to about 24 ms per 8 MB file once roughly a gigabyte had been written, and stayed
+there after ``sync`` (so not dirty-page throttling but the VM's allocation of fresh page-cache
+memory); later runs would measure that rather than the ingest code. The goal is (b) ≥ 0.5 × (a)
+on one core, and (c) scaling with cores.
 """
 
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import os
 import platform
 import shutil
@@ -43,6 +47,20 @@ def decode_all(paths: list[Path]) -> tuple[float, float]:
     for path in paths:
         pydicom.dcmread(path).pixel_array  # noqa: B018 - decoding is the work measured
     return time.perf_counter() - started, time.process_time() - cpu
+
+
+def decode_one(path: Path) -> None:
+    import pydicom
+
+    pydicom.dcmread(path).pixel_array  # noqa: B018 - decoding is the work measured
+
+
+def decode_in_processes(paths: list[Path], processes: int) -> float:
+    """Wall seconds of decoding every file in a pool: what the machine gives N processes now."""
+    with multiprocessing.get_context("fork").Pool(processes) as pool:
+        started = time.perf_counter()
+        pool.map(decode_one, paths, chunksize=1)
+        return time.perf_counter() - started
 
 
 def command_env(data_dir: Path) -> dict[str, str]:
@@ -93,6 +111,8 @@ def ingest_command(paths: list[Path], data: Path, workers: int) -> tuple[float, 
 
 def ingest_in_process(paths: list[Path], team_name: str) -> tuple[float, float]:
     """Wall and CPU seconds of ingesting every file into a new team, in this process."""
+    from django.conf import settings
+
     from lab.services import create_team
     from labeling import services
 
@@ -103,7 +123,35 @@ def ingest_in_process(paths: list[Path], team_name: str) -> tuple[float, float]:
     seconds = time.perf_counter() - started, time.process_time() - cpu
     if any(result.status != "imported" for result in results):
         raise SystemExit(f"not every file was imported: {results[:5]}")
+    forget_files(settings.DICOM_STORE_DIR / str(team.pk))
     return seconds
+
+
+def pool_in_process(paths: list[Path], team_name: str, workers: int) -> float:
+    """Wall seconds of `manage.py ingest --workers N`'s own code path, without its start-up."""
+    from django.conf import settings
+
+    from lab.services import create_team
+    from labeling import services
+    from labeling.management.commands import ingest
+
+    team = create_team(team_name)
+    os.sync()
+    started = time.perf_counter()
+    units, _refused = ingest.units_of(paths)
+    prepared = ingest.prepare_all(team, units, workers)
+    results = list(services.commit_in_batches(team, prepared))
+    seconds = time.perf_counter() - started
+    if any(result.status != "imported" for result in results):
+        raise SystemExit(f"not every file was imported: {results[:5]}")
+    forget_files(settings.DICOM_STORE_DIR / str(team.pk))
+    return seconds
+
+
+def forget_files(folder: Path) -> None:
+    """Delete what a timed run wrote, so the next run reuses its page-cache memory."""
+    shutil.rmtree(folder)
+    os.sync()
 
 
 def setup_django(data: Path) -> None:
@@ -159,17 +207,27 @@ def main() -> None:
               f"{ingest_cpu:6.1f} per CPU second")  # fmt: skip
         print(f"    (b) / (a)                       : {ingest_rate / decode_rate:.2f} wall, "
               f"{ingest_cpu / decode_cpu:.2f} CPU (goal ≥ 0.5)")  # fmt: skip
+        for workers in (1, args.workers):
+            rate = n / decode_in_processes(paths, workers)
+            print(f"    pydicom decode, {workers} processes  : {rate:6.1f} images/s (for scale)")
+        for workers in (1, args.workers):
+            rate = n / pool_in_process(paths, f"Pool {workers}", workers)
+            print(
+                f"(c) ingest --workers {workers:<2} in-process: {rate:6.1f} images/s "
+                f"= {rate / decode_rate:.2f} × decode (no start-up)"
+            )
         empty = work / "nothing"
         empty.mkdir()
         nothing = fresh_install(work, "empty")
         start_s = statistics.median(ingest_command([empty], nothing, 1)[0] for _ in range(3))
         print(
-            f"(c) manage.py ingest of nothing     : {start_s:6.2f} s (start-up, subtracted below)"
+            f"(d) manage.py ingest of nothing     : {start_s:6.2f} s (start-up, subtracted below)"
         )
         for workers in (1, args.workers):
             data = fresh_install(work, f"w{workers}")
             os.sync()
             seconds, peak = ingest_command(paths, data, workers)
+            forget_files(data)
             rate = n / (seconds - start_s)
             print(
                 f"    manage.py ingest --workers {workers:<2}   : {rate:6.1f} images/s "

@@ -58,8 +58,8 @@ class Command(LabCommand):
             raise CommandError("--workers must be at least 1")
         counts = {"imported": 0, "duplicate": 0, "rejected": 0}
         rejected = []
-        units, refused = _units(sorted(_files(options["paths"])))
-        prepared = _prepare_all(team, units, options["workers"])
+        units, refused = units_of(sorted(_files(options["paths"])))
+        prepared = prepare_all(team, units, options["workers"])
         results = services.commit_in_batches(team, prepared)
         for result in [*refused, *self.progress(results, len(units), "ingesting")]:
             counts[result.status] += 1
@@ -95,7 +95,7 @@ def _files(paths: list[Path]) -> Iterator[Path]:
             yield path
 
 
-def _units(files: list[Path]) -> tuple[list[Unit], list[services.IngestResult]]:
+def units_of(files: list[Path]) -> tuple[list[Unit], list[services.IngestResult]]:
     """Files and archive entries to prepare, and the archives refused as a whole."""
     units: list[Unit] = []
     refused = []
@@ -114,7 +114,7 @@ def _units(files: list[Path]) -> tuple[list[Unit], list[services.IngestResult]]:
     return units, refused
 
 
-def _prepare_all(team: Team, units: list[Unit], workers: int) -> Iterator[services.Prepared]:
+def prepare_all(team: Team, units: list[Unit], workers: int) -> Iterator[services.Prepared]:
     """Prepared units in order, from a pool of forked processes or from this one.
 
     Forked workers open their own database connections (they only read: the duplicate check),
