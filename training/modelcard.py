@@ -111,14 +111,16 @@ def to_markdown(card: dict) -> str:
                   if card["data"]["snapshot_hash"] else _("unknown")),
               f"- {_('Labels')}: {', '.join(card['data']['labels']) or '—'}", ""]  # fmt: skip
     if card.get("missing"):
-        lines += [f"## {_('Missing')}", ""] + [f"- {item}" for item in card["missing"]] + [""]
+        title = _("Missing")  # outside the f-string, where makemessages finds it
+        lines += [f"## {title}", ""] + [f"- {item}" for item in card["missing"]] + [""]
     if card["split"]:
         lines += [f"## {_('Patient-level split')}", "", "| | patients | images |", "|---|---|---|"]
         lines += [f"| {name} | {side['patients']} | {side['images']} |"
                   for name, side in card["split"].items()]  # fmt: skip
         lines.append("")
     if card["task_images_per_split"]:
-        lines += [f"## {_('Task images per split')}", "", "| | images |", "|---|---|"]
+        title = _("Task images per split")
+        lines += [f"## {title}", "", "| | images |", "|---|---|"]
         lines += [f"| {name} | {count} |" for name, count in card["task_images_per_split"].items()]
         lines.append("")
     lines += [f"## {_('Test metrics')}", "", "| label | metric | value | 95% CI | n |",
