@@ -22,6 +22,28 @@ class Personas:
     outsider: object
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _own_broker_folder(tmp_path_factory):
+    """With the filesystem broker, this test run's messages live in a folder of its own.
+
+    Worker processes the tests start are handed ``settings.BROKER_DIR``; without this, two test
+    runs on one machine shared ``var/broker`` and their workers took each other's messages (a
+    worker claims nothing for a job id its database lacks, so the other run's job stayed queued).
+    """
+    if not settings.CELERY_BROKER_URL.startswith("filesystem://"):
+        return
+    from lab.celery import app, ensure_broker_folders
+
+    folder = tmp_path_factory.mktemp("broker")
+    settings.BROKER_DIR = folder
+    options = settings.CELERY_BROKER_TRANSPORT_OPTIONS
+    for key, name in (("data_folder_in", "queue"), ("data_folder_out", "queue"),
+                      ("processed_folder", "processed"), ("control_folder", "control")):  # fmt: skip
+        options[key] = str(folder / name)
+    app.conf.broker_transport_options = options
+    ensure_broker_folders()
+
+
 @pytest.fixture(autouse=True)
 def _data_dirs(settings, tmp_path):
     """Each test gets its own DICOM store, cache and runs folders, and fast password hashing."""
