@@ -4,43 +4,26 @@
   const list = document.getElementById("reviews");
   if (!list) return;
   const flash = document.getElementById("flash");
-  const csrf = () => document.querySelector("[name=csrfmiddlewaretoken]")?.value || "";
   const items = () => [...list.querySelectorAll(".review")];
-  let cursor = 0;
-
-  function paint() {
-    const all = items();
-    cursor = Math.max(0, Math.min(cursor, all.length - 1));
-    all.forEach((el, i) => el.classList.toggle("current", i === cursor));
-    all[cursor]?.scrollIntoView({ block: "nearest" });
-  }
+  const cursor = CurationKeys.list(items, (el) => el.dataset.id);
 
   async function save(el, labels) {
-    const response = await fetch(`${list.dataset.api}${el.dataset.id}/`, {
-      method: "PUT",
-      credentials: "same-origin",
-      headers: { "Content-Type": "application/json", "X-CSRFToken": csrf() },
-      body: JSON.stringify({ labels, version: Number(el.dataset.version) }),
-    });
-    const data = await response.json().catch(() => ({}));
-    if (!response.ok) {
-      flash.hidden = false;
-      flash.textContent = data.detail || Object.values(data).flat().join(" ");
-      return;
-    }
+    const body = { labels, version: Number(el.dataset.version) };
+    const { ok, data, message } = await CurationKeys.post(`${list.dataset.api}${el.dataset.id}/`, body, "PUT");
+    flash.hidden = ok;
+    flash.textContent = message;
+    if (!ok) return;
     el.dataset.version = data.version;
     el.className = `review status-${data.status} current`;
-    flash.hidden = true;
-    cursor += 1;
-    paint();
+    cursor.move(1);
   }
 
   const ticked = (el) => [...el.querySelectorAll(".label-toggles input:checked")].map((c) => c.value);
   document.addEventListener("keydown", (event) => {
     if (event.target.closest("input, select, textarea") || event.ctrlKey || event.metaKey) return;
-    const el = items()[cursor];
-    if (event.key === "j") { cursor += 1; paint(); }
-    else if (event.key === "k") { cursor -= 1; paint(); }
+    const el = cursor.current();
+    if (event.key === "j") cursor.move(1);
+    else if (event.key === "k") cursor.move(-1);
     else if (event.key === "a" && el) save(el, el.dataset.proposed.split(",").filter(Boolean));
     else if (event.key === "Enter" && el) save(el, ticked(el));
     else if (/^[0-9]$/.test(event.key) && el) {
@@ -55,13 +38,8 @@
   document.getElementById("sample-form")?.addEventListener("submit", async (event) => {
     event.preventDefault();
     const size = Number(new FormData(event.target).get("size"));
-    const response = await fetch(`${list.dataset.api}sample/`, {
-      method: "POST",
-      credentials: "same-origin",
-      headers: { "Content-Type": "application/json", "X-CSRFToken": csrf() },
-      body: JSON.stringify({ size }),
-    });
-    if (response.ok) window.location.reload();
+    const { ok } = await CurationKeys.post(`${list.dataset.api}sample/`, { size });
+    if (ok) window.location.reload();
   });
-  paint();
+  cursor.paint();
 })();

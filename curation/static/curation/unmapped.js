@@ -4,58 +4,26 @@
   "use strict";
   const root = document.getElementById("unmapped");
   if (!root) return;
-  const flash = document.getElementById("flash");
   const dialog = document.getElementById("unmapped-label-dialog");
-  const csrf = () => document.querySelector("[name=csrfmiddlewaretoken]")?.value || "";
   const items = () => [...root.querySelectorAll(".unmapped-item")];
   const labelIds = [...dialog.querySelectorAll("option")].map((o) => Number(o.value));
-  const selected = new Set();
-  let cursor = 0;
-
-  function say(text, isError) {
-    flash.textContent = text;
-    flash.hidden = !text;
-    flash.classList.toggle("error", Boolean(isError));
-  }
-
-  function paint() {
-    const list = items();
-    cursor = Math.max(0, Math.min(cursor, list.length - 1));
-    list.forEach((el, i) => {
-      el.classList.toggle("current", i === cursor);
-      el.classList.toggle("selected", selected.has(el.dataset.text));
-      el.setAttribute("aria-selected", selected.has(el.dataset.text) ? "true" : "false");
-    });
-    list[cursor]?.scrollIntoView({ block: "nearest" });
-  }
+  const list = CurationKeys.list(items, (el) => el.dataset.text);
+  const say = CurationKeys.flash(document.getElementById("flash"));
 
   async function refresh() {
     const response = await fetch(root.dataset.partial, { credentials: "same-origin" });
     if (response.ok) root.innerHTML = await response.text();
-    const texts = new Set(items().map((el) => el.dataset.text));
-    [...selected].forEach((t) => texts.has(t) || selected.delete(t));
-    paint();
+    list.settle();
   }
 
   async function post(path, body) {
-    const response = await fetch(root.dataset.api + path, {
-      method: "POST",
-      credentials: "same-origin",
-      headers: { "Content-Type": "application/json", "X-CSRFToken": csrf() },
-      body: JSON.stringify(body || {}),
-    });
-    const data = await response.json().catch(() => ({}));
-    say(response.ok ? "" : data.detail || Object.values(data).flat().join(" ") || response.statusText, !response.ok);
+    const { ok, message } = await CurationKeys.post(root.dataset.api + path, body);
+    say(message, !ok);
     await refresh();
   }
 
-  const targets = () => {
-    const chosen = items().filter((el) => selected.has(el.dataset.text));
-    const list = chosen.length ? chosen : [items()[cursor]].filter(Boolean);
-    return list.map((el) => el.dataset.text);
-  };
   const decide = (verdict, label) => {
-    const texts = targets();
+    const texts = list.targets().map((el) => el.dataset.text);
     if (texts.length) post("unmapped/decide/", { texts, verdict, label });
   };
 
@@ -69,14 +37,9 @@
   }
 
   const actions = {
-    j: () => { cursor += 1; paint(); },
-    k: () => { cursor -= 1; paint(); },
-    x: () => {
-      const text = items()[cursor]?.dataset.text;
-      if (text === undefined) return;
-      selected.has(text) ? selected.delete(text) : selected.add(text);
-      paint();
-    },
+    j: () => list.move(1),
+    k: () => list.move(-1),
+    x: () => list.toggle(),
     l: async () => { const label = await askLabel(); if (label) decide("label", label); },
     n: () => decide("no_label"),
     i: () => decide("ignored"),
@@ -100,9 +63,7 @@
   root.addEventListener("click", (event) => {
     const el = event.target.closest(".unmapped-item");
     if (!el || event.target.closest("a")) return;
-    cursor = items().indexOf(el);
-    if (event.shiftKey || event.metaKey || event.ctrlKey) actions.x();
-    paint();
+    list.click(el, event);
   });
-  paint();
+  list.paint();
 })();

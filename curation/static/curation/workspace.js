@@ -7,31 +7,11 @@
   const api = root.dataset.api;
   const partials = root.dataset.partials;
   const detailBase = root.dataset.detail;
-  const flash = document.getElementById("flash");
   const help = document.getElementById("curation-help");
-  const csrf = () => document.querySelector("[name=csrfmiddlewaretoken]")?.value || "";
-  let cursor = 0;
-  const selected = new Set();
-
   const items = () => [...root.querySelectorAll("#clusters .cluster")];
-  const current = () => items()[cursor];
-
-  function say(text, isError) {
-    flash.textContent = text;
-    flash.hidden = !text;
-    flash.classList.toggle("error", Boolean(isError));
-  }
-
-  function paint() {
-    const list = items();
-    cursor = Math.max(0, Math.min(cursor, list.length - 1));
-    list.forEach((el, i) => {
-      el.classList.toggle("current", i === cursor);
-      el.classList.toggle("selected", selected.has(el.dataset.id));
-      el.setAttribute("aria-selected", selected.has(el.dataset.id) ? "true" : "false");
-    });
-    list[cursor]?.scrollIntoView({ block: "nearest" });
-  }
+  const list = CurationKeys.list(items, (el) => el.dataset.id);
+  const { selected, current } = list;
+  const say = CurationKeys.flash(document.getElementById("flash"));
 
   async function swap(id, partial) {
     const response = await fetch(`${partials}partial=${partial}`, { credentials: "same-origin" });
@@ -41,37 +21,18 @@
   async function refresh() {
     const keep = current()?.dataset.id;
     await Promise.all([swap("clusters", "clusters"), swap("stats", "stats")]);
-    const ids = new Set(items().map((el) => el.dataset.id));
-    [...selected].forEach((id) => ids.has(id) || selected.delete(id));
-    const index = items().findIndex((el) => el.dataset.id === keep);
-    if (index >= 0) cursor = index;
-    paint();
+    list.settle(keep);
   }
 
   async function post(path, body) {
-    const response = await fetch(api + path, {
-      method: "POST",
-      credentials: "same-origin",
-      headers: { "Content-Type": "application/json", "X-CSRFToken": csrf() },
-      body: JSON.stringify(body || {}),
-    });
-    const data = await response.json().catch(() => ({}));
-    if (!response.ok) {
-      const message = data.detail || Object.values(data).flat().join(" ") || response.statusText;
-      say(message, true);
-      await refresh(); // a conflict means our versions are stale: show what is there now
-      return null;
-    }
-    say("");
-    await refresh();
-    return data;
+    const { ok, data, message } = await CurationKeys.post(api + path, body);
+    say(message, !ok);
+    await refresh(); // after a conflict our versions are stale: show what is there now
+    return ok ? data : null;
   }
 
   const ref = (el) => ({ cluster: Number(el.dataset.id), version: Number(el.dataset.version) });
-  const targets = () => {
-    const chosen = items().filter((el) => selected.has(el.dataset.id));
-    return chosen.length ? chosen : [current()].filter(Boolean);
-  };
+  const targets = () => list.targets();
 
   function ask(dialogId, prefill) {
     const dialog = document.getElementById(dialogId);
@@ -100,22 +61,17 @@
   }
 
   const actions = {
-    j: () => { cursor += 1; paint(); },
-    k: () => { cursor -= 1; paint(); },
+    j: () => list.move(1),
+    k: () => list.move(-1),
     Enter: openDetail,
-    x: () => {
-      const id = current()?.dataset.id;
-      if (!id) return;
-      selected.has(id) ? selected.delete(id) : selected.add(id);
-      paint();
-    },
+    x: () => list.toggle(),
     m: async () => {
       const into = current();
       const chosen = new Set([...selected, into?.dataset.id]);
       if (!into || chosen.size < 2) return say(root.dataset.mergeHint, true);
       const clusters = items().filter((el) => chosen.has(el.dataset.id)).map(ref);
       if (await post("actions/merge/", { clusters, into: Number(into.dataset.id) })) selected.clear();
-      paint();
+      list.paint();
     },
     r: async () => {
       const el = current();
@@ -155,9 +111,7 @@
   root.addEventListener("click", (event) => {
     const el = event.target.closest(".cluster");
     if (!el) return;
-    cursor = items().indexOf(el);
-    if (event.shiftKey || event.metaKey || event.ctrlKey) actions.x();
-    paint();
+    list.click(el, event);
     openDetail();
   });
 
@@ -186,14 +140,9 @@
   document.getElementById("run-form")?.addEventListener("submit", async (event) => {
     event.preventDefault();
     const form = new FormData(event.target);
-    const response = await fetch(`${api}runs/`, {
-      method: "POST",
-      credentials: "same-origin",
-      headers: { "Content-Type": "application/json", "X-CSRFToken": csrf() },
-      body: JSON.stringify({ k: Number(form.get("k")), seed: Number(form.get("seed") || 0) }),
-    });
-    const data = await response.json().catch(() => ({}));
-    if (!response.ok) return say(data.detail || Object.values(data).flat().join(" "), true);
+    const body = { k: Number(form.get("k")), seed: Number(form.get("seed") || 0) };
+    const { ok, data, message } = await CurationKeys.post(`${api}runs/`, body);
+    if (!ok) return say(message, true);
     poll(data.id);
   });
 
@@ -215,5 +164,5 @@
         `<text x="${sx + 3}" y="${pad + 8}" font-size="9">k=${curve.suggested_k}</text>`;
     }
   }
-  paint();
+  list.paint();
 })();
