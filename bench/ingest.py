@@ -10,8 +10,8 @@ Generates uncompressed 12-bit DX files with the demo generator, then in the same
 (c) the code path of ``manage.py ingest --workers 1`` and ``--workers N`` in this process (its
     pool of forked workers included), without the command's start-up, next to pydicom decoding
     in 1 and N processes: what the machine gives N processes at the time;
-(d) the same as commands, wall time less the start-up (the median of three runs over an empty
-    folder), with the command's peak RSS.
+(d) the same as commands: wall time including the start-up (also shown alone: the median of
+    three runs over an empty folder), and the command process's peak RSS.
 (a) and (b) alternate for ``--rounds`` rounds (the medians are printed), each ingest round into
 a new team. Every command run gets a fresh SQLite database and data folder. What each timed run
 wrote is deleted after it: on the 2-core VM this was measured on, writing new files slowed from
@@ -209,30 +209,26 @@ def main() -> None:
               f"{ingest_cpu / decode_cpu:.2f} CPU (goal ≥ 0.5)")  # fmt: skip
         for workers in (1, args.workers):
             rate = n / decode_in_processes(paths, workers)
-            print(f"    pydicom decode, {workers} processes  : {rate:6.1f} images/s (for scale)")
+            print(f"    pydicom decode, {workers} process(es) : {rate:6.1f} images/s (for scale)")
         for workers in (1, args.workers):
             rate = n / pool_in_process(paths, f"Pool {workers}", workers)
             print(
                 f"(c) ingest --workers {workers:<2} in-process: {rate:6.1f} images/s "
-                f"= {rate / decode_rate:.2f} × decode (no start-up)"
+                f"= {rate / decode_rate:.2f} × (a) (no start-up)"
             )
         empty = work / "nothing"
         empty.mkdir()
         nothing = fresh_install(work, "empty")
         start_s = statistics.median(ingest_command([empty], nothing, 1)[0] for _ in range(3))
-        print(
-            f"(d) manage.py ingest of nothing     : {start_s:6.2f} s (start-up, subtracted below)"
-        )
+        print(f"(d) manage.py ingest of nothing     : {start_s:6.2f} s (the start-up)")
         for workers in (1, args.workers):
             data = fresh_install(work, f"w{workers}")
             os.sync()
             seconds, peak = ingest_command(paths, data, workers)
             forget_files(data)
-            rate = n / (seconds - start_s)
             print(
-                f"    manage.py ingest --workers {workers:<2}   : {rate:6.1f} images/s "
-                f"= {rate / decode_rate:.2f} × decode ({n / seconds:.1f} with start-up); "
-                f"peak RSS {peak / 1024:.0f} MB (parent)"
+                f"    manage.py ingest --workers {workers:<2}   : {seconds:6.2f} s for {n} files, "
+                f"{n / seconds:.1f} images/s with the start-up; peak RSS {peak / 1024:.0f} MB"
             )
         print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     finally:
