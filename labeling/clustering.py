@@ -48,7 +48,6 @@ import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-import kmedoids
 import numpy as np
 from rapidfuzz import process
 from rapidfuzz.distance import Levenshtein
@@ -345,6 +344,8 @@ def _weighted_kmedoids(
         return np.arange(n)
     if k == 1:  # each row sums what all clauses pay to that medoid
         return np.array([int(np.argmin(matrix.sum(axis=1, dtype=np.int64)))])
+    import kmedoids  # here, not at the top: it loads scikit-learn, which pages never need
+
     init = _seed_medoids(matrix, counts, k, np.random.default_rng([seed, k]), start)
     with warnings.catch_warnings():
         # kmedoids warns that the seed is unused for the start; it still seeds the visit order.
