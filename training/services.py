@@ -1,7 +1,8 @@
 """Every change of a job's state: enqueue, claim, heartbeat, progress, finish, cancel, reap.
 
 The row is the truth; Celery only delivers job ids. ``claim_job`` is a conditional update, so
-two workers (or a redelivered message) can never run one job at the same time.
+two workers (or a redelivered message) can never run one job at the same time, and every later
+write of the running job is conditioned on the worker still holding that claim.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import logging
 import socket
 import traceback as tb
+from collections.abc import Sequence
 from datetime import timedelta
 
 from django.conf import settings
@@ -26,6 +28,15 @@ LOG_LIMIT = 200_000
 
 class JobStateError(ValueError):
     """An action that does not fit the job's state (e.g. retrying a running job)."""
+
+
+class JobCancelled(Exception):
+    """Raised inside a job when a user asked it to stop (or it is no longer ours to run)."""
+
+
+class ClaimLost(JobCancelled):
+    """The row is no longer this worker's (the reaper requeued it after its heartbeat stopped,
+    another worker holds it, or it has ended): stop and write nothing more to it."""
 
 
 def worker_name() -> str:
@@ -87,33 +98,40 @@ def beat(job_id: int, worker: str) -> bool:
     )
 
 
-def record_progress(job_id: int, worker: str, progress: dict, *, keep: bool = True) -> bool:
-    """Store the latest progress (and append it to the curves); returns whether to go on."""
-    job = Job.objects.filter(pk=job_id).only("history", "cancel_requested", "status").first()
-    if job is None or job.status != JobStatus.RUNNING:
-        return False
-    history = job.history
-    if keep:
-        history = (history + [progress])[-HISTORY_LIMIT:]
-    Job.objects.filter(pk=job_id, worker=worker).update(
-        progress=progress, history=history, heartbeat_at=timezone.now()
+def record_progress(
+    job_id: int, worker: str, progress: dict, *, keep: bool = True, held: Sequence[dict] = ()
+) -> bool:
+    """Store the latest progress and append it to the curves, after the points a lost database
+    connection held back (``held``); returns whether to go on. Raises ClaimLost when the job is
+    no longer this worker's."""
+    job = Job.objects.filter(pk=job_id).only("history", "cancel_requested").first()
+    history = (job.history if job else []) + list(held) + ([progress] if keep else [])
+    stored = Job.objects.filter(pk=job_id, worker=worker, status=JobStatus.RUNNING).update(
+        progress=progress, history=history[-HISTORY_LIMIT:], heartbeat_at=timezone.now()
     )
+    if not stored:
+        raise ClaimLost(f"job {job_id} is no longer running on {worker}")
     return not job.cancel_requested
 
 
-def append_log(job_id: int, text: str) -> None:
-    job = Job.objects.filter(pk=job_id).only("log").first()
+def append_log(job_id: int, text: str, worker: str = "") -> None:
+    """Append to the job's log; with ``worker``, only while that worker holds the job."""
+    rows = Job.objects.filter(pk=job_id, **({"worker": worker} if worker else {}))
+    job = rows.only("log").first()
     if job is not None:
-        combined = (job.log + text)[-LOG_LIMIT:]
-        Job.objects.filter(pk=job_id).update(log=combined)
+        rows.update(log=(job.log + text)[-LOG_LIMIT:])
 
 
-def succeed(job_id: int, worker: str, metrics: dict, output_dir: str = "") -> None:
-    Job.objects.filter(pk=job_id, worker=worker, status=JobStatus.RUNNING).update(
-        status=JobStatus.SUCCEEDED,
-        metrics=metrics,
-        output_dir=output_dir,
-        finished_at=timezone.now(),
+def succeed(job_id: int, worker: str, metrics: dict, output_dir: str = "") -> bool:
+    """RUNNING -> SUCCEEDED, if the job is still this worker's; returns whether it was."""
+    return (
+        Job.objects.filter(pk=job_id, worker=worker, status=JobStatus.RUNNING).update(
+            status=JobStatus.SUCCEEDED,
+            metrics=metrics,
+            output_dir=output_dir,
+            finished_at=timezone.now(),
+        )
+        == 1
     )
 
 

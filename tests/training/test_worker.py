@@ -40,11 +40,11 @@ TINY = {
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 
-def database_url() -> str:
+def database_url(user: str = "") -> str:
     db = connection.settings_dict
     if db["ENGINE"].endswith("sqlite3"):
         return f"sqlite:///{db['NAME']}"
-    user = db.get("USER") or "postgres"
+    user = user or db.get("USER") or "postgres"
     return (
         f"postgres://{user}@{db.get('HOST') or '127.0.0.1'}:{db.get('PORT') or 5432}/{db['NAME']}"
     )
@@ -53,7 +53,7 @@ def database_url() -> str:
 class Worker:
     """One `celery worker` process (and its pool children) in its own process group."""
 
-    def __init__(self, tmp_path: Path, name: str) -> None:
+    def __init__(self, tmp_path: Path, name: str, **overrides: str) -> None:
         env = {
             **os.environ,
             "DEBUG": "1",
@@ -64,6 +64,7 @@ class Worker:
             "CXR_JOB_HEARTBEAT_SECONDS": "1",
             "CXR_JOB_HEARTBEAT_TIMEOUT": "5",
             "CXR_JOB_REAP_SECONDS": "1",
+            **overrides,
         }
         self.log = tmp_path / f"worker-{name}.log"
         self.process = subprocess.Popen(
