@@ -46,13 +46,30 @@ def worker_name() -> str:
 RUN_JOB_TASK = "training.run_job"
 
 
-def enqueue(job: Job) -> None:
+# A worker requeueing a job keeps sending while the broker is away (kombu retries forever).
+PATIENT = {"max_retries": None, "interval_start": 0, "interval_step": 1, "interval_max": 10}
+
+
+def enqueue(job: Job, *, patient: bool = False) -> None:
     """Send the job id once the row is committed: a worker must never see a missing row.
-    Sent by task name, so the web process never imports the job code (and torch)."""
+    Sent by task name, so the web process never imports the job code (and torch). A worker
+    requeueing a job is ``patient``: the row already says QUEUED, and without its message the
+    job would wait forever."""
+    job_id, queue = job.pk, job.queue
+    transaction.on_commit(lambda: _send(job_id, queue, patient))
+
+
+def _send(job_id: int, queue: str, patient: bool) -> None:
     from lab.celery import app
 
-    job_id, queue = job.pk, job.queue
-    transaction.on_commit(lambda: app.send_task(RUN_JOB_TASK, args=[job_id], queue=queue))
+    if not patient:
+        app.send_task(RUN_JOB_TASK, args=[job_id], queue=queue)
+        return
+    # A connection of its own: in a worker, the pooled producer's channel may belong to the
+    # connection the consumer dropped when it lost the broker.
+    with app.connection_for_write() as connection:
+        app.send_task(RUN_JOB_TASK, args=[job_id], queue=queue, connection=connection,
+                      retry_policy=PATIENT)  # fmt: skip
 
 
 @transaction.atomic
@@ -153,7 +170,7 @@ def fail_attempt(job_id: int, worker: str, exc: BaseException, *, retry: bool) -
             job.status = JobStatus.QUEUED
             job.worker = ""
             job.save()
-            enqueue(job)
+            enqueue(job, patient=True)
         else:
             job.status = JobStatus.FAILED
             job.finished_at = timezone.now()
@@ -210,7 +227,7 @@ def reap_stale(timeout: timedelta | None = None) -> list[int]:
                 job.status = JobStatus.QUEUED
                 job.error = note
                 job.save()
-                enqueue(job)
+                enqueue(job, patient=True)
             else:
                 job.status = JobStatus.CANCELLED if job.cancel_requested else JobStatus.FAILED
                 job.error = f"{note}; {job.attempts} attempts made"

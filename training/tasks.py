@@ -21,7 +21,10 @@ Losing the database or the broker neither loses a job nor runs it twice:
   holds the job resumes it from its last checkpoint. A job under torchrun cannot pause: its
   processes are stopped, and the reaper requeues it.
 - A worker that loses the broker reconnects by itself. The running job's message (acks_late) may
-  be delivered again meanwhile; the claim refuses it, since the row is no longer QUEUED.
+  be delivered again meanwhile; the claim refuses it, since the row is no longer QUEUED. A job
+  a worker requeues (a failed attempt, a reaped job) is sent until the broker takes it
+  (``services.enqueue(patient=True)``): its row says QUEUED, and without a message nothing
+  would ever run it.
 """
 
 from __future__ import annotations

@@ -3,8 +3,8 @@
 Real services only: PostgreSQL and Redis, and real ``celery worker`` processes. The worker under
 test logs in to PostgreSQL as a role of its own, so the test can take the database away from
 that worker alone (the role may not log in, its sessions are terminated) and give it back. Its
-Redis connections are found through /proc and killed with CLIENT KILL; the shared Redis server
-itself is never touched.
+Redis connections are found through /proc and killed with CLIENT KILL, or pass through a TCP
+relay the test can cut and restore; the shared Redis server itself is never touched.
 
 A session on SQLite and the filesystem broker (the local default) runs this module again in a
 child pytest session against the machine's PostgreSQL and Redis, as CI runs the whole suite
@@ -13,8 +13,10 @@ child pytest session against the machine's PostgreSQL and Redis, as CI runs the 
 
 import os
 import re
+import socket
 import subprocess
 import sys
+import threading
 import time
 from contextlib import suppress
 from datetime import datetime
@@ -66,7 +68,7 @@ def test_this_module_runs_against_postgresql_and_redis(tmp_path):
     summary = child.stdout.strip().splitlines()[-1] if child.stdout.strip() else ""
     assert child.returncode == 0, child.stdout[-20000:] + child.stderr[-5000:]
     assert "database postgresql, broker redis://" in child.stdout
-    assert re.search(r"\b4 passed\b", summary) and "skip" not in summary, child.stdout[-5000:]
+    assert re.search(r"\b5 passed\b", summary) and "skip" not in summary, child.stdout[-5000:]
 
 
 test_this_module_runs_against_postgresql_and_redis.__test__ = not ON_SERVICES
@@ -143,6 +145,59 @@ def kill_redis_clients(worker: Worker) -> int:
         if int(entry["addr"].rsplit(":", 1)[1]) in ports:
             killed += client.client_kill_filter(_id=entry["id"])  # 0 if it closed meanwhile
     return killed
+
+
+class BrokerLine:
+    """A TCP relay between one worker and Redis that the test can cut and restore: the broker
+    away for that worker alone, the shared server untouched."""
+
+    def __init__(self) -> None:
+        import redis
+
+        kwargs = redis.Redis.from_url(settings.CELERY_BROKER_URL).connection_pool.connection_kwargs
+        self.target = (kwargs.get("host", "127.0.0.1"), kwargs.get("port", 6379))
+        self.db = kwargs.get("db", 0)
+        self.sockets: list[socket.socket] = []
+        self.listener: socket.socket | None = None
+        self.port = 0
+        self.restore()
+        self.url = f"redis://127.0.0.1:{self.port}/{self.db}"
+
+    def restore(self) -> None:
+        listener = socket.socket()
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(("127.0.0.1", self.port))
+        listener.listen(16)
+        self.port, self.listener = listener.getsockname()[1], listener
+        threading.Thread(target=self._accept, args=(listener,), daemon=True).start()
+
+    def cut(self) -> None:
+        """Refuse new connections and drop the open ones."""
+        for sock in [self.listener, *self.sockets]:
+            with suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+            sock.close()
+        self.sockets = []
+
+    def _accept(self, listener: socket.socket) -> None:
+        while True:
+            try:
+                client, _ = listener.accept()
+            except OSError:
+                return  # cut
+            server = socket.create_connection(self.target)
+            self.sockets += [client, server]
+            for source, sink in ((client, server), (server, client)):
+                threading.Thread(target=self._pump, args=(source, sink), daemon=True).start()
+
+    @staticmethod
+    def _pump(source: socket.socket, sink: socket.socket) -> None:
+        with suppress(OSError):
+            while data := source.recv(65536):
+                sink.sendall(data)
+        for sock in (source, sink):
+            with suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
 
 
 # --- fixtures ----------------------------------------------------------------------------------------
@@ -350,6 +405,37 @@ def test_broker_connections_killed_mid_job_neither_lose_nor_repeat_it(personas, 
         "is not queued"
     )
     assert refusals >= 1
+
+
+@on_services
+def test_a_job_requeued_while_the_broker_is_away_is_sent_once_it_is_back(
+    personas, label_set, workers
+):
+    """The reaper requeues a dead worker's job while its own worker has no broker: the row says
+    QUEUED, and the message must still reach the queue, or the job would wait forever."""
+    lines = {name: BrokerLine() for name in ("a", "b")}
+    try:
+        started = {workers.start(name, REDIS_URL=line.url): line for name, line in lines.items()}
+        workers.ready(*started)
+        job = launch(personas, label_set, epochs=200)
+        dead = workers.holder(job)
+        reaper = next(worker for worker in started if worker is not dead)
+        wait_for(lambda: reload(job).progress.get("epoch", 0) >= 2, 240, "epoch 2", [dead.log])
+        started[reaper].cut()
+        dead.kill()
+        wait_for(lambda: reload(job).status == JobStatus.QUEUED, 60, "the reaper to requeue",
+                 [reaper.log])  # fmt: skip
+        time.sleep(3)  # the broker is away: nothing can take the job
+        assert reload(job).status == JobStatus.QUEUED and "Connection to broker lost" in (
+            reaper.log.read_text()
+        )
+        started[reaper].restore()
+        wait_for(lambda: reload(job).finished, 120, "the job to finish", [reaper.log])
+    finally:
+        for line in lines.values():
+            line.cut()
+    assert_ran_once_to_the_end(job, attempts=2)
+    assert "resumed from" in job.log
 
 
 @on_services
