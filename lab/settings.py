@@ -267,6 +267,8 @@ CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 # Workers refresh a running job's heartbeat this often; a job silent for the timeout is
 # requeued by the reaper that every worker runs every JOB_REAP_INTERVAL seconds.
 JOB_HEARTBEAT_INTERVAL = env_int("CXR_JOB_HEARTBEAT_SECONDS", 10, minimum=1)
+# Training progress reaches the job row at most this often (points in between go with the next).
+JOB_PROGRESS_INTERVAL = env_int("CXR_JOB_PROGRESS_MS", 1000, minimum=0) / 1000
 JOB_HEARTBEAT_TIMEOUT = env_int("CXR_JOB_HEARTBEAT_TIMEOUT", 90, minimum=2)
 JOB_REAP_INTERVAL = env_int("CXR_JOB_REAP_SECONDS", 30, minimum=1)
 

@@ -100,6 +100,8 @@ class JobContext:
         self.lost = threading.Event()  # set by the heartbeat when the row is no longer ours
         self.confirmed_at = time.monotonic()  # when a write last found the row ours
         self.held: list[dict] = []  # progress points the database has not taken yet
+        self.written_at = -float("inf")  # when progress last reached the row, and its phase
+        self.written_phase: str | None = None
 
     def confirm(self, since: float) -> None:
         self.confirmed_at = max(self.confirmed_at, since)
@@ -108,12 +110,19 @@ class JobContext:
         """Whether the claim went unconfirmed so long that the reaper may soon requeue it."""
         return time.monotonic() - self.confirmed_at > claim_grace()
 
-    def report(self, progress: dict, *, keep: bool = True) -> None:
+    def report(self, progress: dict, *, keep: bool = True, force: bool = False) -> None:
         """Store progress; raise JobCancelled when a user asked to stop, ClaimLost when the job
         is not ours any more. Without a database the job goes on, its points held, until its
-        claim is lapsing: then it waits for the database to say whether it is still ours."""
+        claim is lapsing: then it waits for the database to say whether it is still ours.
+
+        Points of the phase last written come at most every ``JOB_PROGRESS_INTERVAL`` seconds:
+        in between they are held and go with the next write, so the engine's hot loop does not
+        wait on the database every few steps (a cancel is seen at the next write)."""
         if keep:
             self.held.append(progress)
+        throttled = time.monotonic() - self.written_at < settings.JOB_PROGRESS_INTERVAL
+        if not force and throttled and progress.get("phase") == self.written_phase:
+            return
         paused = False
         while True:
             if self.lost.is_set():
@@ -135,6 +144,7 @@ class JobContext:
                 time.sleep(settings.JOB_HEARTBEAT_INTERVAL)
                 continue
             self.held = []
+            self.written_at, self.written_phase = time.monotonic(), progress.get("phase")
             self.confirm(started)
             if paused:
                 log.warning("job %s: the database is back and the job still ours; going on",
@@ -142,6 +152,11 @@ class JobContext:
             if not going:
                 raise JobCancelled("cancelled on request")
             return
+
+    def flush(self) -> None:
+        """Write the points the throttle still holds (a job's last curve points)."""
+        if self.held:
+            self.report(self.held[-1], keep=False, force=True)
 
     def should_stop(self) -> bool:
         """Whether a user asked the job to stop; raises ClaimLost when it is not ours any more,
@@ -244,6 +259,7 @@ def _run(context: JobContext, handler: RowLogHandler) -> None:
         if function is None:
             raise JobInputError(f"no runner for jobs of kind {job.kind!r}")
         result = _run_through_outages(context, function)
+        context.flush()
         metrics, output = result.get("metrics", {}), result.get("output_dir", "")
 
         def end() -> bool:
