@@ -14,8 +14,11 @@ urlpatterns = [
         name="heatmap",
     ),
     path("results/runs/<int:pk>/disagreements/", views.disagreements, name="disagreements"),
-    path("results/runs/<int:pk>/disagreements/review/", views.send_disagreements,
-         name="disagreements-review"),  # fmt: skip
+    path(
+        "results/runs/<int:pk>/disagreements/review/",
+        views.send_disagreements,
+        name="disagreements-review",
+    ),
     path("results/runs/<int:pk>/card.md", views.model_card_markdown, name="model-card-markdown"),
     path("results/runs/<int:pk>/card.json", views.model_card_json, name="model-card-json"),
     path("results/runs/<int:pk>/metrics.json", views.metrics_json, name="metrics-json"),
