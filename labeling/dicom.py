@@ -721,17 +721,21 @@ def stored_bits(ds: Dataset) -> np.ndarray:
 def display_lut(
     ds: Dataset, index: np.ndarray, *, window: tuple[float, float] | None = None
 ) -> np.ndarray:
-    """A uint8 table over every bit pattern of ``index``'s dtype (see :func:`stored_bits`)."""
-    patterns = np.arange(2 ** (8 * index.dtype.itemsize), dtype=np.int64)
-    bits = int(ds.BitsStored)
-    stored = patterns & ((1 << bits) - 1)
+    """A uint8 table over every bit pattern of ``index``'s dtype (see :func:`stored_bits`).
+
+    Only the low ``BitsStored`` bits of a pattern count, so the table repeats with that period:
+    the chain is computed over one period (4,096 entries for 12-bit data, not 65,536) and tiled.
+    """
+    patterns = 2 ** (8 * index.dtype.itemsize)
+    bits = min(int(ds.BitsStored), 8 * index.dtype.itemsize)
+    stored = np.arange(1 << bits, dtype=np.int64)
     if int(ds.get("PixelRepresentation", 0)) == 1:
         stored = np.where(stored >= 1 << (bits - 1), stored - (1 << bits), stored)
     values = _modality(stored, ds)
     unit = _voi(values, ds, index, window)
     if ds.get("PhotometricInterpretation") == "MONOCHROME1":
         unit = 1.0 - unit
-    return np.rint(unit * 255.0).astype(np.uint8)
+    return np.tile(np.rint(unit * 255.0).astype(np.uint8), patterns >> bits)
 
 
 def _modality(domain: np.ndarray, ds: Dataset) -> np.ndarray:
@@ -787,7 +791,9 @@ def _voi(
         return unit
     if (file_window := _file_window(ds, function)) is not None:
         return apply_window(values, *file_window, function)
-    return _percentile_window(values, _histogram(ds, index))
+    # Counts per bit pattern, folded onto the stored values the table's period covers.
+    counts = _histogram(ds, index).reshape(-1, values.size).sum(axis=0)
+    return _percentile_window(values, counts)
 
 
 def apply_window(values: np.ndarray, center: float, width: float, function: str) -> np.ndarray:

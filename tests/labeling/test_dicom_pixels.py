@@ -147,6 +147,22 @@ def test_signed_data_gives_the_same_picture_as_unsigned(bits):
     assert np.array_equal(signed, unsigned)
 
 
+@pytest.mark.parametrize("signed", [False, True])
+@pytest.mark.parametrize("window", [None, (2048, 4096)])
+def test_bits_above_bits_stored_are_ignored(signed, window):
+    """Bits 12–15 of 12-bit data are unspecified (old overlays live there): the picture, the
+    percentile window included, depends on the stored bits only."""
+    stored = phantom()
+    noisy = stored | (np.random.default_rng(0).integers(0, 16, stored.shape) << 12)
+    attributes = {"PixelRepresentation": int(signed)}
+    if window is None:
+        attributes.update(WindowCenter=None, WindowWidth=None)
+    else:
+        attributes.update(WindowCenter=window[0], WindowWidth=window[1])
+    plain = to_uint8(make_dx(pixels=stored, **attributes))
+    assert np.array_equal(to_uint8(make_dx(pixels=noisy.astype(np.uint16), **attributes)), plain)
+
+
 def test_the_percentile_window_ignores_a_few_hot_pixels():
     stored = phantom()
     hot = stored.copy()
