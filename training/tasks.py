@@ -110,7 +110,7 @@ class JobContext:
         """Whether the claim went unconfirmed so long that the reaper may soon requeue it."""
         return time.monotonic() - self.confirmed_at > claim_grace()
 
-    def report(self, progress: dict, *, keep: bool = True, force: bool = False) -> None:
+    def report(self, progress: dict, *, keep: bool = True, now: bool = False) -> None:
         """Store progress; raise JobCancelled when a user asked to stop, ClaimLost when the job
         is not ours any more. Without a database the job goes on, its points held, until its
         claim is lapsing: then it waits for the database to say whether it is still ours.
@@ -121,7 +121,7 @@ class JobContext:
         if keep:
             self.held.append(progress)
         throttled = time.monotonic() - self.written_at < settings.JOB_PROGRESS_INTERVAL
-        if not force and throttled and progress.get("phase") == self.written_phase:
+        if not now and throttled and progress.get("phase") == self.written_phase:
             return
         paused = False
         while True:
@@ -156,7 +156,7 @@ class JobContext:
     def flush(self) -> None:
         """Write the points the throttle still holds (a job's last curve points)."""
         if self.held:
-            self.report(self.held[-1], keep=False, force=True)
+            self.report(self.held[-1], keep=False, now=True)
 
     def should_stop(self) -> bool:
         """Whether a user asked the job to stop; raises ClaimLost when it is not ours any more,
