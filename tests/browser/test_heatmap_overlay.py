@@ -4,6 +4,8 @@ The page's request is queued as in production; the test plays the worker, runnin
 the row the page asked for (tests/results/test_heatmap_worker.py covers a real worker process).
 """
 
+import time
+
 import pytest
 import torch
 from django.core.management import call_command
@@ -85,6 +87,15 @@ def wait_for_state(page, state: str) -> None:
     page.wait_for_selector(f"{CONTROLS}[data-state={state}]")
 
 
+def queued_row(sent: list[int]) -> Heatmap:
+    """The row the page's POST queued. The page says "pending" before its POST lands, so wait
+    for the message, which is sent once the row is committed."""
+    deadline = time.monotonic() + 15
+    while not sent and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return Heatmap.objects.get()
+
+
 def test_the_overlay_is_asked_for_shown_over_the_image_faded_and_hidden(
     login, live_server, personas, explained, sent
 ):
@@ -96,7 +107,7 @@ def test_the_overlay_is_asked_for_shown_over_the_image_faded_and_hidden(
     assert page.text_content(f"{CONTROLS} [data-role=heatmap-status]").strip()
     assert page.evaluate(OVERLAY_ALPHA, image_rect(page, instance))["inside"] == 0
 
-    row = Heatmap.objects.get()
+    row = queued_row(sent)
     assert sent == [row.pk] and (row.run, row.instance, row.label) == (run, instance, "abnormal")
     compute_heatmap(row.pk)  # the worker's part
     wait_for_state(page, "shown")
@@ -132,7 +143,7 @@ def test_a_failed_map_shows_the_worker_s_message(login, live_server, personas, e
     assert page.input_value(f"{CONTROLS} [data-role=heatmap-label]") == "normal"
     page.click(f"{CONTROLS} [data-role=heatmap-toggle]")
     wait_for_state(page, "pending")
-    assert Heatmap.objects.get().label == "normal"
+    assert queued_row(sent).label == "normal"
     compute_heatmap(sent[0])
     wait_for_state(page, "error")
     status = page.text_content(f"{CONTROLS} [data-role=heatmap-status]")
