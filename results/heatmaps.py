@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import functools
 import logging
-import os
-import tempfile
 from datetime import timedelta
 from pathlib import Path
 
@@ -28,6 +26,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from training.engine.config import ConfigError
+from training.engine.files import atomic_write
 from training.jobs import job_folder
 from training.models import Job, JobKind, JobStatus
 
@@ -175,19 +174,10 @@ def _trained(path: str, _mtime_ns: int):
 
 
 def _write_png(path: Path, rgba) -> None:
-    """Temp file + rename: a reader sees the whole PNG or none."""
+    """A reader sees the whole PNG or none."""
     from PIL import Image
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as out:
-            Image.fromarray(rgba, "RGBA").save(out, format="PNG")
-        os.chmod(temp, 0o644)
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
+    atomic_write(path, lambda out: Image.fromarray(rgba, "RGBA").save(out, format="PNG"))
 
 
 def succeed(heatmap_id: int) -> None:
