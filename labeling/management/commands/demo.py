@@ -43,8 +43,9 @@ class Command(LabCommand):
         bar.close()
         counts = {"imported": 0, "duplicate": 0, "rejected": 0}
         rejected = []
-        for path in self.progress(manifest.dicom_paths, len(manifest.dicom_paths), "ingesting"):
-            result = services.ingest_file(team, path, name=path.name)
+        paths = self.progress(manifest.dicom_paths, len(manifest.dicom_paths), "ingesting")
+        prepared = (services.prepare_file(team, path, name=path.name) for path in paths)
+        for result in services.commit_in_batches(team, prepared):  # many files a transaction
             counts[result.status] += 1
             if result.status == "rejected":
                 rejected.append(result.as_dict())
