@@ -128,18 +128,27 @@ def read_dicom(
     *,
     max_bytes: int,
     limits: ReadLimits = DEFAULT_LIMITS,
+    read_once: bool = False,
 ) -> Dataset:
     """Parse and validate one DICOM Part 10 file from a path or a binary file object.
 
     The size is checked before anything is read: a path by ``stat``, a seekable stream by
     seeking to its end, a non-seekable stream by reading at most ``max_bytes + 1`` bytes.
     Pixel data is validated for layout but not decoded (see :func:`to_uint8`).
+
+    ``read_once`` (imports of a path) tells the kernel that the file's cached pages will not be
+    read again, so they are freed at once and reused for the stored copy the import writes next,
+    instead of the import filling the page cache with a PACS export it reads once.
     """
     if isinstance(source, str | os.PathLike):
         size = os.stat(source).st_size
         _check_size(size, max_bytes)
         with open(source, "rb") as fp:
-            return _read_stream(fp, 0, size, limits)
+            try:
+                return _read_stream(fp, 0, size, limits)
+            finally:
+                if read_once:
+                    _drop_cached_pages(fp)
     if source.seekable():
         start = source.tell()
         size = source.seek(0, io.SEEK_END) - start
@@ -149,6 +158,15 @@ def read_dicom(
     data = source.read(max_bytes + 1)
     _check_size(len(data), max_bytes)
     return _read_stream(io.BytesIO(data), 0, len(data), limits)
+
+
+def _drop_cached_pages(fp: BinaryIO) -> None:
+    """POSIX_FADV_DONTNEED: clean pages go at once; advice only, so failure is harmless."""
+    if hasattr(os, "posix_fadvise"):  # not on macOS or Windows
+        try:
+            os.posix_fadvise(fp.fileno(), 0, 0, os.POSIX_FADV_DONTNEED)
+        except OSError:
+            pass
 
 
 def _check_size(size: int, max_bytes: int) -> None:

@@ -108,7 +108,7 @@ def prepare_file(team: Team, source: str | os.PathLike | BinaryIO, *, name: str)
     file. Returns the final result instead when the file is rejected or already stored. Reads
     the database, never writes it."""
     try:
-        ds = read_dicom(source, max_bytes=settings.DICOM_MAX_FILE_BYTES)
+        ds = read_dicom(source, max_bytes=settings.DICOM_MAX_FILE_BYTES, read_once=True)
     except DicomRejected as exc:
         return IngestResult("rejected", name, code=exc.code, reason=exc.message)
     except OSError as exc:

@@ -12,7 +12,10 @@ encoder below for JPEG Lossless SV1, which pydicom cannot write.
 from __future__ import annotations
 
 import copy
+import ctypes
 import io
+import mmap
+import os
 from pathlib import Path
 
 import numpy as np
@@ -290,3 +293,19 @@ def replace_element(data: bytes, old: bytes, new: bytes) -> bytes:
     if data.count(old) != 1:
         raise ValueError(f"{old!r} occurs {data.count(old)} times")
     return data.replace(old, new)
+
+
+def cached_pages(path: Path) -> int:
+    """Pages of the file in the kernel's page cache, by mincore(2) over a mapping of it."""
+    size = path.stat().st_size
+    pages = -(-size // mmap.PAGESIZE)
+    residency = (ctypes.c_ubyte * pages)()
+    libc = ctypes.CDLL(None, use_errno=True)
+    with open(path, "rb") as fp, mmap.mmap(fp.fileno(), size, access=mmap.ACCESS_COPY) as mapped:
+        start = ctypes.c_char.from_buffer(mapped)
+        try:
+            code = libc.mincore(ctypes.c_void_p(ctypes.addressof(start)), size, residency)
+        finally:
+            del start  # the mapping cannot close while ctypes holds a pointer into it
+    assert code == 0, os.strerror(ctypes.get_errno())
+    return sum(page & 1 for page in residency)

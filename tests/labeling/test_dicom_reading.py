@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 import struct
 from datetime import date, time
 
@@ -23,6 +24,7 @@ from labeling.dicom import (
 )
 from tests.dicom_factory import (
     LOSSLESS_SYNTAXES,
+    cached_pages,
     element_ends,
     flip_bytes,
     make_dx,
@@ -69,6 +71,24 @@ def test_a_valid_file_reads_from_a_path_a_stream_and_a_one_way_stream(tmp_path):
     from_socket = read_dicom(OneWayStream(data), max_bytes=MAX)
     uids = {ds.SOPInstanceUID for ds in (from_path, from_str, from_stream, from_socket)}
     assert uids == {make_dx().SOPInstanceUID}
+
+
+def test_a_file_read_once_leaves_the_page_cache(tmp_path):
+    kept, once = (write(make_dx(), tmp_path / name) for name in ("kept.dcm", "once.dcm"))
+    os.sync()  # written pages must be clean before the kernel may drop them
+    read_dicom(kept, max_bytes=MAX)
+    read_dicom(once, max_bytes=MAX, read_once=True)
+    assert cached_pages(kept) > 0
+    assert cached_pages(once) == 0
+
+
+def test_a_failing_page_cache_hint_does_not_fail_the_read(tmp_path, monkeypatch):
+    def refuse(*args):
+        raise OSError(22, "fadvise refused")
+
+    monkeypatch.setattr(os, "posix_fadvise", refuse)
+    ds = read_dicom(write(make_dx(), tmp_path / "a.dcm"), max_bytes=MAX, read_once=True)
+    assert ds.SOPInstanceUID == make_dx().SOPInstanceUID
 
 
 def test_a_stream_is_read_from_its_current_position():

@@ -1,6 +1,7 @@
 """The ingest service: one row and one file per UID, the training cache, quarantine, races."""
 
 import io
+import os
 import threading
 
 import numpy as np
@@ -75,6 +76,14 @@ def test_burned_in_annotation_is_quarantined(personas):
     data = dicom_bytes(BurnedInAnnotation="YES")
     result = services.ingest_file(personas.team, io.BytesIO(data), name="burned.dcm")
     assert Instance.objects.get(pk=result.instance_id).quarantined
+
+
+def test_an_import_from_a_path_leaves_the_source_out_of_the_page_cache(personas, tmp_path):
+    source = dicom_factory.write(dicom_factory.make_dx(), tmp_path / "export.dcm")
+    os.sync()  # clean pages, which the kernel may drop
+    assert services.ingest_file(personas.team, source, name="export.dcm").status == "imported"
+    assert dicom_factory.cached_pages(source) == 0
+    assert source.read_bytes() == dicom_bytes()  # the source itself is untouched
 
 
 def test_a_rejected_file_leaves_no_row_and_no_file(personas):
