@@ -26,7 +26,7 @@ copy into them.
 
 The page faults per image are printed per round because they decide (a) on that VM: pydicom's
 decoded array usually lands in fresh memory (about 2,500 faults per 2048² image, 8–10 ms an
-image), but in some rounds, and in freshly forked processes, the allocator reuses memory and the
+image), but in some rounds and some pool runs the allocator reuses memory, and the
 same decoding takes 2.4–3.5 ms. The goal is (b) ≥ 0.5 × (a) on one core, and (c) scaling with
 cores.
 """
