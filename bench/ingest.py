@@ -12,11 +12,11 @@ Generates uncompressed 12-bit DX files with the demo generator, then in the same
     in 1 and N processes: what the machine gives N processes at the time;
 (d) the same as commands: wall time including the start-up (also shown alone: the median of
     three runs over an empty folder), and the command process's peak RSS.
-(a) and (b) alternate for ``--rounds`` rounds (the medians are printed), each ingest round into
-a new team. Every command run gets a fresh SQLite database and data folder. What each timed run
-wrote is deleted after it. The import tells the kernel it reads each file once (the source's
-pages leave the page cache), so the files are read back into memory, untimed, before every
-timed run: every run reads from memory.
+(a), (b) and a plain copy of the files alternate for ``--rounds`` rounds (the medians are
+printed), each ingest round into a new team. Every command run gets a fresh SQLite database
+and data folder. What each timed run wrote is deleted after it. The import tells the kernel
+it reads each file once (the source's pages leave the page cache), so the files are read back
+into memory, untimed, before every timed run: every run reads from memory.
 
 Why the import drops its sources' pages: on the 2-core VM this was measured on, the hypervisor
 takes back free guest memory (virtio-balloon free page reporting), and writing an 8 MB file into
@@ -73,6 +73,21 @@ def warm(paths: list[Path]) -> None:
         with open(path, "rb") as fp:
             while fp.read(1 << 20):
                 pass
+
+
+def copy_all(paths: list[Path], folder: Path) -> float:
+    """Wall seconds of copying every file in the kernel (``shutil.copyfile``: sendfile, no
+    buffer in this process), dropping each source's pages as the import does: the floor of any
+    import that keeps its own copy of each file."""
+    folder.mkdir()
+    started = time.perf_counter()
+    for number, path in enumerate(paths):
+        shutil.copyfile(path, folder / str(number))
+        with open(path, "rb") as source:
+            os.posix_fadvise(source.fileno(), 0, 0, os.POSIX_FADV_DONTNEED)
+    seconds = time.perf_counter() - started
+    forget_files(folder)
+    return seconds
 
 
 def decode_one(path: Path) -> None:
@@ -214,12 +229,14 @@ def main() -> None:
         cpus = os.sched_getaffinity(0)
         os.sched_setaffinity(0, {min(cpus)})
         decode_all(paths[:5])  # warm the page cache and the imports
-        decode, ingest = [], []
+        decode, ingest, copy = [], [], []
         for round_ in range(args.rounds):
             os.sync()  # see the docstring: each run starts without dirty pages
             warm(paths)
             decode.append(decode_all(paths))
             ingest.append(ingest_in_process(paths, f"Bench {round_}"))
+            warm(paths)
+            copy.append(copy_all(paths, work / f"copy {round_}"))
         os.sched_setaffinity(0, cpus)
         rounds = ", ".join(
             f"{n / d[0]:.1f}/{n / i[0]:.1f}" for d, i in zip(decode, ingest, strict=True)
@@ -239,6 +256,9 @@ def main() -> None:
               f"{ingest_cpu:6.1f} per CPU second")  # fmt: skip
         print(f"    (b) / (a)                       : {ingest_rate / decode_rate:.2f} wall, "
               f"{ingest_cpu / decode_cpu:.2f} CPU (goal ≥ 0.5)")  # fmt: skip
+        copy_rate = n / statistics.median(copy)
+        print(f"    plain copy of the files, one core: {copy_rate:6.1f} images/s = "
+              f"{copy_rate / decode_rate:.2f} × (a) (the floor of keeping a copy)")  # fmt: skip
         for workers in (1, args.workers):
             warm(paths)
             rate = n / decode_in_processes(paths, workers)
