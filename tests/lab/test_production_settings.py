@@ -1,6 +1,7 @@
 """Production mode is safe by construction: it refuses to start when it would not be."""
 
 import os
+import re
 import secrets
 import socket
 import subprocess
@@ -120,6 +121,11 @@ def test_gunicorn_serves_the_login_page_in_production_mode(tmp_path):
             except OSError:
                 time.sleep(0.2)
         assert b'name="password"' in body
+        # Every page names its icon, so browsers do not ask for a missing /favicon.ico.
+        icon = re.search(rb'<link rel="icon" href="([^"]+)"', body).group(1).decode()
+        served = urllib.request.urlopen(f"http://127.0.0.1:{port}{icon}")
+        assert served.headers["Content-Type"] == "image/svg+xml"
+        assert served.read().startswith(b"<svg")
     finally:
         server.terminate()
         server.wait(timeout=20)
