@@ -67,4 +67,14 @@ def engine_errors(engine: dict) -> dict[str, str]:
 
 
 ARCH_CHOICES = [(name, name) for name in ARCH_NAMES]
-TASK_CHOICES = [(name, name.replace("_", " ")) for name in TASKS]
+TASK_LABELS = {
+    "normal_abnormal": _("Normal vs abnormal"),
+    "single_disease": _("Single disease"),
+    "multi_label": _("Multiple diseases (multi-label)"),
+}
+TASK_CHOICES = [(name, TASK_LABELS.get(name, name)) for name in TASKS]
+
+
+def task_label(name: str) -> str:
+    """The engine's task name as the UI shows it, in the user's language."""
+    return str(TASK_LABELS.get(name, name))

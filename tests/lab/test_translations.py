@@ -30,6 +30,20 @@ def test_every_message_has_a_chinese_translation():
     assert not untranslated, f"translate these in {PO_FILE.name}: {untranslated}"
 
 
+def repeated_unit(text: str) -> str | None:
+    """The shortest piece that ``text`` is two or more copies of, if it is one."""
+    for size in range(1, len(text) // 2 + 1):
+        if len(text) % size == 0 and text == text[:size] * (len(text) // size):
+            return text[:size]
+    return None
+
+
+def test_no_translation_repeats_itself():
+    """A translation pasted twice reads twice on the page; a real one never repeats whole."""
+    repeated = [ident for ident, text, _fuzzy in po_entries(PO_FILE) if repeated_unit(text)]
+    assert not repeated, f"these translations repeat themselves: {repeated}"
+
+
 def test_the_login_page_speaks_chinese_when_asked(client, db):
     page = client.get(reverse("login"), headers={"accept-language": "zh-hans"}).content.decode()
     assert "登录" in page and "用户名" in page
@@ -40,6 +54,22 @@ def test_the_language_picker_switches_the_home_page(client, personas):
     client.post(reverse("set_language"), {"language": "zh-hans", "next": "/"})
     page = client.get(reverse("home")).content.decode()
     assert "你的团队" in page and "Your teams" not in page
+
+
+def test_task_names_read_as_words_in_either_language(client, personas):
+    """The engine's task names (single_disease...) are identifiers, never shown as such."""
+    client.force_login(personas.owner)
+
+    def task_options(page: str) -> dict[str, str]:
+        return dict(re.findall(r'<option value="(\w+)"(?: selected)?>([^<]*)</option>', page))
+
+    english = task_options(client.get(reverse("training:launch")).content.decode())
+    assert english["single_disease"] == "Single disease"
+    assert english["normal_abnormal"] == "Normal vs abnormal"
+    client.post(reverse("set_language"), {"language": "zh-hans", "next": "/"})
+    chinese = task_options(client.get(reverse("training:launch")).content.decode())
+    assert chinese["single_disease"] == "单病种"
+    assert chinese["multi_label"] == "多病种（多标签）"
 
 
 ROOT = PO_FILE.parents[3]

@@ -104,6 +104,8 @@ def test_one_current_model_per_team_and_task(client, personas, label_set):
     assert current == {"normal_abnormal": second.pk, "single_disease": other_task.pk}
     page = client.get(reverse("training:model-list")).content.decode()
     assert page.count("current</strong>") == 2
+    assert "<td>Normal vs abnormal</td>" in page and "<td>Single disease</td>" in page
+    assert "<td>normal_abnormal</td>" not in page  # the engine identifier is not a label
 
 
 def test_weights_stream_to_members_and_are_404_for_outsiders(client, personas, label_set):
