@@ -4,6 +4,8 @@ import pytest
 from django.conf import settings
 from django.test import Client
 
+from tests.browser_support import close_playwright_connections
+
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 CHROMIUM = "/usr/bin/chromium"
@@ -36,6 +38,7 @@ def page(live_server, curator, monkeypatch):
         tab.set_default_timeout(15_000)
         yield tab
         browser.close()
+        close_playwright_connections()
 
 
 def total_of(tab, key: str) -> str:
