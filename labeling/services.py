@@ -6,8 +6,9 @@ the cache image and writes the file beside its final place (a path derived from 
 UID); it only reads the database, so worker processes can run it in parallel, and it tells the
 kernel that a source given as a path is read once (its pages leave the page cache, and the
 stored copy is written into them). ``commit_prepared`` then creates the rows, cache rows and
-moves the files into place, many files per transaction. ``ingest_file`` is both for one file. A rejected file leaves no row and no file; a duplicate
-(also under concurrency) leaves exactly one.
+moves the files into place, many files per transaction. ``ingest_file`` is both for one file.
+A rejected file leaves no row and no file; a duplicate (also under concurrency) leaves exactly
+one.
 """
 
 from __future__ import annotations
