@@ -25,9 +25,9 @@ written before. An import that frees each source's clean pages as it goes writes
 copy into them.
 
 The page faults per image are printed per round because they decide (a) on that VM: pydicom's
-decoded array usually lands in fresh memory (about 2,500 faults per 2048² image, 8–10 ms an
+decoded array usually lands in fresh memory (about 2,500 faults per 2048² image, 7–10 ms an
 image), but in some rounds and some pool runs the allocator reuses memory, and the
-same decoding takes 2.4–3.5 ms. The goal is (b) ≥ 0.5 × (a) on one core, and (c) scaling with
+same decoding takes 2.4–3.8 ms. The goal is (b) ≥ 0.5 × (a) on one core, and (c) scaling with
 cores.
 """
 
