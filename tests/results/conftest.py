@@ -4,6 +4,7 @@ trained by the engine in-process, so every number on a page comes from the engin
 import pytest
 
 from curation.models import LabelSet, LabelSetImage
+from tests.results.pages import engine_outputs
 from tests.training.label_sets import frozen_label_set
 from tests.training.runs import trained_job
 
@@ -31,14 +32,24 @@ def common_labels_only(full: LabelSet) -> LabelSet:
 @pytest.fixture
 def label_set(personas, tmp_path, settings):
     settings.CACHE_IMAGE_SIZE = 64
+    # The engine splits patients in the order of their pseudonyms, which come from the team's
+    # random secret: a fixed one gives every run the same split (see single_run).
+    personas.team.pseudonym_secret = "results-pages-fixed-secret"
+    personas.team.save(update_fields=["pseudonym_secret"])
     return common_labels_only(frozen_label_set(personas.team, tmp_path, images=96))
 
 
 @pytest.fixture
 def single_run(personas, label_set):
     """Task 2 (single disease), which also scores the paper's task 3 images."""
-    return trained_job(personas.team, personas.owner, label_set, task="single_disease",
-                       balance="none", epochs=2, split_fractions=[0.6, 0.2, 0.2])  # fmt: skip
+    job = trained_job(personas.team, personas.owner, label_set, task="single_disease",
+                      balance="none", epochs=2, split_fractions=[0.6, 0.2, 0.2])  # fmt: skip
+    # With a random split, some runs had no multi-label image in test, so no task 3 block and
+    # no AP chart; the pages' tests need both.
+    metrics, _predictions = engine_outputs(job)
+    multi = (metrics.get("multi_disease") or {}).get("test") or {}
+    assert multi.get("ap_cdf"), "the split left no multi-label image in test"
+    return job
 
 
 @pytest.fixture
