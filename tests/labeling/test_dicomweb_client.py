@@ -2,6 +2,7 @@
 our /dicomweb/ served by a live server, authenticated by token."""
 
 import io
+from collections.abc import Iterator
 
 import numpy as np
 import pydicom
@@ -20,11 +21,14 @@ ELE, RLE = "1.2.840.10008.1.2.1", "1.2.840.10008.1.2.5"
 
 
 @pytest.fixture
-def dicomweb(live_server, world) -> DICOMwebClient:
+def dicomweb(live_server, world) -> Iterator[DICOMwebClient]:
+    """Closes its session after the test: a kept-alive connection keeps the live server's request
+    thread, and with it that thread's database connection (CONN_MAX_AGE), alive until garbage
+    collection, and one still open at the end of the run stops the test database's removal."""
     token = Token.objects.create(user=world.personas.owner)
-    session = requests.Session()
-    session.headers["Authorization"] = f"Token {token.key}"
-    return DICOMwebClient(url=f"{live_server.url}/dicomweb", session=session)
+    with requests.Session() as session:
+        session.headers["Authorization"] = f"Token {token.key}"
+        yield DICOMwebClient(url=f"{live_server.url}/dicomweb", session=session)
 
 
 def test_search_finds_studies_series_and_instances(world, dicomweb):
