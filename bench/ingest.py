@@ -13,7 +13,9 @@ Generates uncompressed 12-bit DX files with the demo generator, then in the same
     pool of forked workers included), without the command's start-up, next to pydicom decoding
     in 1 and N processes: what the machine gives N processes at the time;
 (d) the same as commands: wall time including the start-up (also shown alone: the median of
-    three runs over an empty folder), and the command process's peak RSS.
+    three runs over an empty folder), and the command process's peak RSS;
+(e) with ``--memory-images N``: ``manage.py ingest`` of N more such files, with one worker and
+    with ``--workers``: the peak RSS of the command (issue 3's goal: under 300 MB, flat in N).
 (a), (a'), (b) and a plain copy of the files alternate for ``--rounds`` rounds (the medians are
 printed), each ingest round into a new team. Django runs as in production (DEBUG=0, a random
 secret key): DEBUG=1 records every SQL query. Every command run gets a fresh SQLite database
@@ -158,14 +160,18 @@ def fresh_install(work: Path, name: str) -> Path:
     return data
 
 
-def ingest_command(paths: list[Path], data: Path, workers: int) -> tuple[float, int]:
-    """`manage.py ingest` over the files: wall seconds and the command's peak RSS in kB."""
+def ingest_command(
+    paths: list[Path], data: Path, workers: int, expected: int | None = None
+) -> tuple[float, int, int]:
+    """`manage.py ingest` over the files (``expected`` of them, by default the files among
+    ``paths``): wall seconds, the command's peak RSS and its largest worker's, in kB."""
     wrapper = (
         "import resource, runpy, sys; sys.argv = sys.argv[1:];"
         "code = 0\n"
         "try:\n    runpy.run_path(sys.argv[0], run_name='__main__')\n"
         "except SystemExit as exit:\n    code = exit.code or 0\n"
-        "print('maxrss_kb', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)\n"
+        "print('maxrss_kb', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,"
+        " resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, file=sys.stderr)\n"
         "sys.exit(code)"
     )
     argv = [str(ROOT / "manage.py"), "ingest", "--team", "Bench", "--json"]
@@ -178,10 +184,11 @@ def ingest_command(paths: list[Path], data: Path, workers: int) -> tuple[float, 
     seconds = time.perf_counter() - started
     if process.returncode:
         raise SystemExit(f"ingest failed: {process.stderr[-2000:]}")
-    files = sum(1 for path in paths if path.is_file())
+    files = sum(1 for path in paths if path.is_file()) if expected is None else expected
     if f'"imported": {files}' not in process.stdout:
         raise SystemExit(f"not every file was imported: {process.stdout[:2000]}")
-    return seconds, int(process.stderr.rsplit("maxrss_kb", 1)[1].split()[0])
+    command, worker = process.stderr.rsplit("maxrss_kb", 1)[1].split()[:2]
+    return seconds, int(command), int(worker)
 
 
 def ingest_in_process(paths: list[Path], team_name: str) -> tuple[float, float, int]:
@@ -239,12 +246,41 @@ def setup_django(data: Path) -> None:
     django.setup()
 
 
+def memory_run(work: Path, images: int, size: int, workers: int) -> None:
+    """(e): one folder of ``images`` files, imported by the command with 1 and N workers."""
+    from labeling import synth
+
+    started = time.perf_counter()
+    manifest = synth.generate_demo(work / "memory", images, seed=11, size=size)
+    folder = work / "memory" / "dicom"
+    gigabytes = sum(p.stat().st_size for p in manifest.dicom_paths) / 1e9
+    print(
+        f"(e) {images} more files, {gigabytes:.1f} GB (made in {time.perf_counter() - started:.0f} s)"
+    )
+    for count in sorted({1, workers}):
+        data = fresh_install(work, f"memory-w{count}")
+        os.sync()
+        seconds, peak, worker = ingest_command([folder], data, count, expected=images)
+        forget_files(data)
+        print(
+            f"    manage.py ingest --workers {count:<2}   : {seconds:6.1f} s, "
+            f"{images / seconds:.1f} images/s; {rss(peak, worker)}"
+        )
+
+
+def rss(command_kb: int, worker_kb: int) -> str:
+    """Peak RSS of the command and, when it forked workers, of the largest of them."""
+    text = f"peak RSS {command_kb / 1024:.0f} MB"
+    return text + (f", largest worker {worker_kb / 1024:.0f} MB" if worker_kb else "")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=int, default=60)
     parser.add_argument("--size", type=int, default=2048)
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 2)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--memory-images", type=int, default=0, help="(e): files to import")
     args = parser.parse_args()
 
     from labeling import synth
@@ -319,12 +355,14 @@ def main() -> None:
             data = fresh_install(work, f"w{workers}")
             os.sync()
             warm(paths)
-            seconds, peak = ingest_command(paths, data, workers)
+            seconds, peak, worker = ingest_command(paths, data, workers)
             forget_files(data)
             print(
                 f"    manage.py ingest --workers {workers:<2}   : {seconds:6.2f} s for {n} files, "
-                f"{n / seconds:.1f} images/s with the start-up; peak RSS {peak / 1024:.0f} MB"
+                f"{n / seconds:.1f} images/s with the start-up; {rss(peak, worker)}"
             )
+        if args.memory_images:
+            memory_run(work, args.memory_images, args.size, args.workers)
         print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     finally:
         shutil.rmtree(work, ignore_errors=True)
