@@ -31,8 +31,8 @@ copy into them.
 
 Why the baseline runs in a process of its own: the page faults per image are printed per round
 because they decide its speed on that VM. In a plain process, pydicom's decoded array lands in
-fresh memory every time (about 2,500 faults per 2048² image, 6–10 ms an image, in all 30 rounds
-of the 6 runs measured). In a process that has imported Django and the app, the allocator sometimes
+fresh memory every time (about 2,500 faults per 2048² image, 6–10 ms an image, in all 33 rounds
+of the 7 runs measured). In a process that has imported Django and the app, the allocator sometimes
 reuses memory instead, depending on what else sits on the heap, and the same decoding then takes
 2.4–4.4 ms: (a') switches between the two from round to round and from run to run (importing one
 more library was enough to switch it). The goal is (b) ≥ 0.5 × (a) on one core, and (c) scaling
@@ -76,25 +76,22 @@ def decode_all(paths: list[Path]) -> tuple[float, float, int]:
 
 
 PLAIN_DECODE = """
-import os, resource, sys, time
+import os, sys
 os.sched_setaffinity(0, {int(sys.argv[1])})
-import numpy, pydicom
-paths = sys.argv[2:]
-faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
-started, cpu = time.perf_counter(), time.process_time()
-for path in paths:
-    pydicom.dcmread(path).pixel_array
-print(time.perf_counter() - started, time.process_time() - cpu,
-      resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults)
+sys.path.insert(0, sys.argv[2])
+from pathlib import Path
+from ingest import decode_all
+print(*decode_all([Path(path) for path in sys.argv[3:]]))
 """
 
 
 def decode_plain(paths: list[Path], core: int) -> tuple[float, float, int]:
-    """:func:`decode_all` in a plain Python process pinned to ``core``, its start-up untimed."""
+    """:func:`decode_all` in a plain Python process pinned to ``core`` (this module imports only
+    the standard library at its top), its start-up untimed."""
+    argv = [str(core), str(Path(__file__).parent), *map(str, paths)]
     process = subprocess.run(
-        [sys.executable, "-c", PLAIN_DECODE, str(core), *map(str, paths)],
-        capture_output=True, text=True, check=True,
-    )  # fmt: skip
+        [sys.executable, "-c", PLAIN_DECODE, *argv], capture_output=True, text=True, check=True
+    )
     wall, cpu, faults = process.stdout.split()
     return float(wall), float(cpu), int(faults)
 
@@ -311,12 +308,11 @@ def main() -> None:
             copy.append(copy_all(paths, work / f"copy {round_}"))
         os.sched_setaffinity(0, cpus)
         runs = {"(a)": plain, "(a')": decode, "(b)": ingest}
-        for what, column in (("images/s, wall", 0), ("page faults per image", 2)):
-            rounds = ", ".join(
-                "/".join(f"{n / r[0]:.1f}" if column == 0 else f"{r[2] / n:.0f}" for r in row)
-                for row in zip(*runs.values(), strict=True)
-            )
-            print(f"rounds ({'/'.join(runs)} {what}): {rounds}")
+        by_round = list(zip(*runs.values(), strict=True))
+        speeds = ", ".join("/".join(f"{n / r[0]:.1f}" for r in row) for row in by_round)
+        print(f"rounds ({'/'.join(runs)} images/s, wall): {speeds}")
+        faults = ", ".join("/".join(f"{r[2] / n:.0f}" for r in row) for row in by_round)
+        print(f"rounds ({'/'.join(runs)} page faults per image): {faults}")
         rates = {key: n / statistics.median(r[0] for r in runs[key]) for key in runs}
         cpu_rates = {key: n / statistics.median(r[1] for r in runs[key]) for key in runs}
         names = {
