@@ -31,8 +31,8 @@ copy into them.
 
 Why the baseline runs in a process of its own: the page faults per image are printed per round
 because they decide its speed on that VM. In a plain process, pydicom's decoded array lands in
-fresh memory every time (about 2,500 faults per 2048² image, 6–10 ms an image, in all 33 rounds
-of the 7 runs measured). In a process that has imported Django and the app, the allocator sometimes
+fresh memory every time (about 2,500 faults per 2048² image, 6–12 ms an image, in all 48 rounds
+of the 10 runs measured). In a process that has imported Django and the app, the allocator sometimes
 reuses memory instead, depending on what else sits on the heap, and the same decoding then takes
 2.4–4.4 ms: (a') switches between the two from round to round and from run to run (importing one
 more library was enough to switch it). The goal is (b) ≥ 0.5 × (a) on one core, and (c) scaling
