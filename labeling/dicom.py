@@ -148,7 +148,7 @@ def read_dicom(
                 return _read_stream(fp, 0, size, limits)
             finally:
                 if read_once:
-                    _drop_cached_pages(fp)
+                    drop_cached_pages(fp)
     if source.seekable():
         start = source.tell()
         size = source.seek(0, io.SEEK_END) - start
@@ -160,7 +160,7 @@ def read_dicom(
     return _read_stream(io.BytesIO(data), 0, len(data), limits)
 
 
-def _drop_cached_pages(fp: BinaryIO) -> None:
+def drop_cached_pages(fp: BinaryIO) -> None:
     """POSIX_FADV_DONTNEED: clean pages go at once; advice only, so failure is harmless."""
     if hasattr(os, "posix_fadvise"):  # not on macOS or Windows
         try:

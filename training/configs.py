@@ -72,7 +72,7 @@ TASK_LABELS = {
     "single_disease": _("Single disease"),
     "multi_label": _("Multiple diseases (multi-label)"),
 }
-TASK_CHOICES = [(name, TASK_LABELS.get(name, name)) for name in TASKS]
+TASK_CHOICES = [(name, TASK_LABELS[name]) for name in TASKS]  # a new task needs its label
 
 
 def task_label(name: str) -> str:
