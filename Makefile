@@ -63,6 +63,7 @@ run: install
 lint: $(INSTALLED)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports --no-cache
 
 check: $(INSTALLED)
 	$(BIN)/python manage.py check

@@ -125,8 +125,8 @@ def bench(reports: int, k: int, seed: int) -> dict:
 
     from curation import services
     from curation.models import ClusterRun
-    from lab import services as lab_services
     from labeling.synth import generate_reports
+    from teams import services as lab_services
 
     figures: dict = {"reports": reports, "k": k, "seed": seed, "cpus": os.cpu_count()}
     truths = _timed(figures, "generate_s", lambda: generate_reports(reports, seed))

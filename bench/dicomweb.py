@@ -139,7 +139,7 @@ def _write_instance(path: Path, side: int, identity: int) -> Path:
 BULK = """
 import datetime
 from django.db import transaction
-from lab.models import Team
+from teams.models import Team
 from labeling.models import Study, Series, Instance
 team = Team.objects.get(name="Bench")
 n, per = {n}, 10

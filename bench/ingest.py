@@ -195,8 +195,8 @@ def ingest_in_process(paths: list[Path], team_name: str) -> tuple[float, float, 
     process."""
     from django.conf import settings
 
-    from lab.services import create_team
     from labeling import services
+    from teams.services import create_team
 
     team = create_team(team_name)
     started, cpu, faults = time.perf_counter(), time.process_time(), page_faults()
@@ -213,9 +213,9 @@ def pool_in_process(paths: list[Path], team_name: str, workers: int) -> float:
     """Wall seconds of `manage.py ingest --workers N`'s own code path, without its start-up."""
     from django.conf import settings
 
-    from lab.services import create_team
     from labeling import services
     from labeling.management.commands import ingest
+    from teams.services import create_team
 
     team = create_team(team_name)
     os.sync()

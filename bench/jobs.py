@@ -96,7 +96,7 @@ def _finished(job):
 
 def measure_latency(team, launches: int) -> list[float]:
     """Seconds from the row's creation to its claim, one idle-worker launch at a time."""
-    from training import services
+    from jobs import services
 
     seconds = []
     for _ in range(launches):
@@ -130,8 +130,8 @@ def _engine_cli(config_file: Path, epochs: int) -> tuple[list[float], float]:
 
 def measure_throughput(team, label_set, epochs: int) -> dict:
     """Images/s of the engine's training windows: inside the worker, then directly."""
+    from jobs.services import create_job
     from training.jobs import job_folder
-    from training.services import create_job
 
     job = create_job(team, None, "train",
                      {"label_set": label_set.pk, "engine": {**TINY, "epochs": epochs}})  # fmt: skip
@@ -176,9 +176,9 @@ def main() -> None:
     worker = None
     try:
         _setup_django()
-        from lab import services as lab_services
+        from jobs.models import WorkerPresence
+        from teams import services as lab_services
         from tests.training.label_sets import frozen_label_set
-        from training.models import WorkerPresence
 
         team = lab_services.create_team("Bench")
         label_set = frozen_label_set(team, data_dir, images=args.images)

@@ -99,12 +99,12 @@ def build(n_labels: int, n_images: int):
     from django.test import Client
 
     from curation.models import LabelSet
-    from lab import services
-    from lab.models import Role
+    from jobs.models import Job
     from labeling.models import Instance, Series, Study
+    from teams import services
+    from teams.models import Role
     from training.engine import metrics
     from training.jobs import job_folder
-    from training.models import Job
 
     team = services.create_team("Bench")
     user = get_user_model().objects.create_user("bench", password="bench-pw-1234")

@@ -12,8 +12,8 @@ from rest_framework.exceptions import APIException, ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from lab.access import CAN_CURATE, TeamScopedViewSetMixin, require_role, writable_team
-from lab.middleware import active_team
+from teams.access import CAN_CURATE, TeamScopedViewSetMixin, require_role, writable_team
+from teams.middleware import active_team
 
 from . import services
 from .models import ClusterRun, ImageReview, Label, LabelSet, ProposedCluster

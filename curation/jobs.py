@@ -2,14 +2,17 @@
 
 The job row carries what every job has (queue, heartbeat, attempts, cancel, log); the run row
 keeps what the curation pages read (status, stage, k curve, clusters). Progress goes to both.
-Imported by the worker (``training.tasks``), never by the web process.
+Registered from ``CurationConfig.ready()``.
 """
 
 from __future__ import annotations
 
-from training import services as job_services
-from training.export import JobInputError
-from training.tasks import JobCancelled, JobContext, runner
+from django.utils.translation import gettext_lazy as _
+
+from jobs import services as job_services
+from jobs.registry import runner
+from jobs.services import JobCancelled, JobInputError
+from jobs.worker import JobContext
 
 from . import services
 from .models import ClusterRun, RunStatus
@@ -20,7 +23,7 @@ def _progress_point(fraction: float, stage: str) -> dict:
             "total_steps": 100}  # fmt: skip
 
 
-@runner("cluster")
+@runner("cluster", label=_("cluster"))
 def cluster(context: JobContext) -> dict:
     """Claim the job's run, cluster, and fail the job (without retrying) when the run fails
     for a reason a user can fix (k too large for the clauses, no clauses left)."""

@@ -11,8 +11,9 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from lab.models import TeamOwned, TeamScopedQuerySet
+from jobs.models import Job
 from labeling.models import Instance, Report, Study
+from teams.models import TeamOwned, TeamScopedQuerySet
 
 
 class ImmutableError(RuntimeError):
@@ -104,7 +105,7 @@ class ClusterRun(TeamOwned):
     # The job that runs it on a worker (queue page, heartbeat, attempts, cancel); None for runs
     # made in-process (``manage.py cluster``, ``run_clustering``).
     job = models.OneToOneField(
-        "training.Job", on_delete=models.SET_NULL, null=True, blank=True, related_name="cluster_run"
+        Job, on_delete=models.SET_NULL, null=True, blank=True, related_name="cluster_run"
     )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"

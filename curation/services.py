@@ -23,7 +23,8 @@ from django.db import transaction
 from django.db.models import Count, Max
 from django.utils import timezone
 
-from lab.models import Team
+from jobs import services as job_services
+from jobs.models import JobStatus
 from labeling.clustering import assign_to_medoids, cluster_clauses, suggest_k
 from labeling.models import Instance, Report
 from labeling.text import (
@@ -36,8 +37,7 @@ from labeling.text import (
     without_cues,
 )
 from labeling.vocabulary import NORMAL, PAPER_LABELS
-from training import services as job_services
-from training.models import JobKind, JobStatus
+from teams.models import Team
 
 from . import tables
 from .models import (
@@ -375,7 +375,7 @@ def start_clustering(
         )
         if enqueue:
             run.job = job_services.create_job(
-                team, user, JobKind.CLUSTER, {"cluster_run": run.pk, "k": k, "seed": seed},
+                team, user, "cluster", {"cluster_run": run.pk, "k": k, "seed": seed},
                 name=f"clustering k={k} seed={seed}",
             )  # fmt: skip
             run.save(update_fields=["job"])

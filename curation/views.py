@@ -16,7 +16,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_http_methods, require_POST
 
-from lab.access import CAN_CURATE, get_visible_or_404, require_role, role_in
+from teams.access import CAN_CURATE, get_visible_or_404, require_role, role_in
 
 from . import services
 from .forms import CuesForm, LabelForm, LabelNamesForm

@@ -99,6 +99,8 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "teams",
+    "jobs",
     "labeling",
     "curation",
     "training",
@@ -115,7 +117,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "lab.middleware.ActiveTeamMiddleware",
+    "teams.middleware.ActiveTeamMiddleware",
 ]
 
 ROOT_URLCONF = "lab.urls"
@@ -133,7 +135,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "django.template.context_processors.i18n",
-                "lab.context_processors.teams",
+                "teams.context_processors.teams",
             ],
         },
     },
@@ -230,12 +232,12 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     # Several models have a "status" or "kind": give each choice set its own schema name.
     "ENUM_NAME_OVERRIDES": {
-        "JobStatusEnum": "training.models.JobStatus",
+        "JobStatusEnum": "jobs.models.JobStatus",
         "JobKindEnum": "training.models.JobKind",
         "ClusterRunStatusEnum": "curation.models.RunStatus",
         "ReviewStatusEnum": "curation.models.ReviewStatus",
         "VerdictEnum": "curation.models.Verdict",
-        "RoleEnum": "lab.models.Role",
+        "RoleEnum": "teams.models.Role",
     },
 }
 

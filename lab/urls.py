@@ -5,12 +5,14 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
 from curation.urls import api_urlpatterns as curation_api
+from labeling import urls as labeling_urls
 from labeling.api import InstanceViewSet, ReportsUploadView, StudyViewSet, UploadView
 from labeling.dicomweb import wado_uri
+from results import studies
+from teams.api import TeamViewSet
 from training.api import JobViewSet
 
 from . import views
-from .api import TeamViewSet
 
 router = DefaultRouter()
 router.register("teams", TeamViewSet, basename="team")
@@ -32,7 +34,8 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("curation/", include("curation.urls")),
-    path("", include("labeling.urls")),
+    # The store's pages and the study pages built above it share the "labeling" namespace.
+    path("", include((labeling_urls.urlpatterns + studies.urlpatterns, "labeling"))),
     path("", include("training.urls")),
     path("", include("results.urls")),
     # DICOMweb (PS3.18) and WADO-URI: labeling/dicomweb_urls.py

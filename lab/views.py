@@ -8,10 +8,9 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from labeling.models import Instance, Report, Study
-
-from .access import get_visible_or_404, teams_for
-from .middleware import SESSION_KEY
-from .models import Team
+from teams.access import get_visible_or_404, teams_for
+from teams.middleware import SESSION_KEY
+from teams.models import Team
 
 
 @login_required

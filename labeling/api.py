@@ -7,7 +7,7 @@ from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from lab.access import CAN_IMPORT, TeamScopedViewSetMixin, writable_team
+from teams.access import CAN_IMPORT, TeamScopedViewSetMixin, writable_team
 
 from . import services, uploads
 from .models import Instance, Study

@@ -1,7 +1,7 @@
 """DICOMweb (PS3.18) and WADO-URI views, scoped to the caller's teams.
 
 Each view authenticates (session or ``Authorization: Token <key>``), finds the objects through
-:func:`lab.access.visible` (another team's UID is a 404, exactly like an unknown one), negotiates
+:func:`teams.access.visible` (another team's UID is a 404, exactly like an unknown one), negotiates
 the representation with the Accept header, and streams. Formats are in
 :mod:`labeling.dicomweb_protocol`, file access in :mod:`labeling.dicomweb_files`, searches in
 :mod:`labeling.dicomweb_search`; imports go through :func:`labeling.services.ingest_file`.
@@ -48,9 +48,9 @@ from django.views.decorators.csrf import csrf_exempt
 from rest_framework.authentication import TokenAuthentication
 from rest_framework.exceptions import AuthenticationFailed
 
-from lab.access import CAN_IMPORT, require_role, visible
-from lab.middleware import active_team
-from lab.models import Team
+from teams.access import CAN_IMPORT, require_role, visible
+from teams.middleware import active_team
+from teams.models import Team
 
 from . import dicomweb_files as files
 from . import dicomweb_protocol as protocol

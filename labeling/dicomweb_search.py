@@ -1,7 +1,7 @@
 """QIDO-RS searches over the caller's studies, series and instances (PS3.18 §10.6).
 
 Parsing lives in :mod:`labeling.dicomweb_protocol`; this module turns a parsed query into one
-scoped queryset (always through :func:`lab.access.visible`) and the page of rows into DICOM JSON.
+scoped queryset (always through :func:`teams.access.visible`) and the page of rows into DICOM JSON.
 A page costs a fixed number of queries whatever its size: the rows, then one grouped query per
 computed attribute (series and instance counts, modalities in a study).
 """
@@ -16,7 +16,7 @@ from typing import Literal
 from django.db.models import Count, Q, QuerySet
 from pydicom.datadict import tag_for_keyword
 
-from lab.access import visible
+from teams.access import visible
 
 from .dicomweb_protocol import Match, SearchQuery, json_dataset, vr_of, wildcard_regex
 from .models import Instance, Series, Study

@@ -7,7 +7,7 @@ that UID (never from a client's file name).
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from lab.models import TeamOwned
+from teams.models import TeamOwned
 
 
 class Study(TeamOwned):

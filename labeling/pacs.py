@@ -1,7 +1,7 @@
 """Pulling studies from a hospital PACS over DICOMweb (dicomweb-client, not hand-written HTTP).
 
 Search runs in the request (QIDO-RS is quick and bounded by ``limit``); retrieval runs as a job
-(kind ``pacs_pull``, in ``labeling/pacs_jobs.py``) that fetches one instance at a time (WADO-RS)
+(kind ``pacs_pull``, in ``labeling/jobs.py``) that fetches one instance at a time (WADO-RS)
 and hands each to the same ingest service as every other import.
 """
 

@@ -32,7 +32,7 @@ import numpy as np
 from django.conf import settings
 from django.db import IntegrityError, transaction
 
-from lab.models import Team
+from teams.models import Team
 
 from . import deid
 from .cache import ArrayStore

@@ -4,7 +4,7 @@ import zipfile
 
 from django.core.files.uploadedfile import UploadedFile
 
-from lab.models import Team
+from teams.models import Team
 
 from . import services
 from .services import IngestResult

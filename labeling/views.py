@@ -1,119 +1,24 @@
-"""Study pages. Lists show the active team; any page of a team you do not belong to is a 404."""
+"""The store's own pages: upload, PACS, thumbnails. Any page of a team you do not belong to is a
+404. The study list and study page, which also show labels and predictions, are assembled above
+(``results/studies.py``)."""
 
 import numpy as np
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.paginator import Paginator
-from django.db.models import Prefetch
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import cache_control
 
-from lab.access import CAN_IMPORT, get_visible_or_404, require_role, role_in
-from lab.models import Role
-from training import services as job_services
+from jobs import services as job_services
+from teams.access import CAN_IMPORT, get_visible_or_404, require_role, role_in
+from teams.models import Role
 
 from . import pacs as pacs_client
 from . import services
 from .dicom import render_png
-from .forms import PacsConnectionForm, PacsSearchForm, StudyFilterForm
-from .models import Instance, PacsConnection, Study
-
-STUDIES_PER_PAGE = 50
-
-
-@login_required
-def study_list(request: HttpRequest) -> HttpResponse:
-    form = StudyFilterForm(
-        request.GET or None,
-        label_set=latest_label_set(request.team),
-        language=request.LANGUAGE_CODE,
-    )
-    studies = Study.objects.none()
-    if request.team is not None:
-        studies = Study.objects.of_team(request.team)
-        if form.is_bound and form.is_valid():
-            studies = form.apply(studies)
-        studies = (
-            studies.select_related("report")
-            .prefetch_related(Prefetch("instances", Instance.objects.order_by("id")))
-            .order_by("-study_date", "-id")
-        )
-    page = Paginator(studies, STUDIES_PER_PAGE).get_page(request.GET.get("page"))
-    query = request.GET.copy()
-    query.pop("page", None)
-    return render(
-        request,
-        "labeling/study_list.html",
-        {"page": page, "form": form, "query": query.urlencode()},
-    )
-
-
-@login_required
-def study_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    from results.heatmaps import viewer_options
-    from training.services import study_predictions
-
-    study = get_visible_or_404(Study.objects.select_related("team"), request.user, pk=pk)
-    instances = list(study.instances.select_related("series").all())
-    report = getattr(study, "report", None)
-    frozen = frozen_labels(study, request.LANGUAGE_CODE)
-    for instance in instances:
-        instance.frozen_labels = frozen["by_image"].get(instance.sop_uid) if frozen else None
-    predictions = study_predictions(study)
-    return render(
-        request,
-        "labeling/study_detail.html",
-        {
-            "study": study,
-            "instances": instances,
-            "report": report,
-            "viewer_config": viewer_config(study, instances),
-            "predictions": predictions,
-            "heatmap_config": viewer_options(study, predictions, request.GET.dict()),
-            "frozen": frozen,
-        },
-    )
-
-
-def latest_label_set(team):
-    from curation.models import LabelSet
-
-    return LabelSet.objects.of_team(team).order_by("-version").first() if team else None
-
-
-def frozen_labels(study: Study, language: str) -> dict | None:
-    """The study's images' labels in the team's latest frozen label set, named in the page's
-    language; None before any set is frozen."""
-    label_set = latest_label_set(study.team)
-    if label_set is None:
-        return None
-    names = {
-        label["key"]: label.get("zh" if language.startswith("zh") else "en") or label["key"]
-        for label in label_set.labels
-    }
-    rows = label_set.images.filter(sop_uid__in=study.instances.values("sop_uid"))
-    by_image = {row.sop_uid: [names.get(key, key) for key in row.labels] for row in rows}
-    return {"version": label_set.version, "by_image": by_image}
-
-
-def viewer_config(study: Study, instances) -> dict:
-    """What the viewer needs to fetch its stack (json_script), with its words translated here."""
-    series = list(dict.fromkeys(instance.series.series_uid for instance in instances))
-    return {
-        # The root of labeling/dicomweb_urls.py, wherever lab/urls.py mounts it.
-        "dicomwebRoot": reverse("dicomweb:studies").removesuffix("/studies"),
-        "studyUid": study.study_uid,
-        "series": series,
-        "strings": {
-            "sequence": _("sequence"),
-            "binary": _("binary data"),
-            "noImages": _("This study has no images."),
-        },
-    }
-
+from .forms import PacsConnectionForm, PacsSearchForm
+from .models import Instance, PacsConnection
 
 ERROR_TILE_SIZE = 64
 

@@ -12,9 +12,9 @@ from django.http import FileResponse, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404
 from django.views.decorators.http import require_http_methods
 
-from lab.access import get_visible_or_404
+from jobs.models import Job, JobStatus
 from labeling.models import Instance
-from training.models import Job, JobStatus
+from teams.access import get_visible_or_404
 
 from . import heatmaps
 from .models import Heatmap

@@ -25,10 +25,11 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from jobs.models import Job, JobStatus
 from training.engine.config import ConfigError
 from training.engine.files import atomic_write
 from training.jobs import job_folder
-from training.models import Job, JobKind, JobStatus
+from training.models import JobKind
 
 from .models import Heatmap
 
@@ -126,7 +127,7 @@ def request_heatmap(run: Job, instance, label: str) -> Heatmap:
 
 
 def _enqueue(heatmap_id: int) -> None:
-    from lab.celery import app
+    from celery import current_app as app
 
     transaction.on_commit(lambda: app.send_task(TASK, args=[heatmap_id], queue=QUEUE))
 

@@ -9,17 +9,16 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from lab.models import TeamOwned
-from training.models import Job, JobStatus
+from jobs.models import Job, JobStatus
+from labeling.models import Instance
+from teams.models import TeamOwned
 
 
 class Heatmap(TeamOwned):
     """A Grad-CAM map of one image for one class of one trained run."""
 
     run = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="heatmaps")
-    instance = models.ForeignKey(
-        "labeling.Instance", on_delete=models.CASCADE, related_name="heatmaps"
-    )
+    instance = models.ForeignKey(Instance, on_delete=models.CASCADE, related_name="heatmaps")
     label = models.CharField(_("label"), max_length=100)
     status = models.CharField(
         _("status"), max_length=12, choices=JobStatus.choices, default=JobStatus.QUEUED

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from django.core.paginator import Paginator
 from django.utils.translation import gettext as _
 
-from training.models import Job
+from jobs.models import Job
 
 from . import artifacts, queries, reference
 

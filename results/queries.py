@@ -1,7 +1,7 @@
 """Reading runs for the results pages: which jobs are runs, their artifacts, names, images.
 
 Read-only (the dashboard changes no state); every query is scoped to the caller's teams through
-lab.access, and list helpers take a fixed number of queries whatever the row count.
+teams.access, and list helpers take a fixed number of queries whatever the row count.
 """
 
 from __future__ import annotations
@@ -13,10 +13,11 @@ from django.db.models import QuerySet
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
-from lab.access import get_visible_or_404, visible
+from jobs.models import Job, JobStatus
 from labeling.models import Instance
+from teams.access import get_visible_or_404, visible
 from training.jobs import job_folder
-from training.models import Job, JobKind, JobStatus
+from training.models import JobKind
 
 from . import artifacts
 

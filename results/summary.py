@@ -6,7 +6,8 @@ from __future__ import annotations
 from django.db.models import Count
 from django.utils.translation import get_language
 
-from training.models import Job, JobKind, JobStatus
+from jobs.models import Job, JobStatus
+from training.models import JobKind
 
 RECENT_RUNS = 50  # finished training runs looked at for "latest" and "best"
 

@@ -16,7 +16,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from curation.services import queue_model_disagreements
-from lab.access import CAN_CURATE, require_role, role_in
+from teams.access import CAN_CURATE, require_role, role_in
 from training.modelcard import to_markdown
 
 from . import artifacts, exports, pages, queries

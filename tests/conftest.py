@@ -5,6 +5,7 @@ from dataclasses import dataclass
 import pytest
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.utils import translation
 
 
 def pytest_report_header(config) -> list[str]:
@@ -45,6 +46,14 @@ def _own_broker_folder(tmp_path_factory):
 
 
 @pytest.fixture(autouse=True)
+def _default_language():
+    """A request with Accept-Language: zh leaves Chinese active in this thread; the next test
+    (a command, a serializer's message) starts from the default language again."""
+    yield
+    translation.deactivate()
+
+
+@pytest.fixture(autouse=True)
 def _data_dirs(settings, tmp_path):
     """Each test gets its own DICOM store, cache and runs folders, and fast password hashing."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
@@ -56,8 +65,8 @@ def _data_dirs(settings, tmp_path):
 
 @pytest.fixture
 def personas(db) -> Personas:
-    from lab import services
-    from lab.models import Role
+    from teams import services
+    from teams.models import Role
 
     users = get_user_model().objects
     team = services.create_team("Radiology A")

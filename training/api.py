@@ -4,11 +4,12 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.response import Response
 
-from lab.access import CAN_TRAIN, TeamScopedViewSetMixin, require_role, writable_team
+from jobs import services as job_services
+from jobs.models import Job
+from teams.access import CAN_TRAIN, TeamScopedViewSetMixin, require_role, writable_team
 
 from . import services
 from .modelcard import model_card
-from .models import Job
 from .serializers import (
     JobCreateSerializer,
     JobDetailSerializer,
@@ -43,7 +44,7 @@ class JobViewSet(
             raise NotFound(str(exc)) from None
         if problems:
             raise ValidationError({"config": {k: [v] for k, v in problems.items()}})
-        job = services.create_job(
+        job = job_services.create_job(
             team, request.user, data["kind"], data["config"], name=data["name"]
         )
         return Response(JobSerializer(job).data, status=status.HTTP_201_CREATED)
@@ -52,13 +53,13 @@ class JobViewSet(
     def cancel(self, request, pk=None):
         job = self.get_object()
         require_role(request.user, job.team, CAN_TRAIN)
-        return self._transition(services.request_cancel, job)
+        return self._transition(job_services.request_cancel, job)
 
     @action(detail=True, methods=["post"])
     def retry(self, request, pk=None):
         job = self.get_object()
         require_role(request.user, job.team, CAN_TRAIN)
-        return self._transition(services.retry, job)
+        return self._transition(job_services.retry, job)
 
     @extend_schema(responses={200: PredictionSerializer(many=True)})
     @action(detail=True, methods=["get"])
@@ -79,7 +80,7 @@ class JobViewSet(
         data = form.validated_data
         try:
             job = services.describe_run(job, data.get("name", job.name), data.get("tags", job.tags))
-        except services.JobStateError as exc:
+        except job_services.JobStateError as exc:
             return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
         return Response(JobSerializer(job).data)
 
@@ -90,7 +91,7 @@ class JobViewSet(
         require_role(request.user, job.team, CAN_TRAIN)
         try:
             current = services.mark_current(job, request.user)
-        except services.JobStateError as exc:
+        except job_services.JobStateError as exc:
             return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
         return Response({"task": current.task, "job": job.pk})
 
@@ -99,7 +100,7 @@ class JobViewSet(
         """Registry: the model card (data snapshot, split, config, metrics with CIs, use)."""
         try:
             return Response(model_card(self.get_object()))
-        except services.JobStateError as exc:
+        except job_services.JobStateError as exc:
             raise NotFound(str(exc)) from None
 
     @extend_schema(responses={(200, "application/octet-stream"): bytes})
@@ -109,13 +110,13 @@ class JobViewSet(
         job = self.get_object()
         try:
             services.registered_run(job)
-        except services.JobStateError as exc:
+        except job_services.JobStateError as exc:
             raise NotFound(str(exc)) from None
         return weights_response(job)
 
     def _transition(self, change, job) -> Response:
         try:
             job = change(job)
-        except services.JobStateError as exc:
+        except job_services.JobStateError as exc:
             return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
         return Response(JobSerializer(job).data)

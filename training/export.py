@@ -14,14 +14,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from jobs.services import JobInputError
 from labeling.models import Instance
 from labeling.services import cache_store
 
 FORMAT = "cxr-lab-dataset/1"
-
-
-class JobInputError(ValueError):
-    """The data a job was given cannot make a dataset (empty, all quarantined, ...)."""
 
 
 @dataclass(frozen=True)

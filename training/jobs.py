@@ -21,13 +21,16 @@ import numpy as np
 from django.conf import settings
 from django.utils import timezone
 
+from jobs.models import Job
+from jobs.registry import runner
+from jobs.services import JobCancelled, JobInputError
+from jobs.worker import JobContext
 from training.engine.config import ConfigError, from_dict
 from training.engine.metrics import to_jsonable
 
 from . import services
-from .export import Entry, JobInputError, export_dataset
-from .models import Job
-from .tasks import JobCancelled, JobContext, runner
+from .export import Entry, export_dataset
+from .models import JobKind
 
 log = logging.getLogger("training.jobs")
 
@@ -200,7 +203,7 @@ def _summary(result: dict) -> dict:
     return to_jsonable({key: value for key, value in result.items() if key != "history"})
 
 
-@runner("train")
+@runner(JobKind.TRAIN, queue="gpu", label=JobKind.TRAIN.label, permanent=(ConfigError,))
 def train(context: JobContext) -> dict:
     return _engine_job(context, "train")
 
@@ -253,7 +256,7 @@ def _chunk_reporter(context: JobContext, phase: str):
     return report
 
 
-@runner("evaluate")
+@runner(JobKind.EVALUATE, queue="gpu", label=JobKind.EVALUATE.label, permanent=(ConfigError,))
 def evaluate(context: JobContext) -> dict:
     """A run on its own test split (the engine's evaluate), or on another frozen label set."""
     job = context.job
@@ -353,7 +356,7 @@ def scored_by(team, source_id: int):
     return Prediction.objects.filter(made_by_run, team=team).values("instance_id")
 
 
-@runner("predict")
+@runner(JobKind.PREDICT, queue="gpu", label=JobKind.PREDICT.label, permanent=(ConfigError,))
 def predict(context: JobContext) -> dict:
     """Probabilities for images the run did not learn from, stored per image."""
     from training import inference

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from django.utils.translation import gettext as _
 
+from jobs.models import Job
+
 from . import services
-from .models import Job
 
 
 def intended_use() -> str:

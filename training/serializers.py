@@ -1,7 +1,9 @@
 from rest_framework import serializers
 
+from jobs.models import Job
+
 from .configs import engine_errors
-from .models import Job, JobKind, Prediction
+from .models import JobKind, Prediction
 
 
 class JobSerializer(serializers.ModelSerializer):
@@ -32,7 +34,7 @@ class JobDetailSerializer(JobSerializer):
         return "\n".join(job.log.splitlines()[-200:])
 
     def get_queue_position(self, job: Job) -> int | None:
-        from .services import queue_position
+        from jobs.services import queue_position
 
         return queue_position(job)
 

@@ -7,13 +7,15 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from lab.access import CAN_TRAIN, get_visible_or_404, require_role, role_in
+from jobs import services as job_services
+from jobs.models import Job, JobStatus
+from teams.access import CAN_TRAIN, get_visible_or_404, require_role, role_in
 
 from . import services
 from .forms import EvaluateForm, LaunchForm, PredictForm, RegistryForm, RunJobForm
 from .jobs import job_folder
 from .modelcard import model_card, to_markdown
-from .models import CurrentModel, Job, JobKind, JobStatus
+from .models import CurrentModel, JobKind
 
 
 def _label_sets(team):
@@ -28,12 +30,12 @@ def job_list(request: HttpRequest) -> HttpResponse:
     waiting = {}
     for job in jobs:
         if job.status == JobStatus.QUEUED:
-            waiting[job.pk] = services.queue_position(job)
+            waiting[job.pk] = job_services.queue_position(job)
     rows = [(job, waiting.get(job.pk)) for job in jobs]
     return render(
         request,
         "training/job_list.html",
-        {"rows": rows, "workers": services.online_workers()},
+        {"rows": rows, "workers": job_services.online_workers()},
     )
 
 
@@ -56,7 +58,7 @@ def job_detail(request: HttpRequest, pk: int) -> HttpResponse:
         {
             "job": job,
             "can_act": can_act,
-            "position": services.queue_position(job),
+            "position": job_services.queue_position(job),
             "job_strings": strings,
         },
     )
@@ -69,7 +71,7 @@ def launch(request: HttpRequest) -> HttpResponse:
         return redirect("home")
     require_role(request.user, team, CAN_TRAIN)
     label_sets = _label_sets(team)
-    gpu_online = services.gpu_worker_online()
+    gpu_online = job_services.gpu_worker_online()
     if request.method == "POST":
         form = LaunchForm(request.POST, label_sets=label_sets)
         if form.is_valid():
@@ -100,7 +102,7 @@ def _launch(request, team, form: LaunchForm) -> list[Job]:
         config = {"label_set": int(form.cleaned_data["label_set"]), "engine": engine}
         if (form.cleaned_data.get("gpus") or 1) > 1:
             config["gpus"] = form.cleaned_data["gpus"]
-        jobs.append(services.create_job(team, request.user, "train", config, name=name))
+        jobs.append(job_services.create_job(team, request.user, "train", config, name=name))
     return jobs
 
 
@@ -109,10 +111,10 @@ def _launch(request, team, form: LaunchForm) -> list[Job]:
 def job_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
     job = get_visible_or_404(Job, request.user, pk=pk)
     require_role(request.user, job.team, CAN_TRAIN)
-    change = {"cancel": services.request_cancel, "retry": services.retry}[action]
+    change = {"cancel": job_services.request_cancel, "retry": job_services.retry}[action]
     try:
         change(job)
-    except services.JobStateError as exc:
+    except job_services.JobStateError as exc:
         messages.error(request, str(exc))
     return redirect("training:job-detail", pk=job.pk)
 
@@ -149,7 +151,7 @@ def _model_context(request: HttpRequest, job: Job, form: RegistryForm | None = N
                    **run_forms: RunJobForm) -> dict:  # fmt: skip
     """The model page; ``run_forms`` replace the blank evaluation and prediction forms."""
     form = form or RegistryForm(initial={"name": job.name, "tags": ", ".join(job.tags)})
-    gpu_online = services.gpu_worker_online()
+    gpu_online = job_services.gpu_worker_online()
     return {
         "job": job,
         "card": model_card(job),
@@ -168,7 +170,7 @@ def model_evaluate(request: HttpRequest, pk: int) -> HttpResponse:
     """Evaluate the run on its test split or another label set; on to the live job page."""
     job = _model(request, pk)
     require_role(request.user, job.team, CAN_TRAIN)
-    form = EvaluateForm(request.POST, run=job, gpu_online=services.gpu_worker_online(),
+    form = EvaluateForm(request.POST, run=job, gpu_online=job_services.gpu_worker_online(),
                         label_sets=_label_sets(job.team))  # fmt: skip
     return _launch_with_run(request, job, JobKind.EVALUATE, form)
 
@@ -179,7 +181,7 @@ def model_predict(request: HttpRequest, pk: int) -> HttpResponse:
     """Predict with the run on chosen images of its team; on to the live job page."""
     job = _model(request, pk)
     require_role(request.user, job.team, CAN_TRAIN)
-    form = PredictForm(request.POST, run=job, gpu_online=services.gpu_worker_online())
+    form = PredictForm(request.POST, run=job, gpu_online=job_services.gpu_worker_online())
     return _launch_with_run(request, job, JobKind.PREDICT, form)
 
 
@@ -197,7 +199,9 @@ def _launch_with_run(request: HttpRequest, run: Job, kind: str, form: RunJobForm
         context = _model_context(request, run, **{kind: form})
         return render(request, "training/model_detail.html", context, status=400)
     name = form.cleaned_data["name"] or f"{kind} {run.name or f'#{run.pk}'}"
-    job = services.create_job(run.team, request.user, kind, config, name=name, queue=form.queue())
+    job = job_services.create_job(
+        run.team, request.user, kind, config, name=name, queue=form.queue()
+    )
     messages.success(request, _("Job %(job)s queued.") % {"job": job.pk})
     return redirect("training:job-detail", pk=job.pk)
 

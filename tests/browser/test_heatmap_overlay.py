@@ -11,6 +11,7 @@ import torch
 from django.core.management import call_command
 from django.urls import reverse
 
+from jobs.models import Job
 from lab.celery import app
 from labeling.models import Instance
 from results import heatmaps
@@ -21,7 +22,7 @@ from training.engine.checkpoints import save_checkpoint
 from training.engine.config import from_dict
 from training.engine.modeling import build_model
 from training.jobs import job_folder
-from training.models import Job, Prediction
+from training.models import Prediction
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 

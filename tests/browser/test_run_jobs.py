@@ -3,10 +3,10 @@
 import pytest
 from django.urls import reverse
 
+from jobs.models import Job
 from tests.training.label_sets import frozen_label_set
 from tests.training.runs import trained_job
 from tests.training.test_worker import workers  # noqa: F401 (a fixture)
-from training.models import Job
 
 from .jobs import watch_job
 

@@ -8,8 +8,8 @@ from rest_framework.test import APIClient
 
 from curation import services
 from curation.models import ClusterRun, ProposedCluster
+from jobs.models import Job
 from tests.training.runs import run_inline
-from training.models import Job
 
 from .conftest import cluster_with
 

@@ -7,10 +7,12 @@ from rest_framework.test import APIClient
 
 from curation import services
 from curation.models import ClusterRun, ProposedCluster
+from jobs import services as job_services
+from jobs.models import Job, JobStatus
+from jobs.registry import KINDS
+from jobs.services import JobCancelled
+from jobs.worker import JobContext
 from tests.training.test_worker import wait_for, workers  # noqa: F401 (a fixture)
-from training import services as job_services
-from training.models import Job, JobStatus
-from training.tasks import RUNNERS, JobCancelled, JobContext
 
 
 @pytest.fixture
@@ -31,7 +33,7 @@ def test_a_cancel_while_running_stops_the_run_at_its_next_stage(corpus, curator)
     job = job_services.claim_job(run.job.pk, "test-worker")
     job_services.request_cancel(job)
     with pytest.raises(JobCancelled):
-        RUNNERS["cluster"](JobContext(job, "test-worker"))
+        KINDS["cluster"].function(JobContext(job, "test-worker"))
     run.refresh_from_db()
     assert run.status == "failed" and run.error == "cancelled on request"
     assert not ProposedCluster.objects.filter(run=run).exists()

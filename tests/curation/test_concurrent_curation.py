@@ -8,8 +8,8 @@ from rest_framework.test import APIClient
 
 from curation import services
 from curation.models import AuditEntry, ProposedCluster
-from lab import services as lab_services
-from lab.models import Role
+from teams import services as lab_services
+from teams.models import Role
 
 from .conftest import cluster_with
 

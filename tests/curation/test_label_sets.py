@@ -80,7 +80,7 @@ def test_a_negated_finding_marked_no_label_adds_nothing(small_run, curator, corp
 
 
 def test_second_curator_agreement_is_cohens_kappa_per_label(curated, corpus, curator, personas):
-    from lab import services as lab_services
+    from teams import services as lab_services
 
     services.freeze_label_set(corpus.team, curator)
     review = ImageReview.objects.get(team=corpus.team)

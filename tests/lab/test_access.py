@@ -8,8 +8,8 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from jobs.models import Job
 from tests.factories import make_instance, make_report, make_study
-from training.models import Job
 
 
 @dataclass
@@ -237,7 +237,7 @@ def test_switching_to_a_team_you_are_not_in_is_404(client, personas):
 
 
 def test_a_user_in_two_teams_switches_between_them(client, personas, world):
-    from lab import services
+    from teams import services
 
     services.add_member(personas.other_team, personas.owner, "viewer")
     client.force_login(personas.owner)

@@ -11,7 +11,7 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from lab.models import Membership, Team
+from teams.models import Membership, Team
 
 ROOT = Path(__file__).resolve().parents[2]
 

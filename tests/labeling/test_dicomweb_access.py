@@ -9,8 +9,8 @@ import io
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
-from lab import services
 from labeling.services import ingest_file
+from teams import services
 from tests.labeling.dicomweb_support import token_client_fixture, world_fixture  # noqa: F401
 
 

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from django.test import Client
 
-from lab import services
 from labeling.models import Instance
+from teams import services
 from tests.dicom_factory import flip_bytes, truncations
 from tests.labeling.dicomweb_support import (
     dx_bytes,

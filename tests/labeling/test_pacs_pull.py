@@ -4,11 +4,11 @@ import pytest
 import requests
 from django.urls import reverse
 
+from jobs.models import Job, JobStatus
+from jobs.tasks import run_job
 from labeling.models import Instance, PacsConnection
 from tests import dicom_factory
 from tests.orthanc import orthanc_fixture  # noqa: F401
-from training.models import Job, JobStatus
-from training.tasks import run_job
 
 pytestmark = pytest.mark.slow
 

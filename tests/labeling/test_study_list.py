@@ -51,7 +51,7 @@ def test_a_reversed_date_range_is_explained_not_applied(client, personas, studie
 
 
 def test_pagination_keeps_the_filters(client, personas, settings):
-    from labeling import views
+    from results import studies as views
 
     for _ in range(views.STUDIES_PER_PAGE + 1):
         make_study(personas.team)

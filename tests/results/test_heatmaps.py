@@ -13,6 +13,7 @@ from django.urls import reverse
 from django.utils import timezone
 from PIL import Image
 
+from jobs.models import Job
 from labeling.models import Instance, Study
 from results import heatmaps
 from results.models import Heatmap
@@ -20,7 +21,7 @@ from results.tasks import compute_heatmap
 from tests.factories import make_instance, make_study
 from tests.training.label_sets import frozen_label_set
 from tests.training.runs import trained_job
-from training.models import Job, Prediction
+from training.models import Prediction
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ import json
 
 from django.urls import reverse
 
-from training.models import Job
+from jobs.models import Job
 
 from .pages import elements_with, engine_outputs
 

@@ -3,7 +3,7 @@
 import pytest
 
 from curation.models import LabelSet
-from training.models import Job
+from jobs.models import Job
 
 
 @pytest.fixture

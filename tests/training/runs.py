@@ -6,9 +6,10 @@ directly on a claimed row (the same code a worker calls), which keeps these test
 
 import logging
 
-from training import services
-from training.models import Job
-from training.tasks import RUNNERS, JobContext
+from jobs import services as job_services
+from jobs.models import Job
+from jobs.registry import KINDS
+from jobs.worker import JobContext
 
 TINY = {
     "task": "normal_abnormal", "arch": "tiny", "crop": 56, "batch_size": 16,
@@ -20,22 +21,22 @@ TINY = {
 def run_inline(job: Job, worker: str = "test-worker") -> Job:
     """Claim the job and run its kind's runner here, recording success or failure as a worker
     would; returns the reloaded row."""
-    claimed = services.claim_job(job.pk, worker)
+    claimed = job_services.claim_job(job.pk, worker)
     assert claimed is not None, f"job {job.pk} could not be claimed ({job.status})"
     try:
-        result = RUNNERS[claimed.kind](JobContext(claimed, worker))
+        result = KINDS[claimed.kind].function(JobContext(claimed, worker))
     except Exception as exc:  # recorded on the row, as run_job does
         logging.getLogger(__name__).exception("job %s failed", claimed.pk)
-        services.fail_attempt(claimed.pk, worker, exc, retry=False)
+        job_services.fail_attempt(claimed.pk, worker, exc, retry=False)
     else:
-        services.succeed(claimed.pk, worker, result.get("metrics", {}), result["output_dir"])
+        job_services.succeed(claimed.pk, worker, result.get("metrics", {}), result["output_dir"])
     job.refresh_from_db()
     return job
 
 
 def trained_job(team, owner, label_set, **engine) -> Job:
     config = {"label_set": label_set.pk, "engine": {**TINY, **engine}}
-    job = services.create_job(team, owner, "train", config, name="tiny run")
+    job = job_services.create_job(team, owner, "train", config, name="tiny run")
     job = run_inline(job)
     assert job.status == "succeeded", job.error + job.traceback
     return job

@@ -9,10 +9,10 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from curation.models import LabelSet
-from training import services
+from jobs import services
+from jobs.models import Job
+from jobs.tasks import run_job
 from training.configs import PRESETS
-from training.models import Job
-from training.tasks import run_job
 
 
 @pytest.fixture

@@ -10,11 +10,12 @@ from django.urls import reverse
 from rest_framework.test import APIClient
 
 from curation.models import LabelSet, LabelSetImage
+from jobs.models import Job
 from labeling.models import Instance
 from tests.factories import make_instance, make_study
 from training import inference
 from training.jobs import job_folder
-from training.models import Job, Prediction
+from training.models import Prediction
 
 from .label_sets import frozen_label_set
 from .runs import run_inline, trained_job

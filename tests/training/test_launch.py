@@ -6,7 +6,7 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from curation.models import LabelSet
-from training.models import Job, JobStatus, WorkerPresence
+from jobs.models import Job, JobStatus, WorkerPresence
 
 
 @pytest.fixture

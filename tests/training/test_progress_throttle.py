@@ -6,16 +6,17 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from training import services
-from training.models import Job
-from training.tasks import JobCancelled, JobContext
+from jobs import services as job_services
+from jobs.models import Job
+from jobs.services import JobCancelled
+from jobs.worker import JobContext
 
 
 @pytest.fixture
 def context(personas, settings):
     settings.JOB_PROGRESS_INTERVAL = 60  # nothing is written for time's sake during a test
     job = Job.objects.create(team=personas.team, owner=personas.owner, kind="train", config={})
-    return JobContext(services.claim_job(job.pk, "worker-1"), "worker-1")
+    return JobContext(job_services.claim_job(job.pk, "worker-1"), "worker-1")
 
 
 def point(phase: str, step: int) -> dict:

@@ -6,8 +6,9 @@ from django.urls import reverse
 from rest_framework.test import APIClient
 
 from curation.models import LabelSet
+from jobs.models import Job
 from training.jobs import job_folder
-from training.models import CurrentModel, Job
+from training.models import CurrentModel
 
 METRICS = {
     "task": "normal_abnormal", "arch": "tiny", "best_epoch": 2,

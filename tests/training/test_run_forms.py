@@ -10,10 +10,11 @@ from django.urls import reverse
 from django.utils import timezone
 
 from curation.models import LabelSet
+from jobs.models import Job
 from labeling.models import Instance
 from tests.factories import make_instance, make_study
 from training.jobs import predict_instances
-from training.models import Job, Prediction
+from training.models import Prediction
 
 from .label_sets import frozen_label_set
 from .runs import run_inline, trained_job

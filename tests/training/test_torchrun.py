@@ -3,12 +3,14 @@ cancel terminates it. Tested with two gloo processes on the CPU, through the job
 
 import pytest
 
-from training import services
+from jobs import services as job_services
+from jobs.models import Job
+from jobs.registry import KINDS
+from jobs.services import JobCancelled
+from jobs.worker import JobContext
 from training.engine.checkpoints import load_checkpoint
 from training.engine.data import make_synthetic_dataset
 from training.jobs import job_folder
-from training.models import Job
-from training.tasks import RUNNERS, JobCancelled, JobContext
 from training.torchrun import ProgressParser
 
 from .runs import TINY
@@ -39,12 +41,12 @@ def claimed_job(personas, **engine) -> Job:
     # The export is tested elsewhere; a synthetic dataset in the job's folder is reused as an
     # earlier attempt's export would be.
     make_synthetic_dataset(job_folder(job) / "dataset", n=120, size=64, n_labels=3, seed=1)
-    return services.claim_job(job.pk, "test-worker")
+    return job_services.claim_job(job.pk, "test-worker")
 
 
 def test_a_two_process_job_trains_under_torchrun_with_progress_on_the_row(personas):
     job = claimed_job(personas, epochs=2)
-    result = RUNNERS["train"](JobContext(job, "test-worker"))
+    result = KINDS["train"].function(JobContext(job, "test-worker"))
     job.refresh_from_db()
     assert 0.0 <= result["metrics"]["test"]["auc"] <= 1.0
     assert result["metrics"]["patient_split"]["train"]["images"] > 0
@@ -68,7 +70,7 @@ class CancelAfterFirstEpoch(JobContext):
 def test_cancel_terminates_the_torchrun_processes_and_keeps_the_checkpoint(personas):
     job = claimed_job(personas, epochs=40)
     with pytest.raises(JobCancelled):
-        RUNNERS["train"](CancelAfterFirstEpoch(job, "test-worker"))
+        KINDS["train"].function(CancelAfterFirstEpoch(job, "test-worker"))
     job.refresh_from_db()
     assert job.progress["epoch"] < 40
     assert load_checkpoint(job_folder(job) / "run" / "last.pt")["epoch"] >= 1
@@ -84,4 +86,4 @@ def test_a_job_asking_for_more_gpus_than_the_worker_has_fails_at_once(personas):
     with pytest.raises(
         ValueError, match=f"asks for 64 GPUs; this worker has {torch.cuda.device_count()}"
     ):
-        RUNNERS["train"](JobContext(job, "test-worker"))
+        KINDS["train"].function(JobContext(job, "test-worker"))

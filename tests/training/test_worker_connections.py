@@ -26,8 +26,9 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
+from jobs.models import Job, JobStatus
 from training.jobs import job_folder
-from training.models import Job, JobStatus, Prediction
+from training.models import Prediction
 
 from .label_sets import frozen_label_set
 from .test_worker import ROOT, Worker, database_url, launch, reload, wait_for
@@ -443,7 +444,7 @@ def test_a_redelivered_message_of_a_running_job_is_refused_by_the_claim(
     personas, label_set, workers
 ):
     """What a broker reconnect can cause (acks_late): the running job's message again."""
-    from training.tasks import run_job
+    from jobs.tasks import run_job
 
     job, worker, spare = workers.two_and_a_job(personas, label_set, epochs=60)
     run_job.apply_async(args=[job.pk], queue="gpu")

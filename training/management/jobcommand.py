@@ -9,9 +9,10 @@ import time
 from django.core.management.base import CommandError
 from tqdm import tqdm
 
-from lab.management.base import LabCommand
+from jobs import services as job_services
+from jobs.models import Job, JobStatus
+from teams.management.base import LabCommand
 from training import services
-from training.models import Job, JobStatus
 from training.serializers import JobCreateSerializer
 
 
@@ -35,7 +36,7 @@ class JobCommand(LabCommand):
         problems = services.check_job_inputs(team, self.kind, config)
         if problems:
             raise CommandError("; ".join(f"config.{k}: {v}" for k, v in problems.items()))
-        return services.create_job(team, None, self.kind, config, name=name)
+        return job_services.create_job(team, None, self.kind, config, name=name)
 
     def finish(self, job: Job, wait: bool, poll: float) -> None:
         if wait:

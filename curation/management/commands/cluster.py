@@ -8,7 +8,7 @@ from django.core.management.base import CommandError
 
 from curation import services
 from curation.models import ProposedCluster, RunStatus
-from lab.management.base import LabCommand
+from teams.management.base import LabCommand
 
 
 class Command(LabCommand):

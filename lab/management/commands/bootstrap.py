@@ -5,10 +5,10 @@ import secrets
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 
-from lab import services
-from lab.management.base import LabCommand
-from lab.models import Role, Team
 from labeling.models import Study
+from teams import services
+from teams.management.base import LabCommand
+from teams.models import Role, Team
 
 
 class Command(LabCommand):

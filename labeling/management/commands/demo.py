@@ -9,8 +9,8 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import CommandError
 
-from lab.management.base import LabCommand
 from labeling import services, synth
+from teams.management.base import LabCommand
 
 
 class Command(LabCommand):

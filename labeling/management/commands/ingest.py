@@ -18,9 +18,9 @@ from pathlib import Path
 from django.core.management.base import CommandError
 from django.db import connections
 
-from lab.management.base import LabCommand
-from lab.models import Team
 from labeling import services
+from teams.management.base import LabCommand
+from teams.models import Team
 
 # One unit of work: a file, or one entry of an archive (path, index in its infolist()).
 Unit = tuple[Path, int | None]

@@ -7,7 +7,7 @@ Without a GPU worker online the default preset is the CPU-sized one, as in the b
 
 from django.core.management.base import CommandError
 
-from training import services
+from jobs import services as job_services
 from training.configs import PRESETS
 from training.engine.config import ConfigError, parse_overrides
 from training.management.jobcommand import JobCommand
@@ -28,7 +28,9 @@ class Command(JobCommand):
 
     def handle(self, *args, **options) -> None:
         team = self.team(options["team"])
-        preset = options["preset"] or ("paper-resnet101" if services.gpu_worker_online() else "cpu")
+        preset = options["preset"] or (
+            "paper-resnet101" if job_services.gpu_worker_online() else "cpu"
+        )
         try:
             overrides = parse_overrides(options["overrides"])
         except ConfigError as exc:

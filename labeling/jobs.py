@@ -1,8 +1,8 @@
 """The ``pacs_pull`` job: retrieve chosen studies instance by instance into the job's team.
 
 Each instance goes through ``services.ingest_file`` like any other import, so de-identification,
-validation and duplicate handling apply unchanged. Imported by the worker (``training.tasks``),
-never by the web process.
+validation and duplicate handling apply unchanged. Registered from
+``LabelingConfig.ready()``.
 """
 
 from __future__ import annotations
@@ -11,8 +11,10 @@ import io
 import logging
 
 from dicomweb_client.api import DICOMwebClient
+from django.utils.translation import gettext_lazy as _
 
-from training.tasks import JobContext, runner
+from jobs.registry import runner
+from jobs.worker import JobContext
 
 from . import services
 from .models import PacsConnection
@@ -21,7 +23,7 @@ from .pacs import PacsError, client_for
 log = logging.getLogger("labeling.pacs")
 
 
-@runner("pacs_pull")
+@runner("pacs_pull", label=_("PACS pull"))
 def pull(context: JobContext) -> dict:
     """Retrieve the chosen studies, instance by instance, into the job's team."""
     job = context.job

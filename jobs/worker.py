@@ -1,8 +1,8 @@
-"""Celery tasks: thin. Load the row, claim it, run the job's kind, record how it ended.
+"""The worker side of a job: claim the row, run the kind's code, record how it ended.
 
 A heartbeat thread keeps the row's ``heartbeat_at`` fresh while the job runs; every worker also
 reaps jobs whose heartbeat stopped (a killed worker's job is requeued and, for training,
-resumes from its last checkpoint).
+resumes from its last checkpoint). The Celery task in ``tasks.py`` only calls :func:`run`.
 
 Losing the database or the broker neither loses a job nor runs it twice:
 
@@ -36,8 +36,6 @@ from collections.abc import Callable
 from contextlib import suppress
 from typing import TypeVar
 
-from celery import shared_task
-from celery.signals import worker_ready, worker_shutdown
 from django.conf import settings
 from django.db import (
     DatabaseError,
@@ -47,12 +45,9 @@ from django.db import (
     connection,
 )
 
-from training.engine.config import ConfigError
-
-from . import services
-from .export import JobInputError
+from . import registry, services
 from .models import Job, JobStatus
-from .services import ClaimLost, JobCancelled
+from .services import ClaimLost, JobCancelled, JobInputError
 
 log = logging.getLogger(__name__)
 
@@ -210,24 +205,9 @@ class RowLogHandler(logging.Handler):
             del self.buffer[:count]
 
 
-Runner = Callable[[JobContext], dict]
-RUNNERS: dict[str, Runner] = {}
-# Errors a second attempt cannot fix: the job fails at once with the message.
-PERMANENT_ERRORS: tuple[type[BaseException], ...] = (ConfigError, JobInputError)
-
-
-def runner(kind: str) -> Callable[[Runner], Runner]:
-    def register(function: Runner) -> Runner:
-        RUNNERS[kind] = function
-        return function
-
-    return register
-
-
-@shared_task(
-    name=services.RUN_JOB_TASK, acks_late=True, reject_on_worker_lost=True, ignore_result=True
-)
-def run_job(job_id: int) -> None:
+def run(job_id: int) -> None:
+    """Claim the job, run its kind with a heartbeat and the kind's loggers copied onto the row,
+    and record how it ended (the Celery task ``run_job`` is this call)."""
     worker = services.worker_name()
     job = until_answered(lambda: services.claim_job(job_id, worker), f"claiming job {job_id}")
     if job is None:
@@ -236,7 +216,10 @@ def run_job(job_id: int) -> None:
     context = JobContext(job, worker)
     stop_beating = _start_heartbeat(context)  # at once: importing torch alone can take seconds
     handler = RowLogHandler(job.pk, worker)
-    job_loggers = [logging.getLogger(name) for name in ("training", "labeling", "curation")]
+    kind = registry.get(job.kind)
+    # The worker's own records (heartbeat, outages) and the kind's code's go to the job's log.
+    names = ("jobs", *(kind.loggers if kind else ()))
+    job_loggers = [logging.getLogger(name) for name in names]
     for job_logger in job_loggers:
         job_logger.addHandler(handler)
     try:
@@ -255,10 +238,10 @@ def _run(context: JobContext, handler: RowLogHandler) -> None:
         job.device = _device_name()
         ours = Job.objects.filter(pk=job.pk, worker=worker)
         until_answered(lambda: ours.update(device=job.device), f"job {job.pk}: its device")
-        function = RUNNERS.get(job.kind)
-        if function is None:
+        kind = registry.get(job.kind)
+        if kind is None:
             raise JobInputError(f"no runner for jobs of kind {job.kind!r}")
-        result = _run_through_outages(context, function)
+        result = _run_through_outages(context, kind.function)
         context.flush()
         metrics, output = result.get("metrics", {}), result.get("output_dir", "")
 
@@ -276,7 +259,8 @@ def _run(context: JobContext, handler: RowLogHandler) -> None:
 
     except Exception as exc:
         log.exception("job %s failed", job.pk)
-        failure, retry = exc, not isinstance(exc, PERMANENT_ERRORS)
+        permanent = (JobInputError, *(kind.permanent if kind else ()))
+        failure, retry = exc, not isinstance(exc, permanent)
 
         def end() -> None:
             services.fail_attempt(job.pk, worker, failure, retry=retry)
@@ -288,7 +272,7 @@ def _run(context: JobContext, handler: RowLogHandler) -> None:
                     "worker; it is left as it is", job.pk)  # fmt: skip
 
 
-def _run_through_outages(context: JobContext, function: Runner, tries: int = 3) -> dict:
+def _run_through_outages(context: JobContext, function: registry.Runner, tries: int = 3) -> dict:
     """Run the kind's code; when the database went away under it (an export query, storing
     predictions), run it again on the same claim once the database answers, as a requeued job
     would run (training resumes from its last checkpoint) but without spending an attempt."""
@@ -346,8 +330,7 @@ def _start_heartbeat(context: JobContext) -> Callable[[], None]:
 _reaper_stop = threading.Event()
 
 
-@worker_ready.connect
-def _start_reaper(sender=None, **_kwargs) -> None:
+def start_reaper(sender=None) -> None:
     """Each worker says it is alive (queues, device) and looks for jobs whose worker died, at
     start and then periodically."""
     name = getattr(sender, "hostname", "") or services.worker_name()
@@ -374,20 +357,15 @@ def _start_reaper(sender=None, **_kwargs) -> None:
 
 
 def _device_name() -> str:
-    import torch
-
+    """The worker's accelerator, for the job row and the workers list; "cpu" without torch."""
+    try:
+        import torch
+    except ImportError:
+        return "cpu"
     if torch.cuda.is_available():
         return f"cuda: {torch.cuda.get_device_name(0)} ×{torch.cuda.device_count()}"
     return "cpu"
 
 
-@worker_shutdown.connect
-def _stop_reaper(**_kwargs) -> None:
+def stop_reaper() -> None:
     _reaper_stop.set()
-
-
-# The job kinds register themselves on import.
-import curation.jobs  # noqa: E402,F401
-import labeling.pacs_jobs  # noqa: E402,F401
-
-from . import jobs  # noqa: E402,F401

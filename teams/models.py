@@ -34,6 +34,7 @@ class Team(models.Model):
     pseudonym_secret = models.CharField(max_length=64, default=_new_team_secret, editable=False)
 
     class Meta:
+        db_table = "lab_team"  # created when teams lived in the lab app; the rows stayed put
         ordering = ["name"]
         verbose_name = _("team")
         verbose_name_plural = _("teams")
@@ -66,6 +67,7 @@ class Membership(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["user", "team"], name="one_membership_per_team")
         ]
+        db_table = "lab_membership"
         ordering = ["team__name"]
         verbose_name = _("membership")
         verbose_name_plural = _("memberships")

@@ -8,7 +8,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
-from lab.models import Team
+from teams.models import Team
 
 
 class LabCommand(BaseCommand):

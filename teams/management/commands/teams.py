@@ -5,9 +5,9 @@ import argparse
 from django.contrib.auth import get_user_model
 from django.core.management.base import CommandError
 
-from lab import services
-from lab.management.base import LabCommand
-from lab.models import Role, Team
+from teams import services
+from teams.management.base import LabCommand
+from teams.models import Role, Team
 
 
 class Command(LabCommand):
