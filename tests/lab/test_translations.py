@@ -81,7 +81,7 @@ def marked_strings() -> set[str]:
     found = set()
     for path in (ROOT / "templates").rglob("*.html"):
         found |= {m.group(2) for m in TEMPLATE_STRING.finditer(path.read_text(encoding="utf-8"))}
-    for app in ("lab", "labeling", "training"):
+    for app in ("lab", "teams", "jobs", "labeling", "curation", "training", "results"):
         for path in (ROOT / app).rglob("*.py"):
             found |= {m.group(2) for m in PYTHON_STRING.finditer(path.read_text(encoding="utf-8"))}
     return found
