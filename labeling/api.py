@@ -9,7 +9,7 @@ from rest_framework.views import APIView
 
 from teams.access import CAN_IMPORT, TeamScopedViewSetMixin, writable_team
 
-from . import services, uploads
+from . import reports, uploads
 from .models import Instance, Study
 from .serializers import InstanceSerializer, StudySerializer
 
@@ -90,7 +90,7 @@ class ReportsUploadView(APIView):
         form.is_valid(raise_exception=True)
         upload = form.validated_data["file"]
         try:
-            result = services.import_reports(team, upload.read(), source=upload.name or "")
-        except services.ReportFileError as exc:
+            result = reports.import_reports(team, upload.read(), source=upload.name or "")
+        except reports.ReportFileError as exc:
             raise ValidationError({"file": [str(exc)]}) from None
         return Response(result.as_dict())

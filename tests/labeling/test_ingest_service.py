@@ -13,7 +13,7 @@ from django.urls import reverse
 from PIL import Image
 from pydicom import uid as dcm_uid
 
-from labeling import services
+from labeling import reports, services
 from labeling.cache import ArrayStore
 from labeling.dicom import read_dicom, resize_u8, to_uint8
 from labeling.models import ImageCache, Instance, Series, Study
@@ -187,5 +187,5 @@ def test_uid_remapping_is_consistent_and_reports_still_find_their_study(personas
     assert study.instances.count() == 2
     assert not Instance.objects.filter(sop_uid__startswith="1.2.826.0.1.3680043.10.999.90").exists()
     line = f'{{"study_instance_uid": "{original.StudyInstanceUID}", "diagnosis": "主动脉硬化"}}'
-    result = services.import_reports(personas.team, line.encode(), source="r.jsonl")
+    result = reports.import_reports(personas.team, line.encode(), source="r.jsonl")
     assert result.created == 1 and result.unknown_keys == []

@@ -10,6 +10,7 @@ from django.conf import settings
 from django.core.management.base import CommandError
 
 from labeling import services, synth
+from labeling.reports import import_reports
 from teams.management.base import LabCommand
 
 
@@ -49,7 +50,7 @@ class Command(LabCommand):
             counts[result.status] += 1
             if result.status == "rejected":
                 rejected.append(result.as_dict())
-        reports = services.import_reports(
+        reports = import_reports(
             team, manifest.reports_path.read_bytes(), source="demo reports.jsonl"
         )
         if rejected:

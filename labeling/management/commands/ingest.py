@@ -19,6 +19,7 @@ from django.core.management.base import CommandError
 from django.db import connections
 
 from labeling import services
+from labeling.reports import import_reports
 from teams.management.base import LabCommand
 from teams.models import Team
 
@@ -67,7 +68,7 @@ class Command(LabCommand):
                 rejected.append(result.as_dict())
         reports = None
         if options["reports"]:
-            reports = services.import_reports(
+            reports = import_reports(
                 team, options["reports"].read_bytes(), source=options["reports"].name
             )
         summary = {"team": team.name, **counts, "rejected_files": rejected}
