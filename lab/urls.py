@@ -7,7 +7,7 @@ from rest_framework.routers import DefaultRouter
 from curation.urls import api_urlpatterns as curation_api
 from labeling import urls as labeling_urls
 from labeling.api import InstanceViewSet, ReportsUploadView, StudyViewSet, UploadView
-from labeling.dicomweb import wado_uri
+from labeling.dicomweb.views import wado_uri
 from results import studies
 from teams.api import TeamViewSet
 from training.api import JobViewSet
@@ -38,7 +38,7 @@ urlpatterns = [
     path("", include((labeling_urls.urlpatterns + studies.urlpatterns, "labeling"))),
     path("", include("training.urls")),
     path("", include("results.urls")),
-    # DICOMweb (PS3.18) and WADO-URI: labeling/dicomweb_urls.py
-    path("dicomweb/", include("labeling.dicomweb_urls")),
+    # DICOMweb (PS3.18) and WADO-URI: labeling/dicomweb/urls.py and labeling/dicomweb/views.py
+    path("dicomweb/", include("labeling.dicomweb.urls")),
     path("wado", wado_uri, name="wado"),
 ]

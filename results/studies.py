@@ -96,7 +96,7 @@ def viewer_config(study: Study, instances) -> dict:
     """What the viewer needs to fetch its stack (json_script), with its words translated here."""
     series = list(dict.fromkeys(instance.series.series_uid for instance in instances))
     return {
-        # The root of labeling/dicomweb_urls.py, wherever lab/urls.py mounts it.
+        # The root of labeling/dicomweb/urls.py, wherever lab/urls.py mounts it.
         "dicomwebRoot": reverse("dicomweb:studies").removesuffix("/studies"),
         "studyUid": study.study_uid,
         "series": series,

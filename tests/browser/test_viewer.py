@@ -12,7 +12,7 @@ from labeling.models import Instance
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 VIEWER = "[data-cxr-viewer]"
-# Where labeling/synth.py draws the anatomy, as fractions of (column, row, column, row).
+# Where labeling/synth/anatomy.py draws the anatomy, as fractions of (column, row, column, row).
 LEFT_LUNG = (0.22, 0.30, 0.36, 0.55)
 RIGHT_LUNG = (0.64, 0.30, 0.78, 0.55)
 MEDIASTINUM = (0.46, 0.30, 0.54, 0.70)

@@ -7,8 +7,8 @@ from datetime import date, time
 import numpy as np
 import pytest
 
-from labeling import dicomweb_files as files
-from labeling import dicomweb_protocol as p
+from labeling.dicomweb import files
+from labeling.dicomweb import protocol as p
 
 ELE, RLE, J2K = "1.2.840.10008.1.2.1", "1.2.840.10008.1.2.5", "1.2.840.10008.1.2.4.90"
 FRAME_OFFERS = [

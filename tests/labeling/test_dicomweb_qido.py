@@ -2,7 +2,7 @@
 
 import pytest
 
-from labeling import dicomweb_search
+from labeling.dicomweb import search as dicomweb_search
 from tests.factories import make_instance, make_study
 from tests.labeling.dicomweb_support import (  # noqa: F401
     anonymous_client_fixture,

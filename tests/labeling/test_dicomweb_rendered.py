@@ -11,8 +11,8 @@ import pytest
 from django.http import StreamingHttpResponse
 from PIL import Image
 
-from labeling import dicomweb_files as files
 from labeling.dicom import read_dicom, render_jpeg, to_uint8
+from labeling.dicomweb import files
 from labeling.models import Instance
 from tests.dicom_factory import make_dx
 from tests.labeling.dicomweb_support import token_client_fixture, world_fixture  # noqa: F401

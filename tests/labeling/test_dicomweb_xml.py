@@ -11,7 +11,7 @@ from django.http import StreamingHttpResponse
 from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
 
-from labeling.dicomweb_xml import NAMESPACE, xml_dataset
+from labeling.dicomweb.xml import NAMESPACE, xml_dataset
 from tests.labeling.dicomweb_support import token_client_fixture, world_fixture  # noqa: F401
 
 XML = 'multipart/related; type="application/dicom+xml"'

@@ -21,7 +21,7 @@ from typing import BinaryIO, Literal, Protocol
 
 from pydicom.datadict import dictionary_VR, keyword_for_tag, tag_for_keyword
 
-from .dicom import parse_da, parse_tm
+from ..dicom import parse_da, parse_tm
 
 EXPLICIT_VR_LE = "1.2.840.10008.1.2.1"
 DICOM_JSON = "application/dicom+json"

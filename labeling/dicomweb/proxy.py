@@ -13,8 +13,8 @@ import logging
 import requests
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 
-from .models import PacsConnection
-from .pacs import session_for
+from ..models import PacsConnection
+from ..pacs import session_for
 
 log = logging.getLogger(__name__)
 

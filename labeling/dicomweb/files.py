@@ -31,7 +31,7 @@ from pydicom.dataset import Dataset
 from pydicom.encaps import get_frame
 from pydicom.tag import Tag
 
-from .dicom import (
+from ..dicom import (
     NATIVE_SYNTAXES,
     DicomRejected,
     decode_frame,
@@ -40,7 +40,7 @@ from .dicom import (
     render_png,
     to_uint8,
 )
-from .dicomweb_protocol import EXPLICIT_VR_LE, BadRequest, file_chunks
+from .protocol import EXPLICIT_VR_LE, BadRequest, file_chunks
 
 PIXEL_DATA = Tag(0x7FE00010)
 # Values longer than this stay in the file until asked for: pixel data, big private blobs.

@@ -3,8 +3,8 @@
 Each view authenticates (session or ``Authorization: Token <key>``), finds the objects through
 :func:`teams.access.visible` (another team's UID is a 404, exactly like an unknown one), negotiates
 the representation with the Accept header, and streams. Formats are in
-:mod:`labeling.dicomweb_protocol`, file access in :mod:`labeling.dicomweb_files`, searches in
-:mod:`labeling.dicomweb_search`; imports go through :func:`labeling.services.ingest_file`.
+:mod:`labeling.dicomweb.protocol`, file access in :mod:`labeling.dicomweb.files`, searches in
+:mod:`labeling.dicomweb.search`; imports go through :func:`labeling.services.ingest_file`.
 
 Conformance choices, where PS3.18 leaves room:
 
@@ -13,10 +13,10 @@ Conformance choices, where PS3.18 leaves room:
   the file or frame as stored, with its syntax on the Content-Type;
 * a search without matches is 200 with ``[]`` (CP-2473); attributes we cannot match on, and
   ``fuzzymatching=true``, are ignored with a ``Warning: 299`` header; more than
-  ``dicomweb_search.MAX_RESULTS`` rows are cut with a Warning too;
+  ``search.MAX_RESULTS`` rows are cut with a Warning too;
 * metadata and QIDO results are DICOM JSON unless the client asks for
   ``multipart/related; type="application/dicom+xml"`` (one PS3.19 Native DICOM Model document per
-  instance or match, :mod:`labeling.dicomweb_xml`); a bare ``application/dicom+xml`` is 406;
+  instance or match, :mod:`labeling.dicomweb.xml`); a bare ``application/dicom+xml`` is 406;
 * a rendered study or series is ``multipart/related; type="image/jpeg"`` (or png), one part per
   instance (its first frame) with a Content-Location, undecodable instances left out with a
   Warning; a resource of one instance also answers a bare ``image/jpeg`` / ``image/png``.
@@ -52,11 +52,11 @@ from teams.access import CAN_IMPORT, require_role, visible
 from teams.middleware import active_team
 from teams.models import Team
 
-from . import dicomweb_files as files
-from . import dicomweb_protocol as protocol
-from . import dicomweb_proxy, dicomweb_search, dicomweb_xml
-from .dicom import DicomRejected
-from .dicomweb_protocol import (
+from ..dicom import DicomRejected
+from ..models import Instance, PacsConnection, Series, Study
+from ..services import ingest_file
+from . import files, protocol, proxy, search, xml
+from .protocol import (
     DICOM,
     DICOM_JSON,
     EXPLICIT_VR_LE,
@@ -69,14 +69,12 @@ from .dicomweb_protocol import (
     StoreOutcome,
     Unsupported,
 )
-from .models import Instance, PacsConnection, Series, Study
-from .services import ingest_file
 
 log = logging.getLogger(__name__)
 
 # DICOM JSON by default; the Native DICOM Model (PS3.19) as one XML document per part.
 JSON_OFFERS = (Offer(DICOM_JSON), Offer("application/json"))
-XML_OFFER = Offer(dicomweb_xml.DICOM_XML, multipart=True)
+XML_OFFER = Offer(xml.DICOM_XML, multipart=True)
 DATASET_OFFERS = (*JSON_OFFERS, XML_OFFER)
 RENDERED_OFFERS = (Offer("image/jpeg"), Offer("image/png"))
 RENDERED_PARTS = (Offer("image/jpeg", multipart=True), Offer("image/png", multipart=True))
@@ -151,7 +149,7 @@ def dicomweb_view(*methods: str) -> Callable:
             if request.method == "POST" and not by_token and (problem := _csrf_problem(request)):
                 return _text(403, f"CSRF check failed: {problem}")
             if request.method == "GET" and (connection := _proxy_connection(request)):
-                return dicomweb_proxy.forward(request, connection, _subpath(request))
+                return proxy.forward(request, connection, _subpath(request))
             try:
                 return view(request, *args, **kwargs)
             except Unsupported as exc:
@@ -207,9 +205,9 @@ def _path(instance: Instance) -> str:
     return str(path)
 
 
-def _urls(request: HttpRequest) -> dicomweb_search.Urls:
+def _urls(request: HttpRequest) -> search.Urls:
     studies_url = request.build_absolute_uri(reverse("dicomweb:studies"))
-    return dicomweb_search.Urls(studies_url.removesuffix("/studies"))
+    return search.Urls(studies_url.removesuffix("/studies"))
 
 
 def _accept(request: HttpRequest) -> list[protocol.MediaRange]:
@@ -227,14 +225,14 @@ def _query_pairs(request: HttpRequest) -> list[tuple[str, str]]:
 
 def _search(request, level, *, study=None, series=None, parents=()) -> HttpResponse:
     offer = protocol.negotiate(_accept(request), DATASET_OFFERS)
-    query = protocol.parse_search(_query_pairs(request), dicomweb_search.matchable_keys(level))
+    query = protocol.parse_search(_query_pairs(request), search.matchable_keys(level))
     if study is not None:
         scope = visible(Study, request.user).filter(study_uid=study)
         if series is not None:
             scope = visible(Series, request.user).filter(study__study_uid=study, series_uid=series)
         if not scope.exists():
             raise Http404
-    result = dicomweb_search.search(
+    result = search.search(
         request.user,
         level,
         query,
@@ -398,10 +396,7 @@ def _xml_parts(datasets: Iterator[dict]) -> StreamingHttpResponse:
     """``multipart/related; type="application/dicom+xml"``: one Native DICOM Model document
     per dataset (PS3.18 §8.7.3.3.2), written as the response reaches it."""
     boundary = protocol.new_boundary()
-    parts = (
-        OutPart(dicomweb_xml.DICOM_XML, _lazy(functools.partial(dicomweb_xml.xml_dataset, d)))
-        for d in datasets
-    )
+    parts = (OutPart(xml.DICOM_XML, _lazy(functools.partial(xml.xml_dataset, d))) for d in datasets)
     return StreamingHttpResponse(
         protocol.multipart_body(parts, boundary), content_type=XML_OFFER.content_type(boundary)
     )

@@ -6,7 +6,7 @@ a 404 before any view runs. WADO-URI lives at ``/wado`` (see lab/urls.py).
 
 from django.urls import path, register_converter
 
-from . import dicomweb as views
+from . import views
 
 
 class UIDConverter:

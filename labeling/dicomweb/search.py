@@ -1,6 +1,6 @@
 """QIDO-RS searches over the caller's studies, series and instances (PS3.18 §10.6).
 
-Parsing lives in :mod:`labeling.dicomweb_protocol`; this module turns a parsed query into one
+Parsing lives in :mod:`labeling.dicomweb.protocol`; this module turns a parsed query into one
 scoped queryset (always through :func:`teams.access.visible`) and the page of rows into DICOM JSON.
 A page costs a fixed number of queries whatever its size: the rows, then one grouped query per
 computed attribute (series and instance counts, modalities in a study).
@@ -18,8 +18,8 @@ from pydicom.datadict import tag_for_keyword
 
 from teams.access import visible
 
-from .dicomweb_protocol import Match, SearchQuery, json_dataset, vr_of, wildcard_regex
-from .models import Instance, Series, Study
+from ..models import Instance, Series, Study
+from .protocol import Match, SearchQuery, json_dataset, vr_of, wildcard_regex
 
 Level = Literal["study", "series", "instance"]
 LEVELS: tuple[Level, ...] = ("study", "series", "instance")

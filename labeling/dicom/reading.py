@@ -1,0 +1,323 @@
+"""Defensive reading: :func:`read_dicom` checks the size, runs the structural scan, lets pydicom
+parse (never with ``force=True``), converts every element at once and validates what a
+radiograph needs (UIDs, the Image Pixel module, the Pixel Data element).
+
+Lazy parse errors thus surface at ingest rather than months later in a DICOMweb response.
+Compressed pixel data is checked for layout here but not decoded (see pixels.py).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import struct
+from dataclasses import dataclass
+from typing import BinaryIO
+
+import numpy as np
+import pydicom
+from pydicom import uid as dcm_uid
+from pydicom.dataelem import DataElement
+from pydicom.dataset import Dataset
+from pydicom.encaps import parse_basic_offsets, parse_fragments
+from pydicom.errors import InvalidDicomError
+from pydicom.multival import MultiValue
+from pydicom.tag import Tag
+
+from .rules import (
+    ACCEPTED_SYNTAXES,
+    DEFAULT_LIMITS,
+    NATIVE_SYNTAXES,
+    PARSE_ERRORS,
+    DicomRejected,
+    ReadLimits,
+)
+from .scan import Cursor, scan_file_meta, walk_elements
+
+
+def read_dicom(
+    source: str | os.PathLike[str] | BinaryIO,
+    *,
+    max_bytes: int,
+    limits: ReadLimits = DEFAULT_LIMITS,
+    read_once: bool = False,
+) -> Dataset:
+    """Parse and validate one DICOM Part 10 file from a path or a binary file object.
+
+    The size is checked before anything is read: a path by ``stat``, a seekable stream by
+    seeking to its end, a non-seekable stream by reading at most ``max_bytes + 1`` bytes.
+    Pixel data is validated for layout but not decoded (see :func:`to_uint8`).
+
+    ``read_once`` (imports of a path) tells the kernel that the file's cached pages will not be
+    read again, so they are freed at once and reused for the stored copy the import writes next,
+    instead of the import filling the page cache with a PACS export it reads once.
+    """
+    if isinstance(source, str | os.PathLike):
+        size = os.stat(source).st_size
+        _check_size(size, max_bytes)
+        with open(source, "rb") as fp:
+            try:
+                return _read_stream(fp, 0, size, limits)
+            finally:
+                if read_once:
+                    drop_cached_pages(fp)
+    if source.seekable():
+        start = source.tell()
+        size = source.seek(0, io.SEEK_END) - start
+        source.seek(start)
+        _check_size(size, max_bytes)
+        return _read_stream(source, start, size, limits)
+    data = source.read(max_bytes + 1)
+    _check_size(len(data), max_bytes)
+    return _read_stream(io.BytesIO(data), 0, len(data), limits)
+
+
+def drop_cached_pages(fp: BinaryIO) -> None:
+    """POSIX_FADV_DONTNEED: clean pages go at once; advice only, so failure is harmless."""
+    if hasattr(os, "posix_fadvise"):  # not on macOS or Windows
+        try:
+            os.posix_fadvise(fp.fileno(), 0, 0, os.POSIX_FADV_DONTNEED)
+        except OSError:
+            pass
+
+
+def _check_size(size: int, max_bytes: int) -> None:
+    if size > max_bytes:
+        raise DicomRejected("too_large", f"file is larger than the limit of {max_bytes} bytes")
+
+
+def _read_stream(fp: BinaryIO, start: int, size: int, limits: ReadLimits) -> Dataset:
+    cursor = Cursor(fp, start, start + size, limits)
+    syntax = scan_file_meta(cursor)
+    _check_syntax(syntax)
+    walk_elements(cursor, implicit=syntax == dcm_uid.ImplicitVRLittleEndian, depth=0)
+    fp.seek(start)
+    try:
+        ds = pydicom.dcmread(fp, force=False)
+    except InvalidDicomError as exc:
+        raise DicomRejected("not_dicom", str(exc)) from exc
+    except PARSE_ERRORS as exc:
+        raise DicomRejected("bad_value", f"pydicom cannot parse the file: {exc}") from exc
+    _materialise(ds.file_meta, limits.max_depth)
+    _materialise(ds, limits.max_depth)
+    _validate(ds, limits)
+    return ds
+
+
+def _check_syntax(syntax: dcm_uid.UID) -> None:
+    if syntax in ACCEPTED_SYNTAXES:
+        return
+    if syntax == dcm_uid.DeflatedExplicitVRLittleEndian:
+        why = "inflating it is unbounded (a zip bomb in disguise)"
+    else:
+        why = "no accepted decoder"
+    raise DicomRejected(
+        "unsupported_transfer_syntax", f"transfer syntax {syntax} ({syntax.name}): {why}"
+    )
+
+
+def _materialise(ds: Dataset, depth: int) -> None:
+    """Convert every element now, so that a malformed value is rejected at ingest."""
+    if depth < 0:
+        raise DicomRejected("bad_value", "sequences nested deeper than the limit")
+    for tag in list(ds.keys()):
+        try:
+            elem = ds[tag]
+        except PARSE_ERRORS as exc:
+            raise DicomRejected(
+                "bad_value", f"element {Tag(tag)} {_keyword(tag)} cannot be parsed: {exc}"
+            ) from exc
+        if elem.VR == "SQ":
+            for item in elem.value:
+                _materialise(item, depth - 1)
+
+
+def _keyword(tag: int) -> str:
+    return pydicom.datadict.keyword_for_tag(tag) or "(private or unknown)"
+
+
+# --------------------------------------------------------------------------------------------
+# Validation
+# --------------------------------------------------------------------------------------------
+
+_UID_PATTERN = re.compile(r"[0-9]+(\.[0-9]+)*")
+_REQUIRED_UIDS = ("SOPClassUID", "SOPInstanceUID", "StudyInstanceUID", "SeriesInstanceUID")
+_PHOTOMETRIC_SAMPLES = {
+    "MONOCHROME1": 1,
+    "MONOCHROME2": 1,
+    "RGB": 3,
+    "YBR_FULL": 3,
+    "YBR_FULL_422": 3,
+    "YBR_ICT": 3,
+    "YBR_RCT": 3,
+}
+
+
+@dataclass(frozen=True)
+class PixelLayout:
+    """The Image Pixel module attributes that decide how many bytes a frame occupies."""
+
+    rows: int
+    columns: int
+    samples: int
+    frames: int
+    bits_allocated: int
+    bits_stored: int
+    signed: bool
+    photometric: str
+
+    @property
+    def frame_bytes(self) -> int:
+        return self.rows * self.columns * self.samples * self.bits_allocated // 8
+
+
+def _validate(ds: Dataset, limits: ReadLimits) -> None:
+    for keyword in _REQUIRED_UIDS:
+        _require_uid(ds, keyword)
+    if "PixelData" not in ds:
+        other = [k for k in ("FloatPixelData", "DoubleFloatPixelData") if k in ds]
+        detail = f" (only {other[0]}, which is not a radiograph)" if other else ""
+        raise DicomRejected("no_pixel_data", f"no Pixel Data element{detail}")
+    layout = pixel_layout(ds, limits)
+    _check_rescale(ds)
+    _check_pixel_data(ds, layout)
+
+
+def _check_rescale(ds: Dataset) -> None:
+    """Slope and intercept feed arithmetic: one finite number each, or absent.
+
+    Other malformed numbers (an Instance Number of "12abc") are kept as pydicom leaves them,
+    text, and read as ``None`` by :func:`identity`: not worth losing a radiograph over.
+    """
+    for keyword in ("RescaleSlope", "RescaleIntercept"):
+        if keyword not in ds:
+            continue
+        value = ds[keyword].value
+        if isinstance(value, MultiValue) or not isinstance(value, int | float):
+            raise DicomRejected("bad_value", f"{keyword} {value!r:.40} is not one number")
+        if not np.isfinite(value):
+            raise DicomRejected("bad_value", f"{keyword} {value!r} is not finite")
+
+
+def _require_uid(ds: Dataset, keyword: str) -> str:
+    value = ds.get(keyword)
+    if value is None or value == "":
+        raise DicomRejected("missing_uid", f"{keyword} is missing or empty")
+    elem = ds[keyword]
+    if elem.VR != "UI" or not isinstance(value, str):
+        raise DicomRejected("bad_uid", f"{keyword} must be one UID (VR UI), got VR {elem.VR}")
+    # Leading zeros in a component are invalid but common in vendor output, so allowed;
+    # digits and dots only also make UIDs safe to use in storage paths.
+    if len(value) > 64 or not _UID_PATTERN.fullmatch(value):
+        raise DicomRejected("bad_uid", f"{keyword} {value[:80]!r} is not a valid UID")
+    return value
+
+
+def _us(ds: Dataset, keyword: str, code: str = "bad_value") -> int:
+    """One unsigned short, with the right VR: a wrong VR means the header cannot be trusted."""
+    if keyword not in ds:
+        raise DicomRejected(code, f"{keyword} is missing")
+    elem = ds[keyword]
+    value = elem.value
+    if elem.VR != "US" or isinstance(value, MultiValue) or not isinstance(value, int):
+        raise DicomRejected(
+            "bad_value", f"{keyword} must be one US value, got VR {elem.VR} value {value!r:.40}"
+        )
+    return value
+
+
+def pixel_layout(ds: Dataset, limits: ReadLimits = DEFAULT_LIMITS) -> PixelLayout:
+    """Read and cross-check the Image Pixel module; reject absurd or inconsistent values."""
+    samples = _us(ds, "SamplesPerPixel")
+    photometric = ds.get("PhotometricInterpretation")
+    if photometric not in _PHOTOMETRIC_SAMPLES:
+        raise DicomRejected(
+            "bad_value", f"PhotometricInterpretation {photometric!r:.40} is not supported"
+        )
+    if _PHOTOMETRIC_SAMPLES[photometric] != samples:
+        raise DicomRejected("bad_value", f"{photometric} with SamplesPerPixel {samples}")
+    rows = _us(ds, "Rows", "bad_dimensions")
+    columns = _us(ds, "Columns", "bad_dimensions")
+    if not (1 <= rows <= limits.max_side and 1 <= columns <= limits.max_side):
+        raise DicomRejected(
+            "bad_dimensions", f"{rows}x{columns} outside 1..{limits.max_side} per side"
+        )
+    frames = _frame_count(ds, limits)
+    allocated = _us(ds, "BitsAllocated")
+    stored = _us(ds, "BitsStored")
+    high_bit = _us(ds, "HighBit")
+    representation = _us(ds, "PixelRepresentation")
+    if allocated not in (8, 16):
+        raise DicomRejected("bad_value", f"BitsAllocated {allocated} is not 8 or 16")
+    if not 1 <= stored <= allocated or high_bit != stored - 1:
+        raise DicomRejected(
+            "bad_value",
+            f"BitsStored {stored}, HighBit {high_bit} inconsistent with BitsAllocated {allocated}",
+        )
+    if representation not in (0, 1):
+        raise DicomRejected("bad_value", f"PixelRepresentation {representation} is not 0 or 1")
+    layout = PixelLayout(
+        rows, columns, samples, frames, allocated, stored, representation == 1, photometric
+    )
+    if layout.frame_bytes * frames > limits.max_pixel_bytes:
+        raise DicomRejected(
+            "bad_dimensions",
+            f"{frames} frame(s) of {rows}x{columns}x{samples} at {allocated} bits exceed "
+            f"{limits.max_pixel_bytes} bytes",
+        )
+    return layout
+
+
+def _frame_count(ds: Dataset, limits: ReadLimits) -> int:
+    value = ds.get("NumberOfFrames")
+    if value is None or value == "":
+        return 1
+    if isinstance(value, MultiValue) or not isinstance(value, int):
+        raise DicomRejected("bad_value", f"NumberOfFrames {value!r:.40} is not one integer")
+    if not 1 <= value <= limits.max_frames:
+        raise DicomRejected(
+            "bad_dimensions", f"NumberOfFrames {value} outside 1..{limits.max_frames}"
+        )
+    return int(value)
+
+
+def validate_pixels(ds: Dataset, limits: ReadLimits = DEFAULT_LIMITS) -> None:
+    """Check that the Pixel Data element can hold the frames the header announces.
+
+    Native data must be at least as long as the header says (a trailing pad byte or excess is
+    ignored by the decoder); encapsulated data must be a well-formed item sequence with a
+    fragment for every frame. :func:`read_dicom` calls this; it is public for datasets built in
+    memory (STOW-RS parts, PACS pulls) that did not come through it.
+    """
+    _check_pixel_data(ds, pixel_layout(ds, limits))
+
+
+def _check_pixel_data(ds: Dataset, layout: PixelLayout) -> None:
+    elem = ds["PixelData"]
+    syntax = ds.file_meta.TransferSyntaxUID
+    if syntax in NATIVE_SYNTAXES:
+        expected = layout.frame_bytes * layout.frames
+        if len(elem.value) < expected:
+            raise DicomRejected(
+                "bad_pixel_data",
+                f"Pixel Data holds {len(elem.value)} bytes, the header needs {expected}",
+            )
+        return
+    if not elem.is_undefined_length:
+        raise DicomRejected("bad_pixel_data", f"{syntax.name} pixel data is not encapsulated")
+    _check_fragments(elem, layout.frames)
+
+
+def _check_fragments(elem: DataElement, frames: int) -> None:
+    buffer = io.BytesIO(elem.value)
+    try:
+        offsets = parse_basic_offsets(buffer)
+        count, _positions = parse_fragments(buffer)
+    except (ValueError, struct.error) as exc:
+        raise DicomRejected("bad_pixel_data", f"encapsulated pixel data: {exc}") from exc
+    if count < frames or (offsets and len(offsets) != frames):
+        raise DicomRejected(
+            "bad_pixel_data",
+            f"{count} fragment(s) and {len(offsets)} offset(s) for {frames} frame(s)",
+        )
