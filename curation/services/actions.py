@@ -39,8 +39,8 @@ from labeling.text import (
 from labeling.vocabulary import NORMAL, PAPER_LABELS
 from teams.models import Team
 
-from . import tables
-from .models import (
+from .. import tables
+from ..models import (
     AuditEntry,
     ClauseDecision,
     ClauseOccurrence,
