@@ -1,58 +1,86 @@
-"""Every change of curation state, and the queries the pages read (a package: one module per
-concern, its public names re-exported here)."""
+"""Every change of curation state, and the queries the pages read, one module per concern:
+
+- ``common``: the errors, the version check and the audit entry every change shares;
+- ``team_settings``: cue lists and the label vocabulary;
+- ``clauses``: reports split into normalised clauses with their polarity;
+- ``runs``: clustering runs (start, claim, execute, store their clusters);
+- ``clusters``: what lies behind a cluster (counts, images, words);
+- ``actions``: rename, merge, split, verdicts and undo;
+- ``label_sets``: per-image label vectors, statistics, frozen label sets;
+- ``new_reports``: auto-labelling new reports and the unmapped queue;
+- ``review``: per-image review, model disagreements, second-review agreement.
+
+Every public name is re-exported here; callers import from ``curation.services``.
+"""
 
 from .actions import (
-    K_CURVE_POINTS,
     UNDOABLE,
-    AutoLabel,
+    merge_clusters,
+    rename_cluster,
+    set_verdict,
+    split_cluster,
+    undo_last,
+)
+from .clauses import (
     ClauseSync,
-    ConflictError,
-    CueUpdate,
-    CurationError,
-    Disagreement,
-    LabelUsage,
-    QueuedEvidence,
-    UnmappedText,
-    Vectors,
-    add_label,
-    agreement,
-    auto_label_new_reports,
-    claim_run,
-    claim_run_for_job,
+    sync_clauses,
+)
+from .clusters import (
     cluster_images,
+    word_frequencies,
+)
+from .common import (
+    ConflictError,
+    CurationError,
+)
+from .label_sets import (
+    Vectors,
     compare_label_sets,
-    curation_settings,
     current_vectors,
-    decide_unmapped,
-    delete_label,
-    describe_unmapped,
-    execute_run,
     freeze_label_set,
     label_set_vectors,
-    label_usage,
-    latest_run,
     live_statistics,
-    merge_clusters,
-    move_label,
+)
+from .new_reports import (
+    AutoLabel,
+    UnmappedText,
+    auto_label_new_reports,
+    decide_unmapped,
+    describe_unmapped,
+    unmapped_texts,
+)
+from .review import (
+    Disagreement,
+    QueuedEvidence,
+    agreement,
     queue_model_disagreements,
-    rename_cluster,
-    rename_label,
     review_image,
-    run_clustering,
     sample_for_second_review,
-    set_verdict,
+)
+from .runs import (
+    K_CURVE_POINTS,
+    claim_run,
+    claim_run_for_job,
+    execute_run,
+    latest_run,
+    run_clustering,
     settle_runs,
-    split_cluster,
     start_clustering,
     stop_run,
     suggested_k,
-    sync_clauses,
+)
+from .team_settings import (
+    CueUpdate,
+    LabelUsage,
+    add_label,
+    curation_settings,
+    delete_label,
+    label_usage,
+    move_label,
+    rename_label,
     team_cues,
-    undo_last,
-    unmapped_texts,
     update_cues,
     vocabulary,
-    word_frequencies,
 )
 
 __all__ = [
