@@ -1,19 +1,27 @@
 """Clustering runs: start one (checked against the team's clauses), claim and execute it, store
-its proposed clusters regrouped by the curated decisions."""
+its proposed clusters regrouped by the curated decisions.
+
+Every run has a job of kind "cluster" (``curation.jobs`` runs it), and its status is the job's:
+a worker runs the job when the run was queued from the browser or the API, this process does
+(``run_clustering``) for ``manage.py cluster``. The run row holds parameters and result only.
+"""
 
 from __future__ import annotations
 
 import traceback
 from collections import Counter
 from collections.abc import Callable, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 
 import numpy as np
 from django.db import transaction
-from django.utils import timezone
+from django.db.models import Exists, OuterRef
 
+from jobs import registry, worker
 from jobs import services as job_services
-from jobs.models import JobStatus
+from jobs.models import Job
+from jobs.services import JobCancelled
 from labeling.clustering import cluster_clauses, suggest_k
 from labeling.text import (
     CueLists,
@@ -36,16 +44,17 @@ from .common import CurationError
 from .team_settings import _cue_snapshot, team_cues
 
 K_CURVE_POINTS = 10
+CLUSTER_KIND = "cluster"  # the job kind ``curation.jobs`` registers
 
 
 def start_clustering(
     team: Team, user, *, k: int, seed: int = 0, enqueue: bool = True
 ) -> ClusterRun:
-    """Check k against the team's clauses and store a queued run.
+    """Check k against the team's clauses and store a queued run with its job (kind "cluster":
+    on the queue page, with heartbeat, attempts and cancel; the job holds the run's status).
 
-    With ``enqueue`` the run is also a ``training.Job`` of kind "cluster" (on the queue page,
-    with heartbeat, attempts and cancel), sent to a worker once committed; without it the
-    caller runs it in this process (``run_clustering``, ``manage.py cluster``).
+    With ``enqueue`` the job is sent to a worker once committed; without it the caller runs it
+    in this process (``run_clustering``, ``manage.py cluster``).
     """
     if isinstance(k, bool) or not isinstance(k, int):
         raise CurationError(f"k must be a whole number, got {k!r}")
@@ -69,16 +78,30 @@ def start_clustering(
             "clusters never mix polarities"
         )
     with transaction.atomic():
-        run = ClusterRun.objects.create(
-            team=team, k=k, seed=seed, cues=_cue_snapshot(cues), created_by=user
-        )
+        # The run needs its job and the job's config names the run: the job comes first, and
+        # its config is completed before the commit sends it.
+        config = {"k": k, "seed": seed}
+        name = f"clustering k={k} seed={seed}"
         if enqueue:
-            run.job = job_services.create_job(
-                team, user, "cluster", {"cluster_run": run.pk, "k": k, "seed": seed},
-                name=f"clustering k={k} seed={seed}",
-            )  # fmt: skip
-            run.save(update_fields=["job"])
+            job = job_services.create_job(team, user, CLUSTER_KIND, config, name=name)
+        else:
+            job = _unsent_job(team, user, config, name)
+        run = ClusterRun.objects.create(
+            team=team, k=k, seed=seed, cues=_cue_snapshot(cues), created_by=user, job=job
+        )
+        job.config = {"cluster_run": run.pk, **config}
+        Job.objects.filter(pk=job.pk).update(config=job.config)
     return run
+
+
+def _unsent_job(team: Team, user, config: dict, name: str) -> Job:
+    """A queued cluster job that no message announces: this process claims and runs it. One
+    attempt only: no worker is there to retry it, and should this process die, the reaper ends
+    the job as failed instead of sending it to a worker nobody asked for."""
+    return Job.objects.create(
+        team=team, owner=user, kind=CLUSTER_KIND, config=config, name=name[:120],
+        queue=registry.queue_for(CLUSTER_KIND), max_attempts=1,
+    )  # fmt: skip
 
 
 def _unique_compared(team: Team, cues: CueLists) -> tuple[int, int]:
@@ -102,87 +125,85 @@ def suggested_k(team: Team, seed: int = 0) -> int:
 
 
 def claim_run(run_id: int) -> bool:
-    """Take a queued run for this worker; False when someone else has it (or it is gone)."""
-    return bool(
-        ClusterRun.objects.filter(pk=run_id, status=RunStatus.QUEUED).update(
-            status=RunStatus.RUNNING, started_at=timezone.now(), progress=0.01, stage="claimed"
-        )
-    )
+    """Claim a run's queued job for this process; False when someone else has it, it has
+    ended, or there is no such run. The job claim is the one that counts."""
+    job_id = ClusterRun.objects.filter(pk=run_id).values_list("job_id", flat=True).first()
+    if job_id is None:
+        return False
+    return job_services.claim_job(job_id, job_services.worker_name()) is not None
+
+
+def _unfinished(run_id: int):
+    """The run, unless its clusters are stored (they and its result are written together)."""
+    stored = ProposedCluster.objects.filter(run=OuterRef("pk"))
+    return ClusterRun.objects.filter(pk=run_id).exclude(Exists(stored))
 
 
 def claim_run_for_job(run_id: int, job_id: int) -> bool:
     """Take a job's run for the worker that claimed the job. The job claim is the exclusive
-    one, so any unfinished state is taken over: queued, left running by a worker that died, or
-    failed by an earlier attempt (a retry). False when the run is not this job's or succeeded."""
-    return bool(
-        ClusterRun.objects.filter(pk=run_id, job_id=job_id)
-        .exclude(status=RunStatus.SUCCEEDED)
-        .update(
-            status=RunStatus.RUNNING,
-            started_at=timezone.now(),
-            finished_at=None,
-            progress=0.01,
-            stage="claimed",
-            error="",
-        )
-    )
+    one, so a run an earlier attempt left unfinished is taken over (its reason cleared). False
+    when the run is not this job's or its clusters are stored already."""
+    return bool(_unfinished(run_id).filter(job_id=job_id).update(failure=""))
 
 
 def stop_run(run_id: int, reason: str) -> None:
-    """End an unfinished run as failed with a one-line reason (its job was cancelled)."""
-    ClusterRun.objects.filter(pk=run_id).exclude(status=RunStatus.SUCCEEDED).update(
-        status=RunStatus.FAILED, finished_at=timezone.now(), error=reason
-    )
+    """Record why an unfinished run stops (its job was cancelled); its job ends it."""
+    _unfinished(run_id).update(failure=reason)
 
 
-def settle_runs(runs) -> None:
-    """Runs whose job ended without them end too: a job cancelled while queued never reaches
-    a worker, and one the reaper gave up on leaves its run "running"."""
-    stuck = runs.filter(
-        status__in=[RunStatus.QUEUED, RunStatus.RUNNING],
-        job__status__in=[JobStatus.FAILED, JobStatus.CANCELLED],
-    )
-    for run_id, job_status, job_error in stuck.values_list("pk", "job__status", "job__error"):
-        stop_run(run_id, job_error or f"the job was {job_status}")
+# ``run_clustering``'s caller hears each stage too (the command's progress bar): the job runs in
+# this thread, through the jobs layer, which knows nothing of that caller.
+_listener: ContextVar[Callable[[float, str], None] | None] = ContextVar(
+    "cluster_progress_listener", default=None
+)
 
 
-def run_clustering(team: Team, k: int, seed: int = 0, user=None) -> ClusterRun:
-    """Start, claim and execute a run in this process (the command line and tests)."""
+def run_clustering(
+    team: Team,
+    k: int,
+    seed: int = 0,
+    user=None,
+    on_progress: Callable[[float, str], None] | None = None,
+) -> ClusterRun:
+    """Start a run and run its job in this process (the command line and tests), through the
+    jobs layer as a worker would: claimed, with a heartbeat, and its end recorded on the job."""
     run = start_clustering(team, user, k=k, seed=seed, enqueue=False)
-    claim_run(run.pk)
-    execute_run(run.pk)
+    token = _listener.set(on_progress)
+    try:
+        worker.run(run.job_id)
+    finally:
+        _listener.reset(token)
     run.refresh_from_db()
     return run
-
-
-def _progress(run_id: int, fraction: float, stage: str) -> None:
-    ClusterRun.objects.filter(pk=run_id).update(progress=fraction, stage=stage)
 
 
 def execute_run(run_id: int, on_progress: Callable[[float, str], None] | None = None) -> None:
     """Cluster the team's clauses for a claimed run and store the proposed clusters.
 
-    Failures a user can cause end the run as failed with the message; anything else is recorded
-    with its traceback and raised again, so the worker's log has it too.
+    A failure a user can cause is recorded as the run's ``failure`` (the job's runner then
+    fails the job with it); anything else is recorded with its traceback and raised again, so
+    the worker's log has it too. A cancel passes through untouched.
     """
     run = ClusterRun.objects.select_related("team").get(pk=run_id)
+    listeners = [hear for hear in (on_progress, _listener.get()) if hear is not None]
 
     def report(fraction: float, stage: str) -> None:
-        _progress(run_id, fraction, stage)
-        if on_progress is not None:
-            on_progress(fraction, stage)
+        for hear in listeners:
+            hear(fraction, stage)
 
     try:
         _execute(run, report)
+    except JobCancelled:
+        raise
     except (ValueError, CurationError) as exc:
-        _finish(run_id, RunStatus.FAILED, error=str(exc))
+        _fail(run_id, str(exc))
     except Exception:
-        _finish(run_id, RunStatus.FAILED, error=traceback.format_exc())
+        _fail(run_id, traceback.format_exc())
         raise
 
 
-def _finish(run_id: int, status: str, **fields) -> None:
-    ClusterRun.objects.filter(pk=run_id).update(status=status, finished_at=timezone.now(), **fields)
+def _fail(run_id: int, failure: str) -> None:
+    ClusterRun.objects.filter(pk=run_id).update(failure=failure)
 
 
 def _execute(run: ClusterRun, report: Callable[[float, str], None]) -> None:
@@ -199,15 +220,11 @@ def _execute(run: ClusterRun, report: Callable[[float, str], None]) -> None:
     report(0.5, "clustering")
     result = cluster_clauses(texts, run.k, run.seed, cues=cues, polarities=pols)
     report(0.85, "storing clusters")
-    # Clusters and the succeeded status in one transaction: a retried attempt never finds the
-    # clusters of an earlier one.
+    # Clusters and the result in one transaction: a retried attempt never finds the clusters of
+    # an earlier one, and a run with clusters is finished (``_unfinished``).
     with transaction.atomic():
         _store_clusters(run, occurrences, result)
         ClusterRun.objects.filter(pk=run.pk).update(
-            status=RunStatus.SUCCEEDED,
-            progress=1.0,
-            stage="done",
-            finished_at=timezone.now(),
             loss=result.loss,
             silhouette=result.silhouette,
             timings={key: round(value, 4) for key, value in result.timings.items()},
@@ -305,4 +322,10 @@ def _derive_verdicts(clusters: list[ProposedCluster], decisions: Mapping) -> Non
 
 
 def latest_run(team: Team) -> ClusterRun | None:
-    return ClusterRun.objects.of_team(team).filter(status=RunStatus.SUCCEEDED).first()
+    """The team's newest run whose job succeeded."""
+    return (
+        ClusterRun.objects.of_team(team)
+        .with_status(RunStatus.SUCCEEDED)
+        .select_related("job")
+        .first()
+    )

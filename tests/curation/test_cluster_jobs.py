@@ -1,5 +1,5 @@
 """A clustering run started from the browser or the API is a job of kind "cluster": on the
-queue page, claimed by a real worker, cancellable, its failure recorded on both rows."""
+queue page, claimed by a real worker, cancellable; the run shows its job's status."""
 
 import pytest
 from django.urls import reverse
@@ -34,6 +34,7 @@ def test_a_cancel_while_running_stops_the_run_at_its_next_stage(corpus, curator)
     job_services.request_cancel(job)
     with pytest.raises(JobCancelled):
         KINDS["cluster"].function(JobContext(job, "test-worker"))
+    job_services.mark_cancelled(job.pk, "test-worker")  # what the worker does next
     run.refresh_from_db()
     assert run.status == "failed" and run.error == "cancelled on request"
     assert not ProposedCluster.objects.filter(run=run).exists()
@@ -46,6 +47,8 @@ def test_a_run_whose_job_is_cancelled_while_queued_ends_for_its_poller(
     job_services.request_cancel(run.job)
     polled = api.get(f"/api/curation/runs/{run.pk}/").json()
     assert polled["status"] == "failed" and polled["error"] == "the job was cancelled"
+    # The run shows its job's status as it is: reading it reconciles nothing.
+    assert ClusterRun.objects.filter(pk=run.pk, failure="").exists()
     client.force_login(personas.owner)
     page = client.get(reverse("curation:workspace")).content.decode()
     assert 'id="run-progress" hidden' in page  # no run shown as still clustering
