@@ -17,6 +17,7 @@ from jobs.worker import JobContext
 
 from . import services
 from .models import ClusterRun
+from .services.runs import CLUSTER_KIND
 
 
 def _progress_point(fraction: float, stage: str) -> dict:
@@ -24,7 +25,7 @@ def _progress_point(fraction: float, stage: str) -> dict:
             "total_steps": 100}  # fmt: skip
 
 
-@runner("cluster", label=_("cluster"))
+@runner(CLUSTER_KIND, label=_("cluster"))
 def cluster(context: JobContext) -> dict:
     """Claim the job's run, cluster, and fail the job (without retrying) when the run fails
     for a reason a user can fix (k too large for the clauses, no clauses left)."""
