@@ -2,6 +2,7 @@
 queue page, claimed by a real worker, cancellable; the run shows its job's status."""
 
 import pytest
+from django.db.models import RestrictedError
 from django.urls import reverse
 from rest_framework.test import APIClient
 
@@ -103,3 +104,12 @@ def test_cluster_jobs_run_on_a_real_worker_and_show_on_the_queue(
     outsider = APIClient()
     outsider.force_authenticate(personas.outsider)
     assert outsider.get(reverse("job-detail", args=[good_job.pk])).status_code == 404
+
+
+def test_a_runs_job_goes_only_with_its_team(small_run, corpus):
+    """The job is the run's status: it cannot be deleted from under the run, but deleting the
+    team takes both along."""
+    with pytest.raises(RestrictedError):
+        small_run.job.delete()
+    corpus.team.delete()
+    assert not ClusterRun.objects.exists() and not Job.objects.exists()
