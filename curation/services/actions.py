@@ -13,20 +13,11 @@ from collections.abc import Iterable, Mapping, Sequence
 
 from django.db import transaction
 
-from labeling.text import (
-    AFFIRMED,
-)
+from labeling.text import AFFIRMED
 from labeling.vocabulary import NORMAL
 from teams.models import Team
 
-from ..models import (
-    AuditEntry,
-    ClauseDecision,
-    ClusterMember,
-    Label,
-    ProposedCluster,
-    Verdict,
-)
+from ..models import AuditEntry, ClauseDecision, ClusterMember, Label, ProposedCluster, Verdict
 from .clusters import _refresh_counts
 from .common import ConflictError, CurationError, _audit, _check_version
 

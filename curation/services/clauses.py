@@ -7,16 +7,10 @@ from dataclasses import dataclass
 from django.db import transaction
 
 from labeling.models import Report
-from labeling.text import (
-    CueLists,
-    read_clause,
-    split_clauses,
-)
+from labeling.text import CueLists, read_clause, split_clauses
 from teams.models import Team
 
-from ..models import (
-    ClauseOccurrence,
-)
+from ..models import ClauseOccurrence
 from .team_settings import team_cues
 
 

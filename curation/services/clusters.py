@@ -12,13 +12,7 @@ from django.db.models import Count
 from labeling.models import Instance, Report
 from teams.models import Team
 
-from ..models import (
-    ClauseDecision,
-    ClauseOccurrence,
-    ClusterMember,
-    ProposedCluster,
-    Verdict,
-)
+from ..models import ClauseDecision, ClauseOccurrence, ClusterMember, ProposedCluster, Verdict
 
 
 def _refresh_counts(team: Team, clusters: Iterable[ProposedCluster]) -> None:

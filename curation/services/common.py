@@ -11,9 +11,7 @@ from __future__ import annotations
 
 from teams.models import Team
 
-from ..models import (
-    AuditEntry,
-)
+from ..models import AuditEntry
 
 
 class CurationError(ValueError):

@@ -10,9 +10,7 @@ from django.db import transaction
 from django.db.models import Max
 
 from labeling.models import Instance
-from labeling.text import (
-    AFFIRMED,
-)
+from labeling.text import AFFIRMED
 from labeling.vocabulary import NORMAL
 from teams.models import Team
 

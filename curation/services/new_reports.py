@@ -11,9 +11,7 @@ from django.db import transaction
 
 from labeling.clustering import assign_to_medoids
 from labeling.models import Report
-from labeling.text import (
-    AFFIRMED,
-)
+from labeling.text import AFFIRMED
 from labeling.vocabulary import NORMAL
 from teams.models import Team
 

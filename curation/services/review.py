@@ -16,12 +16,7 @@ from labeling.vocabulary import NORMAL
 from teams.models import Team
 
 from .. import tables
-from ..models import (
-    CurationSettings,
-    ImageReview,
-    ReviewReason,
-    ReviewStatus,
-)
+from ..models import CurationSettings, ImageReview, ReviewReason, ReviewStatus
 from .common import ConflictError, CurationError, _audit, _check_version
 from .label_sets import Vectors, current_vectors
 from .team_settings import curation_settings, vocabulary

@@ -16,17 +16,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from django.db import transaction
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, OuterRef, QuerySet
 
 from jobs import registry, worker
 from jobs import services as job_services
 from jobs.models import Job
 from jobs.services import JobCancelled
 from labeling.clustering import cluster_clauses, suggest_k
-from labeling.text import (
-    CueLists,
-    without_cues,
-)
+from labeling.text import CueLists, without_cues
 from teams.models import Team
 
 from ..models import (
@@ -133,7 +130,7 @@ def claim_run(run_id: int) -> bool:
     return job_services.claim_job(job_id, job_services.worker_name()) is not None
 
 
-def _unfinished(run_id: int):
+def _unfinished(run_id: int) -> QuerySet[ClusterRun]:
     """The run, unless its clusters are stored (they and its result are written together)."""
     stored = ProposedCluster.objects.filter(run=OuterRef("pk"))
     return ClusterRun.objects.filter(pk=run_id).exclude(Exists(stored))

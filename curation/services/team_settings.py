@@ -10,11 +10,7 @@ from dataclasses import dataclass
 from django.db import transaction
 from django.db.models import Max
 
-from labeling.text import (
-    DEFAULT_CUES,
-    CueLists,
-    polarity,
-)
+from labeling.text import DEFAULT_CUES, CueLists, polarity
 from labeling.vocabulary import PAPER_LABELS
 from teams.models import Team
 
