@@ -3,7 +3,7 @@
 - ``common``: the errors, the version check and the audit entry every change shares;
 - ``team_settings``: cue lists and the label vocabulary;
 - ``clauses``: reports split into normalised clauses with their polarity;
-- ``runs``: clustering runs (start, claim, execute, store their clusters);
+- ``runs``: clustering runs (start, claim, execute, store clusters); their status is their job's;
 - ``clusters``: what lies behind a cluster (counts, images, words);
 - ``actions``: rename, merge, split, verdicts and undo;
 - ``label_sets``: per-image label vectors, statistics, frozen label sets;
