@@ -14,8 +14,9 @@ class LabelAdmin(admin.ModelAdmin):
 @admin.register(ClusterRun)
 class ClusterRunAdmin(admin.ModelAdmin):
     list_display = ["id", "team", "k", "seed", "status", "progress", "created_at"]
-    list_filter = ["team", "status"]
-    readonly_fields = ["timings", "k_curve", "cues", "error"]
+    list_filter = ["team", "job__status"]
+    list_select_related = ["job"]
+    readonly_fields = ["timings", "k_curve", "cues", "failure", "job"]
 
 
 @admin.register(ProposedCluster)

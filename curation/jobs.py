@@ -1,8 +1,9 @@
-"""The ``cluster`` job: a worker runs a clustering run that ``start_clustering`` queued.
+"""The ``cluster`` job: runs a clustering run that ``start_clustering`` made, on a worker or
+in-process (``run_clustering``, ``manage.py cluster``, through ``jobs.worker.run`` alike).
 
-The job row carries what every job has (queue, heartbeat, attempts, cancel, log); the run row
-keeps what the curation pages read (status, stage, k curve, clusters). Progress goes to both.
-Registered from ``CurationConfig.ready()``.
+The job row carries the run's lifecycle (status, progress and stage, heartbeat, attempts,
+cancel, log); the run row keeps its parameters and result (k curve, clusters, timings). Progress
+goes to the job only. Registered from ``CurationConfig.ready()``.
 """
 
 from __future__ import annotations
@@ -11,11 +12,12 @@ from django.utils.translation import gettext_lazy as _
 
 from jobs import services as job_services
 from jobs.registry import runner
-from jobs.services import JobCancelled, JobInputError
+from jobs.services import ClaimLost, JobCancelled, JobInputError
 from jobs.worker import JobContext
 
 from . import services
-from .models import ClusterRun, RunStatus
+from .models import ClusterRun
+from .services.runs import CLUSTER_KIND
 
 
 def _progress_point(fraction: float, stage: str) -> dict:
@@ -23,7 +25,7 @@ def _progress_point(fraction: float, stage: str) -> dict:
             "total_steps": 100}  # fmt: skip
 
 
-@runner("cluster", label=_("cluster"))
+@runner(CLUSTER_KIND, label=_("cluster"))
 def cluster(context: JobContext) -> dict:
     """Claim the job's run, cluster, and fail the job (without retrying) when the run fails
     for a reason a user can fix (k too large for the clauses, no clauses left)."""
@@ -36,13 +38,16 @@ def cluster(context: JobContext) -> dict:
         context.report(_progress_point(fraction, stage), keep=False)
 
     try:
+        progress(0.01, "claimed")
         services.execute_run(run_id, on_progress=progress)
+    except ClaimLost:
+        raise  # the job is another worker's now: write nothing more
     except JobCancelled as stop:
         services.stop_run(run_id, str(stop))
         raise
     run = ClusterRun.objects.get(pk=run_id)
-    if run.status != RunStatus.SUCCEEDED:
-        raise JobInputError(run.error)
+    if run.failure:
+        raise JobInputError(run.failure)
     # The last point directly: the run has succeeded, so a late cancel no longer stops it.
     job_services.record_progress(job.pk, context.worker, _progress_point(1.0, "done"), keep=False)
     clusters = run.clusters.filter(merged_into=None).count()

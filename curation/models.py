@@ -7,11 +7,14 @@ Clusters and decisions carry a ``version``; a write quotes the version it read, 
 editing the same cluster get a conflict instead of a silent overwrite.
 """
 
+from datetime import datetime
+
 from django.conf import settings
 from django.db import models
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from jobs.models import Job
+from jobs.models import Job, JobStatus
 from labeling.models import Instance, Report, Study
 from teams.models import TeamOwned, TeamScopedQuerySet
 
@@ -84,16 +87,32 @@ class RunStatus(models.TextChoices):
     FAILED = "failed", _("failed")
 
 
+# A run's status is its job's: a cancelled job's run has failed (it never stored clusters).
+RUN_STATUS_OF_JOB = {
+    JobStatus.QUEUED: RunStatus.QUEUED,
+    JobStatus.RUNNING: RunStatus.RUNNING,
+    JobStatus.SUCCEEDED: RunStatus.SUCCEEDED,
+    JobStatus.FAILED: RunStatus.FAILED,
+    JobStatus.CANCELLED: RunStatus.FAILED,
+}
+
+
+class ClusterRunQuerySet(TeamScopedQuerySet):
+    def with_status(self, *statuses: str) -> "ClusterRunQuerySet":
+        """Runs in any of these run statuses, read from their jobs."""
+        wanted = [job for job, run in RUN_STATUS_OF_JOB.items() if run in statuses]
+        return self.filter(job__status__in=wanted)
+
+
 class ClusterRun(TeamOwned):
-    """One clustering run: the row holds its status, progress and result; a run started from
-    the browser or the API is also a ``training.Job`` of kind "cluster", which a worker claims."""
+    """One clustering run: its parameters and result. Its job (kind "cluster") holds its
+    lifecycle, whether a worker runs it or ``manage.py cluster`` does in-process: status,
+    progress and stage, start and end, heartbeat, attempts and cancel. ``status``, ``progress``,
+    ``stage``, ``started_at``, ``finished_at`` and ``error`` read the job; nothing mirrors it."""
 
     k = models.PositiveIntegerField()
     seed = models.IntegerField(default=0)
     cues = models.JSONField(default=dict)  # snapshot of the team's cue lists
-    status = models.CharField(max_length=10, choices=RunStatus.choices, default=RunStatus.QUEUED)
-    progress = models.FloatField(default=0.0)
-    stage = models.CharField(max_length=100, blank=True)
     timings = models.JSONField(default=dict)
     loss = models.BigIntegerField(null=True, blank=True)
     silhouette = models.FloatField(null=True, blank=True)
@@ -101,18 +120,17 @@ class ClusterRun(TeamOwned):
     n_clauses = models.PositiveIntegerField(default=0)
     n_unique = models.PositiveIntegerField(default=0)
     sampled = models.BooleanField(default=False)
-    error = models.TextField(blank=True)
-    # The job that runs it on a worker (queue page, heartbeat, attempts, cancel); None for runs
-    # made in-process (``manage.py cluster``, ``run_clustering``).
-    job = models.OneToOneField(
-        Job, on_delete=models.SET_NULL, null=True, blank=True, related_name="cluster_run"
-    )
+    # Why the run's own code failed (a reason the user can fix, a traceback, the cancel reason);
+    # cleared when an attempt starts.
+    failure = models.TextField(blank=True)
+    # A job with a run can only go with its team (which takes the run along).
+    job = models.OneToOneField(Job, on_delete=models.RESTRICT, related_name="cluster_run")
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
     )
     created_at = models.DateTimeField(auto_now_add=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
+
+    objects = ClusterRunQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -121,6 +139,38 @@ class ClusterRun(TeamOwned):
 
     def __str__(self) -> str:
         return f"run {self.pk} (k={self.k}, seed={self.seed}, {self.status})"
+
+    @property
+    def status(self) -> str:
+        return RUN_STATUS_OF_JOB.get(self.job.status, RunStatus.FAILED)
+
+    def get_status_display(self) -> str:
+        return str(RunStatus(self.status).label)
+
+    @property
+    def progress(self) -> float:
+        return self.job.fraction_done
+
+    @property
+    def stage(self) -> str:
+        return str(self.job.progress.get("phase") or "")
+
+    @property
+    def started_at(self) -> datetime | None:
+        return self.job.started_at
+
+    @property
+    def finished_at(self) -> datetime | None:
+        return self.job.finished_at
+
+    @property
+    def error(self) -> str:
+        """Why the run failed: its own reason, else its job's (a worker that stopped beating,
+        a job cancelled while queued); empty unless it failed or an attempt left a reason."""
+        if self.failure or self.status != RunStatus.FAILED:
+            return self.failure
+        status = self.job.get_status_display()
+        return self.job.error or gettext("the job was %(status)s") % {"status": status}
 
 
 class Verdict(models.TextChoices):

@@ -1,6 +1,14 @@
 from rest_framework import serializers
 
-from .models import ClusterMember, ClusterRun, ImageReview, Label, LabelSet, ProposedCluster
+from .models import (
+    ClusterMember,
+    ClusterRun,
+    ImageReview,
+    Label,
+    LabelSet,
+    ProposedCluster,
+    RunStatus,
+)
 
 
 class LabelSerializer(serializers.ModelSerializer):
@@ -11,7 +19,15 @@ class LabelSerializer(serializers.ModelSerializer):
 
 
 class ClusterRunSerializer(serializers.ModelSerializer):
+    """A run's parameters and result, and its lifecycle as its job has it."""
+
     created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    status = serializers.ChoiceField(choices=RunStatus.choices, read_only=True)
+    progress = serializers.FloatField(read_only=True)
+    stage = serializers.CharField(read_only=True)
+    error = serializers.CharField(read_only=True)
+    started_at = serializers.DateTimeField(read_only=True, allow_null=True)
+    finished_at = serializers.DateTimeField(read_only=True, allow_null=True)
 
     class Meta:
         model = ClusterRun

@@ -45,8 +45,7 @@ def workspace(request: HttpRequest) -> HttpResponse:
     team = request.team
     context = {"team": team, "can_curate": _can_curate(request), "clusters": [], "runs": []}
     if team is not None:
-        runs = ClusterRun.objects.of_team(team)
-        services.settle_runs(runs)
+        runs = ClusterRun.objects.of_team(team).select_related("job")  # statuses are the jobs'
         chosen = request.GET.get("run")
         run = (
             get_visible_or_404(runs, request.user, pk=chosen)
@@ -64,7 +63,7 @@ def workspace(request: HttpRequest) -> HttpResponse:
         context.update(
             run=run,
             runs=runs[:10],
-            active_run=runs.filter(status__in=[RunStatus.QUEUED, RunStatus.RUNNING]).first(),
+            active_run=runs.with_status(RunStatus.QUEUED, RunStatus.RUNNING).first(),
             clusters=clusters,
             labels=services.vocabulary(team),
             stats=services.live_statistics(team),

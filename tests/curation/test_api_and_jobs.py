@@ -4,6 +4,7 @@ import json
 
 import pytest
 from django.core.management import call_command
+from django.core.management.base import CommandError
 from rest_framework.test import APIClient
 
 from curation import services
@@ -48,7 +49,8 @@ def test_a_run_posted_over_the_api_is_enqueued_on_commit_as_a_job_and_runs(
 
 def test_a_claimed_run_is_not_run_twice_and_a_missing_one_is_skipped(corpus, curator):
     run = services.start_clustering(corpus.team, curator, k=8, enqueue=False)
-    assert run.job is None  # in-process runs have no job
+    # In-process runs have a job too (the truth of their status), never sent to a worker.
+    assert run.job.kind == "cluster" and run.job.status == "queued"
     assert services.claim_run(run.pk)
     assert not services.claim_run(run.pk)
     assert not services.claim_run_for_job(run.pk, 10**9)  # not that job's run
@@ -78,6 +80,42 @@ def test_cluster_command_prints_a_json_summary(corpus, capsys):
     assert summary["k"] == 8 and summary["clauses"] == 21
     assert sum(c["clauses"] for c in summary["clusters"]) == 21
     assert ClusterRun.objects.get().status == "succeeded"
+
+
+def test_the_cluster_command_runs_a_job_in_process_that_the_row_records(
+    corpus, capsys, monkeypatch, django_capture_on_commit_callbacks
+):
+    from lab.celery import app
+
+    monkeypatch.setattr(app, "send_task", lambda *args, **kwargs: pytest.fail("sent to a broker"))
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command("cluster", "--team", corpus.team.name, "--k", "8", "--json")
+    summary = json.loads(capsys.readouterr().out)
+    run = ClusterRun.objects.select_related("job").get(pk=summary["run"])
+    job = run.job
+    assert (job.kind, job.status, job.attempts, job.owner) == ("cluster", "succeeded", 1, None)
+    assert job.config == {"cluster_run": run.pk, "k": 8, "seed": 0}
+    assert job.worker and job.started_at <= job.finished_at
+    assert job.metrics["clusters"] == len(summary["clusters"]) and run.stage == "done"
+    assert run.progress == 1.0 and run.started_at == job.started_at
+
+
+def test_an_in_process_run_that_crashes_fails_its_job_once_without_a_broker(
+    corpus, monkeypatch, django_capture_on_commit_callbacks
+):
+    from lab.celery import app
+
+    def boom(*args, **kwargs):
+        raise RuntimeError("the clustering broke")
+
+    monkeypatch.setattr(app, "send_task", lambda *args, **kwargs: pytest.fail("sent to a broker"))
+    monkeypatch.setattr("curation.services.runs.cluster_clauses", boom)
+    with django_capture_on_commit_callbacks(execute=True):
+        with pytest.raises(CommandError, match="RuntimeError: the clustering broke"):
+            call_command("cluster", "--team", corpus.team.name, "--k", "8")
+    run = ClusterRun.objects.select_related("job").get()
+    assert run.status == "failed" and run.job.attempts == run.job.max_attempts == 1
+    assert "RuntimeError: the clustering broke" in run.job.error and "Traceback" in run.error
 
 
 def test_cluster_command_without_k_uses_the_suggested_k(corpus, capsys):

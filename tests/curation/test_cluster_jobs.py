@@ -1,7 +1,8 @@
 """A clustering run started from the browser or the API is a job of kind "cluster": on the
-queue page, claimed by a real worker, cancellable, its failure recorded on both rows."""
+queue page, claimed by a real worker, cancellable; the run shows its job's status."""
 
 import pytest
+from django.db.models import RestrictedError
 from django.urls import reverse
 from rest_framework.test import APIClient
 
@@ -34,6 +35,7 @@ def test_a_cancel_while_running_stops_the_run_at_its_next_stage(corpus, curator)
     job_services.request_cancel(job)
     with pytest.raises(JobCancelled):
         KINDS["cluster"].function(JobContext(job, "test-worker"))
+    job_services.mark_cancelled(job.pk, "test-worker")  # what the worker does next
     run.refresh_from_db()
     assert run.status == "failed" and run.error == "cancelled on request"
     assert not ProposedCluster.objects.filter(run=run).exists()
@@ -46,6 +48,8 @@ def test_a_run_whose_job_is_cancelled_while_queued_ends_for_its_poller(
     job_services.request_cancel(run.job)
     polled = api.get(f"/api/curation/runs/{run.pk}/").json()
     assert polled["status"] == "failed" and polled["error"] == "the job was cancelled"
+    # The run shows its job's status as it is: reading it reconciles nothing.
+    assert ClusterRun.objects.filter(pk=run.pk, failure="").exists()
     client.force_login(personas.owner)
     page = client.get(reverse("curation:workspace")).content.decode()
     assert 'id="run-progress" hidden' in page  # no run shown as still clustering
@@ -100,3 +104,12 @@ def test_cluster_jobs_run_on_a_real_worker_and_show_on_the_queue(
     outsider = APIClient()
     outsider.force_authenticate(personas.outsider)
     assert outsider.get(reverse("job-detail", args=[good_job.pk])).status_code == 404
+
+
+def test_a_runs_job_goes_only_with_its_team(small_run, corpus):
+    """The job is the run's status: it cannot be deleted from under the run, but deleting the
+    team takes both along."""
+    with pytest.raises(RestrictedError):
+        small_run.job.delete()
+    corpus.team.delete()
+    assert not ClusterRun.objects.exists() and not Job.objects.exists()

@@ -37,7 +37,8 @@ def _curation(w) -> SimpleNamespace:
     from curation.models import ClusterRun, ImageReview, LabelSet, ProposedCluster
 
     if not hasattr(w, "curation"):
-        run = ClusterRun.objects.create(team=w.team, k=1, status="succeeded")
+        cluster_job = Job.objects.create(team=w.team, kind="cluster", status="succeeded")
+        run = ClusterRun.objects.create(team=w.team, k=1, job=cluster_job)  # its job's status
         text = "主动脉硬化"
         w.curation = SimpleNamespace(
             label=curation.vocabulary(w.team)[0],

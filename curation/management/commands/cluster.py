@@ -1,7 +1,8 @@
 """``manage.py cluster --team T [--k K] [--seed S] [--json]``: cluster the team's report clauses.
 
-Runs in this process (no worker needed) and stores the run like the browser's runs, so the
-workspace shows it. Without ``--k`` the run uses the k the team's clauses suggest (elbow).
+Runs in this process (no worker or broker needed) and stores the run like the browser's runs,
+job included: the job is claimed and run here through the jobs layer, so the queue page and
+the workspace show it. Without ``--k`` the run uses the k the team's clauses suggest (elbow).
 """
 
 from django.core.management.base import CommandError
@@ -24,14 +25,11 @@ class Command(LabCommand):
         k = options["k"] if options["k"] is not None else services.suggested_k(team)
         bar = self.counter(100, "clustering")
         try:
-            run = services.start_clustering(team, None, k=k, seed=options["seed"], enqueue=False)
+            run = services.run_clustering(team, k, options["seed"], on_progress=lambda done, _stage:
+                                          bar.update(round(done * 100) - bar.n))  # fmt: skip
         except services.CurationError as exc:
             raise CommandError(str(exc)) from exc
-        services.claim_run(run.pk)
-        services.execute_run(run.pk, on_progress=lambda done, _stage: bar.update(
-            round(done * 100) - bar.n))  # fmt: skip
         bar.close()
-        run.refresh_from_db()
         if run.status != RunStatus.SUCCEEDED:
             raise CommandError(f"clustering run {run.pk} failed: {run.error.splitlines()[-1]}")
         clusters = ProposedCluster.objects.filter(run=run).order_by("-clause_count", "id")

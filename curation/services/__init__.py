@@ -1,0 +1,136 @@
+"""Every change of curation state, and the queries the pages read, one module per concern:
+
+- ``common``: the errors, the version check and the audit entry every change shares;
+- ``team_settings``: cue lists and the label vocabulary;
+- ``clauses``: reports split into normalised clauses with their polarity;
+- ``runs``: clustering runs (start, claim, execute, store clusters); their status is their job's;
+- ``clusters``: what lies behind a cluster (counts, images, words);
+- ``actions``: rename, merge, split, verdicts and undo;
+- ``label_sets``: per-image label vectors, statistics, frozen label sets;
+- ``new_reports``: auto-labelling new reports and the unmapped queue;
+- ``review``: per-image review, model disagreements, second-review agreement.
+
+Every public name is re-exported here; callers import from ``curation.services``.
+"""
+
+from .actions import (
+    UNDOABLE,
+    merge_clusters,
+    rename_cluster,
+    set_verdict,
+    split_cluster,
+    undo_last,
+)
+from .clauses import (
+    ClauseSync,
+    sync_clauses,
+)
+from .clusters import (
+    cluster_images,
+    word_frequencies,
+)
+from .common import (
+    ConflictError,
+    CurationError,
+)
+from .label_sets import (
+    Vectors,
+    compare_label_sets,
+    current_vectors,
+    freeze_label_set,
+    label_set_vectors,
+    live_statistics,
+)
+from .new_reports import (
+    AutoLabel,
+    UnmappedText,
+    auto_label_new_reports,
+    decide_unmapped,
+    describe_unmapped,
+    unmapped_texts,
+)
+from .review import (
+    Disagreement,
+    QueuedEvidence,
+    agreement,
+    queue_model_disagreements,
+    review_image,
+    sample_for_second_review,
+)
+from .runs import (
+    K_CURVE_POINTS,
+    claim_run,
+    claim_run_for_job,
+    execute_run,
+    latest_run,
+    run_clustering,
+    start_clustering,
+    stop_run,
+    suggested_k,
+)
+from .team_settings import (
+    CueUpdate,
+    LabelUsage,
+    add_label,
+    curation_settings,
+    delete_label,
+    label_usage,
+    move_label,
+    rename_label,
+    team_cues,
+    update_cues,
+    vocabulary,
+)
+
+__all__ = [
+    "AutoLabel",
+    "ClauseSync",
+    "ConflictError",
+    "CueUpdate",
+    "CurationError",
+    "Disagreement",
+    "K_CURVE_POINTS",
+    "LabelUsage",
+    "QueuedEvidence",
+    "UNDOABLE",
+    "UnmappedText",
+    "Vectors",
+    "add_label",
+    "agreement",
+    "auto_label_new_reports",
+    "claim_run",
+    "claim_run_for_job",
+    "cluster_images",
+    "compare_label_sets",
+    "curation_settings",
+    "current_vectors",
+    "decide_unmapped",
+    "delete_label",
+    "describe_unmapped",
+    "execute_run",
+    "freeze_label_set",
+    "label_set_vectors",
+    "label_usage",
+    "latest_run",
+    "live_statistics",
+    "merge_clusters",
+    "move_label",
+    "queue_model_disagreements",
+    "rename_cluster",
+    "rename_label",
+    "review_image",
+    "run_clustering",
+    "sample_for_second_review",
+    "set_verdict",
+    "split_cluster",
+    "start_clustering",
+    "stop_run",
+    "suggested_k",
+    "sync_clauses",
+    "team_cues",
+    "undo_last",
+    "unmapped_texts",
+    "update_cues",
+    "vocabulary",
+    "word_frequencies",
+]

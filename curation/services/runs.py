@@ -1,0 +1,328 @@
+"""Clustering runs: start one (checked against the team's clauses), claim and execute it, store
+its proposed clusters regrouped by the curated decisions.
+
+Every run has a job of kind "cluster" (``curation.jobs`` runs it), and its status is the job's:
+a worker runs the job when the run was queued from the browser or the API, this process does
+(``run_clustering``) for ``manage.py cluster``. The run row holds parameters and result only.
+"""
+
+from __future__ import annotations
+
+import traceback
+from collections import Counter
+from collections.abc import Callable, Mapping
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+
+import numpy as np
+from django.db import transaction
+from django.db.models import Exists, OuterRef, QuerySet
+
+from jobs import registry, worker
+from jobs import services as job_services
+from jobs.models import Job
+from jobs.services import JobCancelled
+from labeling.clustering import cluster_clauses, suggest_k
+from labeling.text import CueLists, without_cues
+from teams.models import Team
+
+from ..models import (
+    ClauseDecision,
+    ClauseOccurrence,
+    ClusterMember,
+    ClusterRun,
+    ProposedCluster,
+    RunStatus,
+    Verdict,
+)
+from .clauses import sync_clauses
+from .clusters import _refresh_counts
+from .common import CurationError
+from .team_settings import _cue_snapshot, team_cues
+
+K_CURVE_POINTS = 10
+CLUSTER_KIND = "cluster"  # the job kind ``curation.jobs`` registers
+
+
+def start_clustering(
+    team: Team, user, *, k: int, seed: int = 0, enqueue: bool = True
+) -> ClusterRun:
+    """Check k against the team's clauses and store a queued run with its job (kind "cluster":
+    on the queue page, with heartbeat, attempts and cancel; the job holds the run's status).
+
+    With ``enqueue`` the job is sent to a worker once committed; without it the caller runs it
+    in this process (``run_clustering``, ``manage.py cluster``).
+    """
+    if isinstance(k, bool) or not isinstance(k, int):
+        raise CurationError(f"k must be a whole number, got {k!r}")
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise CurationError(f"seed must be a whole number, got {seed!r}")
+    cues = team_cues(team)
+    sync = sync_clauses(team, cues)
+    if sync.clauses == 0:
+        raise CurationError(
+            f"team {team.name} has no diagnosis text to cluster ({sync.reports} reports, "
+            f"{sync.empty_reports} with an empty diagnosis); import reports first"
+        )
+    unique, polarities = _unique_compared(team, cues)
+    if k <= 0:
+        raise CurationError(f"k must be at least 1, got {k}")
+    if k > unique:
+        raise CurationError(f"k={k} is larger than the number of unique clauses ({unique})")
+    if k < polarities:
+        raise CurationError(
+            f"k={k} is smaller than the number of polarities present ({polarities}); "
+            "clusters never mix polarities"
+        )
+    with transaction.atomic():
+        # The run needs its job and the job's config names the run: the job comes first, and
+        # its config is completed before the commit sends it.
+        config = {"k": k, "seed": seed}
+        name = f"clustering k={k} seed={seed}"
+        if enqueue:
+            job = job_services.create_job(team, user, CLUSTER_KIND, config, name=name)
+        else:
+            job = _unsent_job(team, user, config, name)
+        run = ClusterRun.objects.create(
+            team=team, k=k, seed=seed, cues=_cue_snapshot(cues), created_by=user, job=job
+        )
+        job.config = {"cluster_run": run.pk, **config}
+        Job.objects.filter(pk=job.pk).update(config=job.config)
+    return run
+
+
+def _unsent_job(team: Team, user, config: dict, name: str) -> Job:
+    """A queued cluster job that no message announces: this process claims and runs it. One
+    attempt only: no worker is there to retry it, and should this process die, the reaper ends
+    the job as failed instead of sending it to a worker nobody asked for."""
+    return Job.objects.create(
+        team=team, owner=user, kind=CLUSTER_KIND, config=config, name=name[:120],
+        queue=registry.queue_for(CLUSTER_KIND), max_attempts=1,
+    )  # fmt: skip
+
+
+def _unique_compared(team: Team, cues: CueLists) -> tuple[int, int]:
+    """Unique (polarity, compared text) pairs, as the clustering counts them, and polarities."""
+    texts = ClauseOccurrence.objects.of_team(team).values_list("text", "polarity").distinct()
+    keys = {(pol, without_cues(text, cues)) for text, pol in texts}
+    return len(keys), len({pol for pol, _ in keys})
+
+
+def suggested_k(team: Team, seed: int = 0) -> int:
+    """The elbow of the loss curve over the team's clauses (what a run suggests next)."""
+    cues = team_cues(team)
+    sync_clauses(team, cues)
+    rows = list(ClauseOccurrence.objects.of_team(team).values_list("text", "polarity"))
+    if not rows:
+        raise CurationError(f"team {team.name} has no diagnosis text to cluster")
+    texts, pols = [t for t, _ in rows], [p for _, p in rows]
+    unique, polarities = _unique_compared(team, cues)
+    ks = sorted({int(v) for v in np.linspace(polarities, min(unique, 60), K_CURVE_POINTS)})
+    return suggest_k(texts, ks, seed, cues=cues, polarities=pols).suggested_k
+
+
+def claim_run(run_id: int) -> bool:
+    """Claim a run's queued job for this process; False when someone else has it, it has
+    ended, or there is no such run. The job claim is the one that counts."""
+    job_id = ClusterRun.objects.filter(pk=run_id).values_list("job_id", flat=True).first()
+    if job_id is None:
+        return False
+    return job_services.claim_job(job_id, job_services.worker_name()) is not None
+
+
+def _unfinished(run_id: int) -> QuerySet[ClusterRun]:
+    """The run, unless its clusters are stored (they and its result are written together)."""
+    stored = ProposedCluster.objects.filter(run=OuterRef("pk"))
+    return ClusterRun.objects.filter(pk=run_id).exclude(Exists(stored))
+
+
+def claim_run_for_job(run_id: int, job_id: int) -> bool:
+    """Take a job's run for the worker that claimed the job. The job claim is the exclusive
+    one, so a run an earlier attempt left unfinished is taken over (its reason cleared). False
+    when the run is not this job's or its clusters are stored already."""
+    return bool(_unfinished(run_id).filter(job_id=job_id).update(failure=""))
+
+
+def stop_run(run_id: int, reason: str) -> None:
+    """Record why an unfinished run stops (its job was cancelled); its job ends it."""
+    _unfinished(run_id).update(failure=reason)
+
+
+# ``run_clustering``'s caller hears each stage too (the command's progress bar): the job runs in
+# this thread, through the jobs layer, which knows nothing of that caller.
+_listener: ContextVar[Callable[[float, str], None] | None] = ContextVar(
+    "cluster_progress_listener", default=None
+)
+
+
+def run_clustering(
+    team: Team,
+    k: int,
+    seed: int = 0,
+    user=None,
+    on_progress: Callable[[float, str], None] | None = None,
+) -> ClusterRun:
+    """Start a run and run its job in this process (the command line and tests), through the
+    jobs layer as a worker would: claimed, with a heartbeat, and its end recorded on the job."""
+    run = start_clustering(team, user, k=k, seed=seed, enqueue=False)
+    token = _listener.set(on_progress)
+    try:
+        worker.run(run.job_id)
+    finally:
+        _listener.reset(token)
+    run.refresh_from_db()
+    return run
+
+
+def execute_run(run_id: int, on_progress: Callable[[float, str], None] | None = None) -> None:
+    """Cluster the team's clauses for a claimed run and store the proposed clusters.
+
+    A failure a user can cause is recorded as the run's ``failure`` (the job's runner then
+    fails the job with it); anything else is recorded with its traceback and raised again, so
+    the worker's log has it too. A cancel passes through untouched.
+    """
+    run = ClusterRun.objects.select_related("team").get(pk=run_id)
+    listeners = [hear for hear in (on_progress, _listener.get()) if hear is not None]
+
+    def report(fraction: float, stage: str) -> None:
+        for hear in listeners:
+            hear(fraction, stage)
+
+    try:
+        _execute(run, report)
+    except JobCancelled:
+        raise
+    except (ValueError, CurationError) as exc:
+        _fail(run_id, str(exc))
+    except Exception:
+        _fail(run_id, traceback.format_exc())
+        raise
+
+
+def _fail(run_id: int, failure: str) -> None:
+    ClusterRun.objects.filter(pk=run_id).update(failure=failure)
+
+
+def _execute(run: ClusterRun, report: Callable[[float, str], None]) -> None:
+    cues = CueLists(run.cues["negation"], run.cues["uncertainty"], run.cues.get("pseudo", ()))
+    occurrences = list(
+        ClauseOccurrence.objects.of_team(run.team).values_list("text", "normalized", "polarity")
+    )
+    if not occurrences:
+        raise CurationError("there are no clauses to cluster; import reports first")
+    texts = [text for text, _, _ in occurrences]
+    pols = [pol for _, _, pol in occurrences]
+    report(0.1, "k curve")
+    curve = _k_curve(texts, pols, run.k, run.seed, cues)
+    report(0.5, "clustering")
+    result = cluster_clauses(texts, run.k, run.seed, cues=cues, polarities=pols)
+    report(0.85, "storing clusters")
+    # Clusters and the result in one transaction: a retried attempt never finds the clusters of
+    # an earlier one, and a run with clusters is finished (``_unfinished``).
+    with transaction.atomic():
+        _store_clusters(run, occurrences, result)
+        ClusterRun.objects.filter(pk=run.pk).update(
+            loss=result.loss,
+            silhouette=result.silhouette,
+            timings={key: round(value, 4) for key, value in result.timings.items()},
+            k_curve=curve,
+            n_clauses=result.n_clauses,
+            n_unique=result.n_unique,
+            sampled=result.sampled,
+        )
+
+
+def _k_curve(texts: list[str], pols: list[str], k: int, seed: int, cues: CueLists) -> dict:
+    """Loss and silhouette at up to ten k values around the chosen one, for the elbow plot."""
+    n_polarities = len(set(pols))
+    n_unique = len({(pol, without_cues(text, cues)) for text, pol in zip(texts, pols, strict=True)})
+    top = min(n_unique, max(2 * k, 20))
+    ks = sorted({int(v) for v in np.linspace(n_polarities, top, K_CURVE_POINTS)} | {k})
+    curve = suggest_k(texts, ks, seed, cues=cues, polarities=pols)
+    return {
+        "ks": list(curve.ks),
+        "losses": list(curve.losses),
+        "silhouettes": [round(s, 4) for s in curve.silhouettes],
+        "suggested_k": curve.suggested_k,
+        "best_silhouette_k": curve.best_silhouette_k,
+    }
+
+
+@dataclass
+class _Draft:
+    polarity: str
+    medoid_text: str
+    medoid_normalized: str
+    name: str
+    counts: Counter = field(default_factory=Counter)  # normalized -> occurrences
+    examples: dict = field(default_factory=dict)  # normalized -> one text as written
+
+
+def _store_clusters(run: ClusterRun, occurrences: list[tuple[str, str, str]], result) -> None:
+    """Proposed clusters, regrouped by curated decisions, each with its derived verdict."""
+    drafts = [
+        _Draft(c.polarity, c.medoid_text, c.normalized, c.medoid_text) for c in result.clusters
+    ]
+    decisions = {d.normalized: d for d in ClauseDecision.objects.of_team(run.team)}
+    grouped: dict[tuple[str, str], _Draft] = {}
+    for (text, normalized, pol), index in zip(occurrences, result.assignments, strict=True):
+        decision = decisions.get(normalized)
+        if decision is not None and decision.group:
+            draft = grouped.setdefault(
+                (pol, decision.group), _Draft(pol, text, normalized, decision.group)
+            )
+        else:
+            draft = drafts[int(index)]
+        draft.counts[normalized] += 1
+        draft.examples.setdefault(normalized, text)
+    for draft in grouped.values():  # a curated group's medoid: its most written clause
+        top = max(draft.counts, key=lambda n: (draft.counts[n], n))
+        draft.medoid_normalized, draft.medoid_text = top, draft.examples[top]
+    for draft in [*drafts, *grouped.values()]:
+        if not draft.counts:
+            continue  # every member went to a curated group
+        cluster = ProposedCluster.objects.create(
+            team=run.team,
+            run=run,
+            polarity=draft.polarity,
+            medoid_text=draft.medoid_text[:500],
+            medoid_normalized=draft.medoid_normalized[:500],
+            name=draft.name[:200],
+        )
+        ClusterMember.objects.bulk_create(
+            ClusterMember(
+                team=run.team,
+                cluster=cluster,
+                normalized=normalized,
+                example=draft.examples[normalized][:500],
+                polarity=draft.polarity,
+                count=count,
+            )
+            for normalized, count in draft.counts.items()
+        )
+    clusters = list(ProposedCluster.objects.filter(run=run))
+    _derive_verdicts(clusters, decisions)
+    _refresh_counts(run.team, clusters)
+
+
+def _derive_verdicts(clusters: list[ProposedCluster], decisions: Mapping) -> None:
+    """A cluster shows the decision its decided members agree on (open when they disagree)."""
+    for cluster in clusters:
+        found = {
+            (decisions[m].verdict, decisions[m].label_id)
+            for m in cluster.members.values_list("normalized", flat=True)
+            if m in decisions and decisions[m].verdict != Verdict.OPEN
+        }
+        if len(found) == 1:
+            cluster.verdict, cluster.label_id = found.pop()
+            cluster.save(update_fields=["verdict", "label"])
+
+
+def latest_run(team: Team) -> ClusterRun | None:
+    """The team's newest run whose job succeeded."""
+    return (
+        ClusterRun.objects.of_team(team)
+        .with_status(RunStatus.SUCCEEDED)
+        .select_related("job")
+        .first()
+    )
