@@ -81,12 +81,20 @@ def _send(job_id: int, queue: str, patient: bool) -> None:
 
 
 @transaction.atomic
-def create_job(team, owner, kind: str, config: dict, *, name: str = "", queue: str = "") -> Job:
+def create_job(
+    team, owner, kind: str, config: dict, *, name: str = "", queue: str = "", inline: bool = False
+) -> Job:
+    """A queued job, sent to its kind's queue once committed. ``inline``: no message; the caller
+    runs it in this process (``worker.run``), with one attempt, since no worker is there to retry
+    it, and should this process die, the reaper ends the job as failed instead of handing it to a
+    worker nobody asked for."""
     queue = queue or registry.queue_for(kind)
     job = Job.objects.create(
-        team=team, owner=owner, kind=kind, config=config, name=name[:120], queue=queue
-    )
-    enqueue(job)
+        team=team, owner=owner, kind=kind, config=config, name=name[:120], queue=queue,
+        **({"max_attempts": 1} if inline else {}),
+    )  # fmt: skip
+    if not inline:
+        enqueue(job)
     return job
 
 

@@ -30,6 +30,7 @@ Losing the database or the broker neither loses a job nor runs it twice:
 from __future__ import annotations
 
 import logging
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -205,9 +206,11 @@ class RowLogHandler(logging.Handler):
             del self.buffer[:count]
 
 
-def run(job_id: int) -> None:
+def run(job_id: int, *, inline: bool = False) -> None:
     """Claim the job, run its kind with a heartbeat and the kind's loggers copied onto the row,
-    and record how it ended (the Celery task ``run_job`` is this call)."""
+    and record how it ended (the Celery task ``run_job`` is this call). ``inline``: a command runs
+    the job in its own process (``manage.py cluster``), which names no accelerator it did not
+    load."""
     worker = services.worker_name()
     job = until_answered(lambda: services.claim_job(job_id, worker), f"claiming job {job_id}")
     if job is None:
@@ -223,7 +226,7 @@ def run(job_id: int) -> None:
     for job_logger in job_loggers:
         job_logger.addHandler(handler)
     try:
-        _run(context, handler)
+        _run(context, handler, _device_name() if not inline else _loaded_device())
     finally:
         stop_beating()
         until_answered(handler.write, f"job {job.pk}: its log")
@@ -231,11 +234,11 @@ def run(job_id: int) -> None:
             job_logger.removeHandler(handler)
 
 
-def _run(context: JobContext, handler: RowLogHandler) -> None:
+def _run(context: JobContext, handler: RowLogHandler, device: str) -> None:
     """Run the job's kind and record how it ended, unless the job stopped being ours."""
     job, worker = context.job, context.worker
     try:
-        job.device = _device_name()
+        job.device = device
         ours = Job.objects.filter(pk=job.pk, worker=worker)
         until_answered(lambda: ours.update(device=job.device), f"job {job.pk}: its device")
         kind = registry.get(job.kind)
@@ -354,6 +357,12 @@ def start_reaper(sender=None) -> None:
         connection.close()
 
     threading.Thread(target=loop, name="job-reaper", daemon=True).start()
+
+
+def _loaded_device() -> str:
+    """The accelerator, if this process has loaded torch; else the CPU it ran on. Importing torch
+    only to say so costs a command seconds."""
+    return _device_name() if "torch" in sys.modules else "cpu"
 
 
 def _device_name() -> str:

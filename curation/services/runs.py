@@ -18,8 +18,8 @@ import numpy as np
 from django.db import transaction
 from django.db.models import Exists, OuterRef, QuerySet
 
-from jobs import registry, worker
 from jobs import services as job_services
+from jobs import worker
 from jobs.models import Job
 from jobs.services import JobCancelled
 from labeling.clustering import cluster_clauses, suggest_k
@@ -79,26 +79,15 @@ def start_clustering(
         # its config is completed before the commit sends it.
         config = {"k": k, "seed": seed}
         name = f"clustering k={k} seed={seed}"
-        if enqueue:
-            job = job_services.create_job(team, user, CLUSTER_KIND, config, name=name)
-        else:
-            job = _unsent_job(team, user, config, name)
+        job = job_services.create_job(
+            team, user, CLUSTER_KIND, config, name=name, inline=not enqueue
+        )
         run = ClusterRun.objects.create(
             team=team, k=k, seed=seed, cues=_cue_snapshot(cues), created_by=user, job=job
         )
         job.config = {"cluster_run": run.pk, **config}
         Job.objects.filter(pk=job.pk).update(config=job.config)
     return run
-
-
-def _unsent_job(team: Team, user, config: dict, name: str) -> Job:
-    """A queued cluster job that no message announces: this process claims and runs it. One
-    attempt only: no worker is there to retry it, and should this process die, the reaper ends
-    the job as failed instead of sending it to a worker nobody asked for."""
-    return Job.objects.create(
-        team=team, owner=user, kind=CLUSTER_KIND, config=config, name=name[:120],
-        queue=registry.queue_for(CLUSTER_KIND), max_attempts=1,
-    )  # fmt: skip
 
 
 def _unique_compared(team: Team, cues: CueLists) -> tuple[int, int]:
@@ -167,7 +156,7 @@ def run_clustering(
     run = start_clustering(team, user, k=k, seed=seed, enqueue=False)
     token = _listener.set(on_progress)
     try:
-        worker.run(run.job_id)
+        worker.run(run.job_id, inline=True)
     finally:
         _listener.reset(token)
     run.refresh_from_db()
