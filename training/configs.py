@@ -2,16 +2,18 @@
 
 from django.utils.translation import gettext_lazy as _
 
-from training.engine.config import ARCH_NAMES, TASKS, ConfigError, from_dict
+from training.engine.config import (
+    ARCH_NAMES,
+    TASKS,
+    ConfigError,
+    from_dict,
+    user_settable,
+    user_values,
+)
 
-# What a user may set on the engine; the server sets dataset, output, resume and checkpoints.
-USER_ENGINE_FIELDS = (
-    "task", "arch", "weights", "epochs", "batch_size", "eval_batch_size", "accumulate", "lr",
-    "optimizer", "momentum", "weight_decay", "schedule", "warmup_epochs", "early_stop_patience",
-    "balance", "min_count", "min_fraction", "majority_fraction", "crop", "flip",
-    "affine_degrees", "affine_scale", "eval_crops", "seed", "deterministic", "amp",
-    "channels_last", "compile", "device", "split_fractions", "min_per_label_eval", "log_every",
-)  # fmt: skip
+# What a user may set on the engine, as the engine's Config declares it (each field's owner);
+# the server sets dataset, output, resume and checkpoints (tests/training/test_config_owners.py).
+USER_ENGINE_FIELDS = user_settable()
 
 # The paper's protocol: ImageNet weights, 224 crops of 256 images, 60 images per batch, five-crop
 # evaluation, its rebalancing for the single-disease task. About 800 iterations of 60 images on
@@ -55,11 +57,15 @@ def engine_errors(engine: dict) -> dict[str, str]:
     unknown = sorted(set(engine) - set(USER_ENGINE_FIELDS))
     if unknown:
         return {field: str(_("unknown or set by the server")) for field in unknown}
-    if engine.get("weights", "none") not in ("none", "imagenet"):
-        return {"weights": str(_("must be none or imagenet"))}
+    chosen = {name: value for name, value in engine.items() if user_values(name)}
+    for name, value in chosen.items():
+        if value not in user_values(name):  # weights alone has user values (a test pins it)
+            return {name: str(_("must be none or imagenet"))}
     try:
-        # A placeholder dataset: the real one is exported by the job when it starts.
-        from_dict({**engine, "weights": "none", "dataset": "pending"}).validate()
+        # What the user chose for a server field is the server's to resolve, and the dataset a
+        # placeholder: the real one is exported by the job when it starts.
+        own = {name: value for name, value in engine.items() if name not in chosen}
+        from_dict({**own, "dataset": "pending"}).validate()
     except ConfigError as exc:
         field, _sep, message = str(exc).partition(": ")
         return {field if message else "engine": message or str(exc)}

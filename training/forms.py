@@ -3,10 +3,7 @@
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from .configs import ARCH_CHOICES, PAPER, PRESETS, TASK_CHOICES, engine_errors
-
-ENGINE_FORM_FIELDS = ("task", "arch", "weights", "epochs", "batch_size", "lr", "crop",
-                      "balance", "eval_crops", "seed", "device")  # fmt: skip
+from .configs import ARCH_CHOICES, PAPER, PRESETS, TASK_CHOICES, USER_ENGINE_FIELDS, engine_errors
 
 
 class LaunchForm(forms.Form):
@@ -75,6 +72,10 @@ class LaunchForm(forms.Form):
             if self.cleaned_data.get("compare")
             else [self.cleaned_data["arch"]]
         )
+
+
+# The form's engine fields: those of its fields the engine's Config lets a user set.
+ENGINE_FORM_FIELDS = tuple(name for name in LaunchForm.base_fields if name in USER_ENGINE_FIELDS)
 
 
 TAG = r"^[\w.:+-]{1,40}$"

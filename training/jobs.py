@@ -25,7 +25,7 @@ from jobs.models import Job
 from jobs.registry import runner
 from jobs.services import JobCancelled, JobInputError
 from jobs.worker import JobContext
-from training.engine.config import ConfigError, from_dict
+from training.engine.config import SERVER, ConfigError, fields_owned_by, from_dict
 from training.engine.metrics import to_jsonable
 
 from . import services
@@ -34,8 +34,9 @@ from .models import JobKind
 
 log = logging.getLogger("training.jobs")
 
-# Engine fields the platform sets itself; a job's config may not point them elsewhere.
-SERVER_FIELDS = ("dataset", "output", "resume", "checkpoint", "weights")
+# Engine fields the platform sets itself (the Config declares them); a job's config may not point
+# them elsewhere.
+SERVER_FIELDS = fields_owned_by(SERVER)
 
 
 def job_folder(job) -> Path:
