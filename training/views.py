@@ -13,9 +13,9 @@ from teams.access import CAN_TRAIN, get_visible_or_404, require_role, role_in
 
 from . import services
 from .forms import EvaluateForm, LaunchForm, PredictForm, RegistryForm, RunJobForm
-from .jobs import job_folder
 from .modelcard import model_card, to_markdown
 from .models import CurrentModel, JobKind
+from .runs import RunFolder
 
 
 def _label_sets(team):
@@ -160,7 +160,7 @@ def _model_context(request: HttpRequest, job: Job, form: RegistryForm | None = N
         or EvaluateForm(run=job, gpu_online=gpu_online, label_sets=_label_sets(job.team)),
         "predict_form": run_forms.get("predict") or PredictForm(run=job, gpu_online=gpu_online),
         "can_act": role_in(request.user, job.team) in CAN_TRAIN,
-        "has_weights": (job_folder(job) / "run" / "best.pt").is_file(),
+        "has_weights": RunFolder.of(job).best.is_file(),
     }
 
 
@@ -240,7 +240,7 @@ def model_weights(request: HttpRequest, pk: int) -> FileResponse:
 
 def weights_response(job: Job) -> FileResponse:
     """best.pt streamed from disk (never read into memory), named after the job."""
-    path = job_folder(job) / "run" / "best.pt"
+    path = RunFolder.of(job).best
     if not path.is_file():
         raise Http404("this run has no best.pt on disk")
     return FileResponse(path.open("rb"), as_attachment=True, filename=f"job-{job.pk}-best.pt")
