@@ -1,4 +1,14 @@
-"""Launch presets and the one check every job config goes through (form, API, command)."""
+"""Job configs, typed per kind, and the engine check every training config goes through.
+
+A job's config is parsed once, on launch (training/launch.py: forms, API and commands alike),
+into ``TrainJobConfig``, ``EvaluateJobConfig`` or ``PredictJobConfig``; the job row stores its
+``stored()`` form. Which engine fields a user may set is the engine's Config's declaration; the
+presets (the paper's protocol, a CPU-sized one) are starting values for them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
 
 from django.utils.translation import gettext_lazy as _
 
@@ -50,6 +60,68 @@ PRESETS = {
     ),  # fmt: skip
 }
 COMPARE_ARCHS = ("vgg16", "resnet101")
+
+
+class InvalidConfig(ValueError):
+    """A job config with field problems: ``errors`` maps each field (engine fields nested under
+    ``engine``) to its messages, shaped like a DRF serializer's errors."""
+
+    def __init__(self, errors: dict) -> None:
+        super().__init__(errors)
+        self.errors = errors
+
+
+@dataclass(frozen=True)
+class TrainJobConfig:
+    """Train on a frozen label set with the user's engine fields (``USER_ENGINE_FIELDS``, checked
+    by ``engine_errors``); ``gpus`` above 1 runs the engine under torchrun."""
+
+    label_set: int
+    engine: dict = field(default_factory=dict)
+    gpus: int | None = None
+
+    def stored(self) -> dict:
+        config = {"label_set": self.label_set, "engine": dict(self.engine)}
+        return config if self.gpus is None else {**config, "gpus": self.gpus}
+
+
+@dataclass(frozen=True)
+class EvaluateJobConfig:
+    """Score a finished training job on its test split, or on another frozen label set."""
+
+    source_job: int
+    label_set: int | None = None
+    eval_crops: str | None = None
+    device: str | None = None
+
+    def stored(self) -> dict:
+        """The fields given, and only those: the worker falls back to the run's own values."""
+        names = self.__dataclass_fields__
+        return {
+            name: _plain(getattr(self, name)) for name in names if getattr(self, name) is not None
+        }
+
+
+@dataclass(frozen=True)
+class PredictJobConfig(EvaluateJobConfig):
+    """Predict with a finished training job on chosen studies, a label set's images or every
+    image of the team, narrowed to those it has not scored (``images``) or ingested ``since``."""
+
+    studies: tuple[int, ...] | None = None
+    images: str | None = None
+    since: str | None = None  # an ISO date
+
+
+def _plain(value: object) -> object:
+    return list(value) if isinstance(value, tuple) else value
+
+
+JobConfig = TrainJobConfig | EvaluateJobConfig | PredictJobConfig
+JOB_CONFIGS: dict[str, type[JobConfig]] = {
+    "train": TrainJobConfig,
+    "evaluate": EvaluateJobConfig,
+    "predict": PredictJobConfig,
+}
 
 
 def engine_errors(engine: dict) -> dict[str, str]:

@@ -31,7 +31,7 @@ def test_a_job_s_files_sit_in_its_team_s_runs_folder(personas):
 
 
 PAGES = ["training/views.py", "training/api.py", "training/forms.py", "training/serializers.py",
-         "results/views.py", "results/pages.py", "results/queries.py",
+         "training/launch.py", "results/views.py", "results/pages.py", "results/queries.py",
          "results/studies.py", "results/exports.py", "results/artifacts.py"]  # fmt: skip
 
 
