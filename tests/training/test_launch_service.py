@@ -4,6 +4,7 @@ import pytest
 
 from jobs.models import Job
 from training.configs import EvaluateJobConfig, PredictJobConfig, TrainJobConfig
+from training.forms import LaunchForm, add_config_errors
 from training.launch import InvalidConfig, MissingInput, launch_job
 from training.serializers import parse_config
 
@@ -60,3 +61,13 @@ def test_a_config_parsed_for_another_kind_is_parsed_again():
     evaluate = parse_config("evaluate", {"source_job": 4})
     with pytest.raises(InvalidConfig):
         launch_job(None, None, "train", evaluate)  # not a mapping of train fields
+
+
+def test_a_launch_s_config_errors_land_on_the_form_s_fields():
+    form = LaunchForm(data={}, label_sets=[])
+    form.is_valid()
+    add_config_errors(form, {"engine": {"epochs": "must be at least 1, got 0"},
+                             "label_set": ["label set 9 has other labels"], "studies": ["?"]})  # fmt: skip
+    assert "must be at least 1, got 0" in form.errors["epochs"]
+    assert "label set 9 has other labels" in form.errors["label_set"]
+    assert "?" in form.non_field_errors()
