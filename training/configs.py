@@ -8,7 +8,7 @@ presets (the paper's protocol, a CPU-sized one) are starting values for them.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 from django.utils.translation import gettext_lazy as _
 
@@ -96,10 +96,8 @@ class EvaluateJobConfig:
 
     def stored(self) -> dict:
         """The fields given, and only those: the worker falls back to the run's own values."""
-        names = self.__dataclass_fields__
-        return {
-            name: _plain(getattr(self, name)) for name in names if getattr(self, name) is not None
-        }
+        values = {f.name: getattr(self, f.name) for f in fields(self)}
+        return {name: _plain(value) for name, value in values.items() if value is not None}
 
 
 @dataclass(frozen=True)
@@ -128,7 +126,7 @@ def engine_errors(engine: dict) -> dict[str, str]:
     """Field -> message for everything wrong with an engine config; empty when it is valid."""
     unknown = sorted(set(engine) - set(USER_ENGINE_FIELDS))
     if unknown:
-        return {field: str(_("unknown or set by the server")) for field in unknown}
+        return {name: str(_("unknown or set by the server")) for name in unknown}
     chosen = {name: value for name, value in engine.items() if user_values(name)}
     for name, value in chosen.items():
         if value not in user_values(name):  # weights alone has user values (a test pins it)
@@ -139,8 +137,8 @@ def engine_errors(engine: dict) -> dict[str, str]:
         own = {name: value for name, value in engine.items() if name not in chosen}
         from_dict({**own, "dataset": "pending"}).validate()
     except ConfigError as exc:
-        field, _sep, message = str(exc).partition(": ")
-        return {field if message else "engine": message or str(exc)}
+        name, _sep, message = str(exc).partition(": ")
+        return {name if message else "engine": message or str(exc)}
     return {}
 
 
