@@ -131,7 +131,7 @@ def _engine_cli(config_file: Path, epochs: int) -> tuple[list[float], float]:
 def measure_throughput(team, label_set, epochs: int) -> dict:
     """Images/s of the engine's training windows: inside the worker, then directly."""
     from jobs.services import create_job
-    from training.jobs import job_folder
+    from training.runs import job_folder
 
     job = create_job(team, None, "train",
                      {"label_set": label_set.pk, "engine": {**TINY, "epochs": epochs}})  # fmt: skip

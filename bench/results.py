@@ -104,7 +104,7 @@ def build(n_labels: int, n_images: int):
     from teams import services
     from teams.models import Role
     from training.engine import metrics
-    from training.jobs import job_folder
+    from training.runs import job_folder
 
     team = services.create_team("Bench")
     user = get_user_model().objects.create_user("bench", password="bench-pw-1234")

@@ -1,9 +1,9 @@
 """A run's engine outputs read back for the dashboard: metrics, predictions, config, cases.
 
 Pure: numpy and the engine's metric functions, never Django, so the same reading serves the
-run page, the case gallery, the exports and the benchmark. The engine writes into a run folder
-(training/engine/runner.py): ``metrics.json`` (per-split reports), ``predictions.jsonl`` (one line
-per scored image: image_id, split, subset, probabilities, true labels) and ``config.json``.
+run page, the case gallery, the exports and the benchmark. The engine writes into a job's
+``RunFolder`` (training/runs.py): ``metrics.json`` (per-split reports), ``predictions.jsonl`` (one
+line per scored image: image_id, split, subset, probabilities, true labels) and ``config.json``.
 A crashed job leaves some of them out or half-written; ``load_run`` says which instead of failing.
 """
 
@@ -18,8 +18,10 @@ from pathlib import Path
 import numpy as np
 
 from training.engine import metrics as engine_metrics
+from training.runs import RunFolder
 
-ARTIFACTS = ("metrics.json", "predictions.jsonl", "config.json")
+_NAMED = RunFolder(Path())
+ARTIFACTS = tuple(path.name for path in (_NAMED.metrics, _NAMED.predictions, _NAMED.config))
 OUTCOMES = ("tp", "fp", "fn", "tn")
 ROC_POINTS = 400  # per curve on the page: enough to hover every visible threshold
 
@@ -51,26 +53,26 @@ class RunArtifacts:
         return {record.get("subset", "") for record in self.predictions}
 
 
-def load_run(folder: Path | None, fallback_metrics: dict | None = None) -> RunArtifacts:
-    """Read a run folder; a missing or unreadable file is recorded, never raised.
+def load_run(folder: RunFolder | None, fallback_metrics: dict | None = None) -> RunArtifacts:
+    """Read a job's engine outputs; a missing or unreadable file is recorded, never raised.
 
     ``fallback_metrics`` (the job row's copy) stands in for a lost metrics.json.
     """
-    run = RunArtifacts(folder)
-    if folder is None or not folder.is_dir():
+    run = RunArtifacts(folder.run if folder else None)
+    if folder is None or not folder.run.is_dir():
         run.missing = list(ARTIFACTS)
     else:
-        run.metrics = _read_json(folder / "metrics.json", run)
-        run.config = _read_json(folder / "config.json", run)
-        path = folder / "predictions.jsonl"
+        run.metrics = _read_json(folder.metrics, run)
+        run.config = _read_json(folder.config, run)
+        path = folder.predictions
         if path.is_file():
             stat = path.stat()
             records, bad = _read_predictions(str(path), stat.st_mtime_ns, stat.st_size)
             run.predictions = records
             if bad:
-                run.problems.append(f"predictions.jsonl: {bad} unreadable line(s) skipped")
+                run.problems.append(f"{path.name}: {bad} unreadable line(s) skipped")
         else:
-            run.missing.append("predictions.jsonl")
+            run.missing.append(path.name)
     if not run.metrics and fallback_metrics:
         run.metrics = dict(fallback_metrics)
     return run

@@ -16,8 +16,8 @@ from django.utils.translation import gettext as _
 from jobs.models import Job, JobStatus
 from labeling.models import Instance
 from teams.access import get_visible_or_404, visible
-from training.jobs import job_folder
 from training.models import JobKind
+from training.runs import RunFolder
 
 from . import artifacts
 
@@ -37,8 +37,7 @@ def run_or_404(user, pk) -> Job:
 
 def artifacts_for(job: Job) -> artifacts.RunArtifacts:
     """The job's engine outputs; the row's metrics stand in when metrics.json is lost."""
-    folder = job_folder(job) / "run"
-    return artifacts.load_run(folder, fallback_metrics=job.metrics or None)
+    return artifacts.load_run(RunFolder.of(job), fallback_metrics=job.metrics or None)
 
 
 def label_set_id(job: Job) -> int | None:

@@ -1,3 +1,6 @@
+"""``/api/jobs/``: list, create (through training/launch.py, as the forms and commands do),
+cancel, retry, predictions and the model registry."""
+
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
@@ -9,6 +12,7 @@ from jobs.models import Job
 from teams.access import CAN_TRAIN, TeamScopedViewSetMixin, require_role, writable_team
 
 from . import services
+from .launch import InvalidConfig, MissingInput, launch_job
 from .modelcard import model_card
 from .serializers import (
     JobCreateSerializer,
@@ -39,14 +43,11 @@ class JobViewSet(
         data = form.validated_data
         team = writable_team(request.user, data.get("team"), CAN_TRAIN, request.team)
         try:
-            problems = services.check_job_inputs(team, data["kind"], data["config"])
-        except services.MissingInput as exc:
+            job = launch_job(team, request.user, data["kind"], data["config"], name=data["name"])
+        except MissingInput as exc:
             raise NotFound(str(exc)) from None
-        if problems:
-            raise ValidationError({"config": {k: [v] for k, v in problems.items()}})
-        job = job_services.create_job(
-            team, request.user, data["kind"], data["config"], name=data["name"]
-        )
+        except InvalidConfig as exc:
+            raise ValidationError({"config": exc.errors}) from None
         return Response(JobSerializer(job).data, status=status.HTTP_201_CREATED)
 
     @action(detail=True, methods=["post"])

@@ -1,17 +1,29 @@
-"""Launch presets and the one check every job config goes through (form, API, command)."""
+"""Job configs, typed per kind, and the engine check every training config goes through.
+
+A job's config is parsed once, on launch (training/launch.py: forms, API and commands alike),
+into ``TrainJobConfig``, ``EvaluateJobConfig`` or ``PredictJobConfig``; the job row stores its
+``stored()`` form. Which engine fields a user may set is the engine's Config's declaration; the
+presets (the paper's protocol, a CPU-sized one) are starting values for them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
 
 from django.utils.translation import gettext_lazy as _
 
-from training.engine.config import ARCH_NAMES, TASKS, ConfigError, from_dict
+from training.engine.config import (
+    ARCH_NAMES,
+    TASKS,
+    ConfigError,
+    from_dict,
+    user_settable,
+    user_values,
+)
 
-# What a user may set on the engine; the server sets dataset, output, resume and checkpoints.
-USER_ENGINE_FIELDS = (
-    "task", "arch", "weights", "epochs", "batch_size", "eval_batch_size", "accumulate", "lr",
-    "optimizer", "momentum", "weight_decay", "schedule", "warmup_epochs", "early_stop_patience",
-    "balance", "min_count", "min_fraction", "majority_fraction", "crop", "flip",
-    "affine_degrees", "affine_scale", "eval_crops", "seed", "deterministic", "amp",
-    "channels_last", "compile", "device", "split_fractions", "min_per_label_eval", "log_every",
-)  # fmt: skip
+# What a user may set on the engine, as the engine's Config declares it (each field's owner);
+# the server sets dataset, output, resume and checkpoints (tests/training/test_config_owners.py).
+USER_ENGINE_FIELDS = user_settable()
 
 # The paper's protocol: ImageNet weights, 224 crops of 256 images, 60 images per batch, five-crop
 # evaluation, its rebalancing for the single-disease task. About 800 iterations of 60 images on
@@ -50,19 +62,83 @@ PRESETS = {
 COMPARE_ARCHS = ("vgg16", "resnet101")
 
 
+class InvalidConfig(ValueError):
+    """A job config with field problems: ``errors`` maps each field (engine fields nested under
+    ``engine``) to its messages, shaped like a DRF serializer's errors."""
+
+    def __init__(self, errors: dict) -> None:
+        super().__init__(errors)
+        self.errors = errors
+
+
+@dataclass(frozen=True)
+class TrainJobConfig:
+    """Train on a frozen label set with the user's engine fields (``USER_ENGINE_FIELDS``, checked
+    by ``engine_errors``); ``gpus`` above 1 runs the engine under torchrun."""
+
+    label_set: int
+    engine: dict = field(default_factory=dict)
+    gpus: int | None = None
+
+    def stored(self) -> dict:
+        config = {"label_set": self.label_set, "engine": dict(self.engine)}
+        return config if self.gpus is None else {**config, "gpus": self.gpus}
+
+
+@dataclass(frozen=True)
+class EvaluateJobConfig:
+    """Score a finished training job on its test split, or on another frozen label set."""
+
+    source_job: int
+    label_set: int | None = None
+    eval_crops: str | None = None
+    device: str | None = None
+
+    def stored(self) -> dict:
+        """The fields given, and only those: the worker falls back to the run's own values."""
+        values = {f.name: getattr(self, f.name) for f in fields(self)}
+        return {name: _plain(value) for name, value in values.items() if value is not None}
+
+
+@dataclass(frozen=True)
+class PredictJobConfig(EvaluateJobConfig):
+    """Predict with a finished training job on chosen studies, a label set's images or every
+    image of the team, narrowed to those it has not scored (``images``) or ingested ``since``."""
+
+    studies: tuple[int, ...] | None = None
+    images: str | None = None
+    since: str | None = None  # an ISO date
+
+
+def _plain(value: object) -> object:
+    return list(value) if isinstance(value, tuple) else value
+
+
+JobConfig = TrainJobConfig | EvaluateJobConfig | PredictJobConfig
+JOB_CONFIGS: dict[str, type[JobConfig]] = {
+    "train": TrainJobConfig,
+    "evaluate": EvaluateJobConfig,
+    "predict": PredictJobConfig,
+}
+
+
 def engine_errors(engine: dict) -> dict[str, str]:
     """Field -> message for everything wrong with an engine config; empty when it is valid."""
     unknown = sorted(set(engine) - set(USER_ENGINE_FIELDS))
     if unknown:
-        return {field: str(_("unknown or set by the server")) for field in unknown}
-    if engine.get("weights", "none") not in ("none", "imagenet"):
-        return {"weights": str(_("must be none or imagenet"))}
+        return {name: str(_("unknown or set by the server")) for name in unknown}
+    chosen = {name: value for name, value in engine.items() if user_values(name)}
+    for name, value in chosen.items():
+        if value not in user_values(name):  # weights alone has user values (a test pins it)
+            return {name: str(_("must be none or imagenet"))}
     try:
-        # A placeholder dataset: the real one is exported by the job when it starts.
-        from_dict({**engine, "weights": "none", "dataset": "pending"}).validate()
+        # What the user chose for a server field is the server's to resolve, and the dataset a
+        # placeholder: the real one is exported by the job when it starts.
+        own = {name: value for name, value in engine.items() if name not in chosen}
+        from_dict({**own, "dataset": "pending"}).validate()
     except ConfigError as exc:
-        field, _sep, message = str(exc).partition(": ")
-        return {field if message else "engine": message or str(exc)}
+        name, _sep, message = str(exc).partition(": ")
+        return {name if message else "engine": message or str(exc)}
     return {}
 
 

@@ -1,12 +1,13 @@
-"""The launch form: the paper's protocol as defaults, presets, field-by-field errors."""
+"""The launch forms: the paper's protocol as defaults, presets, field-by-field errors.
+
+A form builds a job's config from its fields; training/launch.py parses and checks it, as it
+does the API's and the commands', and ``add_config_errors`` puts its complaints on the fields.
+"""
 
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from .configs import ARCH_CHOICES, PAPER, PRESETS, TASK_CHOICES, engine_errors
-
-ENGINE_FORM_FIELDS = ("task", "arch", "weights", "epochs", "batch_size", "lr", "crop",
-                      "balance", "eval_crops", "seed", "device")  # fmt: skip
+from .configs import ARCH_CHOICES, PAPER, PRESETS, TASK_CHOICES, USER_ENGINE_FIELDS
 
 
 class LaunchForm(forms.Form):
@@ -62,12 +63,16 @@ class LaunchForm(forms.Form):
     def engine(self) -> dict:
         return {name: self.cleaned_data[name] for name in ENGINE_FORM_FIELDS}
 
-    def clean(self) -> dict:
-        data = super().clean()
-        if not self.errors:
-            for field, message in engine_errors(self.engine()).items():
-                self.add_error(field if field in self.fields else None, message)
-        return data
+    def config(self, arch: str) -> dict:
+        """One training job's config: the form's engine values with this architecture."""
+        config = {"label_set": int(self.cleaned_data["label_set"]),
+                  "engine": {**self.engine(), "arch": arch}}  # fmt: skip
+        if (self.cleaned_data.get("gpus") or 1) > 1:
+            config["gpus"] = self.cleaned_data["gpus"]
+        return config
+
+    def job_name(self, arch: str) -> str:
+        return self.cleaned_data["name"] or f"{self.cleaned_data['task']} {arch}"
 
     def archs(self) -> list[str]:
         return (
@@ -75,6 +80,24 @@ class LaunchForm(forms.Form):
             if self.cleaned_data.get("compare")
             else [self.cleaned_data["arch"]]
         )
+
+
+# The form's engine fields: those of its fields the engine's Config lets a user set.
+ENGINE_FORM_FIELDS = tuple(name for name in LaunchForm.base_fields if name in USER_ENGINE_FIELDS)
+
+
+def add_config_errors(
+    form: forms.Form, errors: dict, aliases: dict[str, str] | None = None
+) -> None:
+    """A launch's config errors (training/launch.py) on the form's fields: engine fields are
+    nested under ``engine``; ``aliases`` name the form field that set a config field."""
+    for field, messages in errors.items():
+        if field == "engine" and isinstance(messages, dict):
+            add_config_errors(form, messages, aliases)
+            continue
+        field = (aliases or {}).get(field, field)
+        for message in messages if isinstance(messages, list) else [messages]:
+            form.add_error(field if field in form.fields else None, str(message))
 
 
 TAG = r"^[\w.:+-]{1,40}$"

@@ -5,8 +5,9 @@ into the engine's dataset format (once per job, so a resumed job sees the same d
 then call the engine with a progress callback that writes to the job row and stops the engine
 when the user cancels.
 
-torch is imported inside the runners only: pages import ``job_folder`` from here, and the web
-process must stay free of torch (tests/lab/test_web_imports.py).
+A job's files sit in its ``RunFolder`` (training/runs.py), which pages use too; this module is
+the worker's. torch is imported inside the runners only, so that registering them at start-up
+keeps the web process free of torch (tests/lab/test_web_imports.py).
 """
 
 from __future__ import annotations
@@ -25,21 +26,20 @@ from jobs.models import Job
 from jobs.registry import runner
 from jobs.services import JobCancelled, JobInputError
 from jobs.worker import JobContext
-from training.engine.config import ConfigError, from_dict
+from training.engine.config import SERVER, ConfigError, fields_owned_by, from_dict
 from training.engine.metrics import to_jsonable
 
 from . import services
 from .export import Entry, export_dataset
 from .models import JobKind
+from .runs import RunFolder
+from .runs import job_folder as job_folder  # results/heatmaps.py's, until it uses RunFolder
 
 log = logging.getLogger("training.jobs")
 
-# Engine fields the platform sets itself; a job's config may not point them elsewhere.
-SERVER_FIELDS = ("dataset", "output", "resume", "checkpoint", "weights")
-
-
-def job_folder(job) -> Path:
-    return settings.RUNS_DIR / str(job.team_id) / f"job-{job.pk}"
+# Engine fields the platform sets itself (the Config declares them); a job's config may not point
+# them elsewhere.
+SERVER_FIELDS = fields_owned_by(SERVER)
 
 
 def label_set_entries(job) -> tuple[list[Entry], list[str], str, int]:
@@ -63,10 +63,10 @@ def label_set_entries(job) -> tuple[list[Entry], list[str], str, int]:
 
 
 def prepare_dataset(job) -> Path:
-    dataset = job_folder(job) / "dataset"
-    if (dataset / "meta.json").exists():
+    folder = RunFolder.of(job)
+    if folder.dataset_meta.exists():
         log.info("reusing the dataset exported by an earlier attempt")
-        return dataset
+        return folder.dataset
     entries, names, content_hash, conflicts = label_set_entries(job)
     if conflicts:
         log.warning("%d images with unreviewed normal + disease labels left out", conflicts)
@@ -74,7 +74,7 @@ def prepare_dataset(job) -> Path:
 
 
 def _export(job, entries: list[Entry], names: list[str], content_hash: str) -> Path:
-    dataset = job_folder(job) / "dataset"
+    dataset = RunFolder.of(job).dataset
     summary = export_dataset(job.team, entries, names, content_hash, dataset)
     log.info(
         "exported %d images of %d patients (%d undecodable, %d quarantined left out)",
@@ -84,9 +84,8 @@ def _export(job, entries: list[Entry], names: list[str], content_hash: str) -> P
 
 
 def engine_config(job, command: str):
-    folder = job_folder(job)
     values = {k: v for k, v in job.config.get("engine", {}).items() if k not in SERVER_FIELDS}
-    values.update(dataset=str(prepare_dataset(job)), output=str(folder / "run"))
+    values.update(dataset=str(prepare_dataset(job)), output=str(RunFolder.of(job).run))
     if command == "train":
         values["resume"] = "auto"  # a requeued job continues from its last checkpoint
     # "imagenet" means torchvision's files in the weights folder; nothing else leaves the server.
@@ -110,7 +109,7 @@ def _engine_job(context: JobContext, command: str) -> dict:
     _store_test_predictions(context.job)
     metrics = _summary(result)
     metrics["patient_split"] = _split_summary(context.job)
-    return {"metrics": metrics, "output_dir": str(job_folder(context.job))}
+    return {"metrics": metrics, "output_dir": str(RunFolder.of(context.job).root)}
 
 
 def _train_under_torchrun(context: JobContext, config, gpus: int) -> dict:
@@ -119,7 +118,8 @@ def _train_under_torchrun(context: JobContext, config, gpus: int) -> dict:
     from training import torchrun
 
     _check_gpus(config.device, gpus)
-    config_file = job_folder(context.job) / "engine-config.json"
+    folder = RunFolder.of(context.job)
+    config_file = folder.engine_config
     config_file.write_text(json.dumps(config.to_dict(), indent=1))
     engine_log = logging.getLogger("training.engine")
 
@@ -143,7 +143,7 @@ def _train_under_torchrun(context: JobContext, config, gpus: int) -> dict:
     if outcome.returncode != 0:
         raise RuntimeError(f"torchrun on {gpus} processes exited with status "
                            f"{outcome.returncode}: {' | '.join(outcome.tail[-3:])}")  # fmt: skip
-    return json.loads((_run_dir(context.job) / "metrics.json").read_text())
+    return json.loads(folder.metrics.read_text())
 
 
 LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
@@ -170,13 +170,12 @@ def _split_summary(job) -> dict:
     """Patient-level split counts for the model card, computed where torch is at hand."""
     from training import inference
 
-    return inference.split_summary(json.loads((_run_dir(job) / "config.json").read_text()))
+    return inference.split_summary(json.loads(RunFolder.of(job).config.read_text()))
 
 
 def _store_test_predictions(job) -> None:
     """The test split's predictions into the database, where dashboards and study pages read."""
-    path = job_folder(job) / "run" / "predictions.jsonl"
-    records = [r for r in _read_jsonl(path) if r.get("split") == "test"]
+    records = [r for r in _read_jsonl(RunFolder.of(job).predictions) if r.get("split") == "test"]
     stored = services.store_predictions(job, records)
     log.info("stored %d test predictions", stored)
 
@@ -219,13 +218,9 @@ def source_run(job) -> Job:
             f"source_job: {job.config.get('source_job')!r} is not a finished training job "
             "of this team"
         )
-    if not (job_folder(source) / "run" / "best.pt").is_file():
+    if not RunFolder.of(source).best.is_file():
         raise JobInputError(f"source_job: job {source.pk} has no best.pt checkpoint on disk")
     return source
-
-
-def _run_dir(job) -> Path:
-    return job_folder(job) / "run"
 
 
 def _load_source(job, source):
@@ -235,7 +230,7 @@ def _load_source(job, source):
 
     from training import inference
 
-    trained = inference.load_trained(_run_dir(source) / "best.pt", job.config.get("device", "auto"))
+    trained = inference.load_trained(RunFolder.of(source).best, job.config.get("device", "auto"))
     if job.config.get("eval_crops"):
         trained.config = replace(trained.config, eval_crops=job.config["eval_crops"])
     return trained
@@ -244,7 +239,7 @@ def _load_source(job, source):
 def _seen_patients(source) -> set[str]:
     from training import inference
 
-    run_config = json.loads((_run_dir(source) / "config.json").read_text())
+    run_config = json.loads(RunFolder.of(source).config.read_text())
     return inference.seen_patients(run_config)
 
 
@@ -264,19 +259,20 @@ def evaluate(context: JobContext) -> dict:
     if job.config.get("label_set"):
         return _evaluate_on_label_set(context, source)
     context.report({"phase": "test", "epoch": 1, "epochs": 1, "step": 0, "total_steps": 1})
+    folder, trained_by = RunFolder.of(job), RunFolder.of(source)
     config = from_dict({
-        "dataset": str(job_folder(source) / "dataset"), "output": str(_run_dir(job)),
-        "checkpoint": str(_run_dir(source) / "best.pt"), "weights": "none",
+        "dataset": str(trained_by.dataset), "output": str(folder.run),
+        "checkpoint": str(trained_by.best), "weights": "none",
         "eval_crops": job.config.get("eval_crops", "five"),
         "device": job.config.get("device", "auto"),
     })  # fmt: skip
-    _run_dir(job).mkdir(parents=True, exist_ok=True)  # the engine writes predictions first
+    folder.run.mkdir(parents=True, exist_ok=True)  # the engine writes predictions first
     from training.engine import runner as engine
 
     result = engine.run(config, "evaluate")
     _store_test_predictions(job)
     context.report({"phase": "done", "epoch": 1, "epochs": 1, "step": 1, "total_steps": 1})
-    return {"metrics": _summary(result), "output_dir": str(job_folder(job))}
+    return {"metrics": _summary(result), "output_dir": str(folder.root)}
 
 
 def _evaluate_on_label_set(context: JobContext, source) -> dict:
@@ -289,9 +285,9 @@ def _evaluate_on_label_set(context: JobContext, source) -> dict:
     problem = services.vocabulary_error(source, job.config["label_set"])
     if problem:
         raise JobInputError(f"label_set: {problem}")
-    dataset = job_folder(job) / "dataset"
+    folder = RunFolder.of(job)
     left_out = 0
-    if not (dataset / "meta.json").exists():
+    if not folder.dataset_meta.exists():
         entries, names, content_hash, conflicts = label_set_entries(job)
         if conflicts:
             log.warning("%d images with unreviewed normal + disease labels left out", conflicts)
@@ -306,7 +302,7 @@ def _evaluate_on_label_set(context: JobContext, source) -> dict:
             )
         _export(job, unseen, names, content_hash)
     trained = _load_source(job, source)
-    ds = open_dataset(dataset)
+    ds = open_dataset(folder.dataset)
     rows = np.arange(len(ds))
     probs = inference.score(trained, ds, rows, _chunk_reporter(context, "test"))
     thresholds = inference.thresholds_from_metrics(trained, source.metrics.get("val") or {})
@@ -314,10 +310,10 @@ def _evaluate_on_label_set(context: JobContext, source) -> dict:
     result.update(label_set=job.config["label_set"], label_set_hash=ds.label_set_hash,
                   source_job=source.pk, left_out_seen_images=left_out)  # fmt: skip
     records = inference.prediction_records(ds, rows, probs, trained.class_names, "external")
-    _write_jsonl(_run_dir(job) / "predictions.jsonl", records)
-    (_run_dir(job) / "metrics.json").write_text(json.dumps(to_jsonable(result), indent=1))
+    _write_jsonl(folder.predictions, records)
+    folder.metrics.write_text(json.dumps(to_jsonable(result), indent=1))
     services.store_predictions(job, records)
-    return {"metrics": to_jsonable(result), "output_dir": str(job_folder(job))}
+    return {"metrics": to_jsonable(result), "output_dir": str(folder.root)}
 
 
 def predict_instances(job):
@@ -364,9 +360,9 @@ def predict(context: JobContext) -> dict:
 
     job = context.job
     source = source_run(job)
-    dataset = job_folder(job) / "dataset"
+    folder = RunFolder.of(job)
     left_out = 0
-    if not (dataset / "meta.json").exists():
+    if not folder.dataset_meta.exists():
         seen = _seen_patients(source)
         chosen = list(predict_instances(job))
         unseen = [i for i in chosen if i.study.patient_id not in seen]
@@ -377,15 +373,15 @@ def predict(context: JobContext) -> dict:
                 f"no images to predict: {len(chosen)} chosen, {left_out} of them of patients "
                 f"job {source.pk} trained or validated on"
             )
-        meta = json.loads((job_folder(source) / "dataset" / "meta.json").read_text())
+        meta = json.loads(RunFolder.of(source).dataset_meta.read_text())
         _export(job, [Entry(i, ()) for i in unseen], meta["label_names"], meta["label_set_hash"])
     trained = _load_source(job, source)
-    ds = open_dataset(dataset)
+    ds = open_dataset(folder.dataset)
     rows = np.arange(len(ds))
     probs = inference.score(trained, ds, rows, _chunk_reporter(context, "predict"))
     records = inference.prediction_records(ds, rows, probs, trained.class_names, "predict")
-    _write_jsonl(_run_dir(job) / "predictions.jsonl", records)
+    _write_jsonl(folder.predictions, records)
     stored = services.store_predictions(job, records)
     metrics = {"task": trained.task, "class_names": trained.class_names, "count": stored,
                "source_job": source.pk, "left_out_seen_images": left_out}  # fmt: skip
-    return {"metrics": metrics, "output_dir": str(job_folder(job))}
+    return {"metrics": metrics, "output_dir": str(folder.root)}

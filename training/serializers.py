@@ -1,8 +1,14 @@
+"""The API's shapes: jobs, predictions, registry edits, and each kind's config fields.
+
+``parse_config`` turns a kind's config into its typed config (training/configs.py); it is the one
+parser behind training/launch.py, whichever of the form, the API or a command launched the job.
+"""
+
 from rest_framework import serializers
 
 from jobs.models import Job
 
-from .configs import engine_errors
+from .configs import JOB_CONFIGS, InvalidConfig, JobConfig, engine_errors
 from .models import JobKind, Prediction
 
 
@@ -95,6 +101,17 @@ CONFIG_SERIALIZERS = {
 }
 
 
+def parse_config(kind: str, data: object) -> JobConfig:
+    """A kind's config, checked field by field, as its typed config; InvalidConfig otherwise."""
+    form = CONFIG_SERIALIZERS[kind](data=data)
+    if not form.is_valid():
+        raise InvalidConfig(form.errors)
+    values = dict(form.validated_data)
+    if values.get("studies") is not None:
+        values["studies"] = tuple(values["studies"])
+    return JOB_CONFIGS[kind](**values)
+
+
 class JobCreateSerializer(serializers.Serializer):
     kind = serializers.ChoiceField(choices=list(CONFIG_SERIALIZERS))
     name = serializers.CharField(max_length=120, required=False, allow_blank=True, default="")
@@ -106,10 +123,11 @@ class JobCreateSerializer(serializers.Serializer):
     )
 
     def validate(self, data: dict) -> dict:
-        form = CONFIG_SERIALIZERS[data["kind"]](data=data["config"])
-        if not form.is_valid():
-            raise serializers.ValidationError({"config": form.errors})
-        return {**data, "config": dict(form.validated_data)}
+        """The config parsed into its kind's typed config (training/configs.py), once."""
+        try:
+            return {**data, "config": parse_config(data["kind"], data["config"])}
+        except InvalidConfig as exc:
+            raise serializers.ValidationError({"config": exc.errors}) from None
 
 
 class JobRegistrySerializer(serializers.ModelSerializer):

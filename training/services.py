@@ -1,7 +1,8 @@
 """Training's state changes: evaluation and prediction inputs, stored predictions, the registry.
 
 The job lifecycle itself (create, claim, cancel, retry, reap) is the jobs layer's
-(``jobs.services``); this module holds what only training jobs need.
+(``jobs.services``); launching goes through training/launch.py, which calls ``check_job_inputs``
+here; this module holds what only training jobs need.
 """
 
 from __future__ import annotations

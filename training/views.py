@@ -1,7 +1,10 @@
-"""Job pages: launch, queue, one job's live progress. Thin: services change state."""
+"""Job pages: launch, queue, one job's live progress, the model registry. Thin: jobs start
+through training/launch.py, state changes in services, and run files are found through
+training/runs.py."""
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.db import transaction
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
@@ -12,10 +15,18 @@ from jobs.models import Job, JobStatus
 from teams.access import CAN_TRAIN, get_visible_or_404, require_role, role_in
 
 from . import services
-from .forms import EvaluateForm, LaunchForm, PredictForm, RegistryForm, RunJobForm
-from .jobs import job_folder
+from .forms import (
+    EvaluateForm,
+    LaunchForm,
+    PredictForm,
+    RegistryForm,
+    RunJobForm,
+    add_config_errors,
+)
+from .launch import InvalidConfig, MissingInput, launch_job
 from .modelcard import model_card, to_markdown
 from .models import CurrentModel, JobKind
+from .runs import RunFolder
 
 
 def _label_sets(team):
@@ -74,8 +85,8 @@ def launch(request: HttpRequest) -> HttpResponse:
     gpu_online = job_services.gpu_worker_online()
     if request.method == "POST":
         form = LaunchForm(request.POST, label_sets=label_sets)
-        if form.is_valid():
-            jobs = _launch(request, team, form)
+        jobs = _launch(request, team, form) if form.is_valid() else []
+        if jobs:
             messages.success(request, _("%(count)d job(s) queued.") % {"count": len(jobs)})
             return redirect("training:job-detail", pk=jobs[0].pk)
     else:
@@ -95,15 +106,19 @@ def launch(request: HttpRequest) -> HttpResponse:
 
 
 def _launch(request, team, form: LaunchForm) -> list[Job]:
-    jobs = []
-    for arch in form.archs():
-        engine = {**form.engine(), "arch": arch}
-        name = form.cleaned_data["name"] or f"{engine['task']} {arch}"
-        config = {"label_set": int(form.cleaned_data["label_set"]), "engine": engine}
-        if (form.cleaned_data.get("gpus") or 1) > 1:
-            config["gpus"] = form.cleaned_data["gpus"]
-        jobs.append(job_services.create_job(team, request.user, "train", config, name=name))
-    return jobs
+    """One job per architecture (both of a comparison, or none); [] with the form's errors set."""
+    try:
+        with transaction.atomic():
+            return [
+                launch_job(team, request.user, JobKind.TRAIN, form.config(arch),
+                           name=form.job_name(arch))
+                for arch in form.archs()
+            ]  # fmt: skip
+    except MissingInput as exc:
+        raise Http404(str(exc)) from None
+    except InvalidConfig as exc:
+        add_config_errors(form, exc.errors)
+        return []
 
 
 @login_required
@@ -160,7 +175,7 @@ def _model_context(request: HttpRequest, job: Job, form: RegistryForm | None = N
         or EvaluateForm(run=job, gpu_online=gpu_online, label_sets=_label_sets(job.team)),
         "predict_form": run_forms.get("predict") or PredictForm(run=job, gpu_online=gpu_online),
         "can_act": role_in(request.user, job.team) in CAN_TRAIN,
-        "has_weights": (job_folder(job) / "run" / "best.pt").is_file(),
+        "has_weights": RunFolder.of(job).best.is_file(),
     }
 
 
@@ -187,23 +202,19 @@ def model_predict(request: HttpRequest, pk: int) -> HttpResponse:
 
 def _launch_with_run(request: HttpRequest, run: Job, kind: str, form: RunJobForm) -> HttpResponse:
     if form.is_valid():
-        config = form.config()
+        name = form.cleaned_data["name"] or f"{kind} {run.name or f'#{run.pk}'}"
         try:
-            problems = services.check_job_inputs(run.team, kind, config)
-        except services.MissingInput as exc:
+            job = launch_job(run.team, request.user, kind, form.config(), name=name,
+                             queue=form.queue())  # fmt: skip
+        except MissingInput as exc:
             raise Http404(str(exc)) from None
-        for field, message in problems.items():  # e.g. a label set with other labels
-            field = {"label_set": "target"}.get(field, field)
-            form.add_error(field if field in form.fields else None, message)
-    if not form.is_valid():
-        context = _model_context(request, run, **{kind: form})
-        return render(request, "training/model_detail.html", context, status=400)
-    name = form.cleaned_data["name"] or f"{kind} {run.name or f'#{run.pk}'}"
-    job = job_services.create_job(
-        run.team, request.user, kind, config, name=name, queue=form.queue()
-    )
-    messages.success(request, _("Job %(job)s queued.") % {"job": job.pk})
-    return redirect("training:job-detail", pk=job.pk)
+        except InvalidConfig as exc:  # e.g. a label set with other labels
+            add_config_errors(form, exc.errors, {"label_set": "target"})
+        else:
+            messages.success(request, _("Job %(job)s queued.") % {"job": job.pk})
+            return redirect("training:job-detail", pk=job.pk)
+    context = _model_context(request, run, **{kind: form})
+    return render(request, "training/model_detail.html", context, status=400)
 
 
 @login_required
@@ -240,7 +251,7 @@ def model_weights(request: HttpRequest, pk: int) -> FileResponse:
 
 def weights_response(job: Job) -> FileResponse:
     """best.pt streamed from disk (never read into memory), named after the job."""
-    path = job_folder(job) / "run" / "best.pt"
+    path = RunFolder.of(job).best
     if not path.is_file():
         raise Http404("this run has no best.pt on disk")
     return FileResponse(path.open("rb"), as_attachment=True, filename=f"job-{job.pk}-best.pt")

@@ -21,8 +21,8 @@ from tests.browser.test_viewer import IMAGE_RECT, open_study
 from training.engine.checkpoints import save_checkpoint
 from training.engine.config import from_dict
 from training.engine.modeling import build_model
-from training.jobs import job_folder
 from training.models import Prediction
+from training.runs import job_folder
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 

@@ -58,7 +58,7 @@ def _curation(w) -> SimpleNamespace:
 def _trained(w) -> Job:
     """The world's job as a finished training run with weights on disk (the registry's routes
     serve only those), made once."""
-    from training.jobs import job_folder
+    from training.runs import job_folder
 
     if w.job.status != "succeeded":
         Job.objects.filter(pk=w.job.pk).update(status="succeeded", metrics={"task": "x"})

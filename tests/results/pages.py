@@ -4,7 +4,7 @@ import json
 from html.parser import HTMLParser
 from pathlib import Path
 
-from training.jobs import job_folder
+from training.runs import job_folder
 
 
 class _Cells(HTMLParser):

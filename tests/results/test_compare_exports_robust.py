@@ -8,7 +8,7 @@ import json
 from django.urls import reverse
 
 from jobs.models import Job
-from training.jobs import job_folder
+from training.runs import job_folder
 
 from .pages import engine_outputs
 

@@ -14,8 +14,8 @@ from jobs.models import Job
 from labeling.models import Instance
 from tests.factories import make_instance, make_study
 from training import inference
-from training.jobs import job_folder
 from training.models import Prediction
+from training.runs import job_folder
 
 from .label_sets import frozen_label_set
 from .runs import run_inline, trained_job

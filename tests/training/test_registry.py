@@ -7,8 +7,8 @@ from rest_framework.test import APIClient
 
 from curation.models import LabelSet
 from jobs.models import Job
-from training.jobs import job_folder
 from training.models import CurrentModel
+from training.runs import job_folder
 
 METRICS = {
     "task": "normal_abnormal", "arch": "tiny", "best_epoch": 2,

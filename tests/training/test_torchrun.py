@@ -10,7 +10,7 @@ from jobs.services import JobCancelled
 from jobs.worker import JobContext
 from training.engine.checkpoints import load_checkpoint
 from training.engine.data import make_synthetic_dataset
-from training.jobs import job_folder
+from training.runs import job_folder
 from training.torchrun import ProgressParser
 
 from .runs import TINY

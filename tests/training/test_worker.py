@@ -19,7 +19,7 @@ from django.urls import reverse
 from rest_framework.test import APIClient
 
 from jobs.models import Job, JobStatus
-from training.jobs import job_folder
+from training.runs import job_folder
 
 from .label_sets import frozen_label_set
 

@@ -27,8 +27,8 @@ from django.conf import settings
 from django.db import connection
 
 from jobs.models import Job, JobStatus
-from training.jobs import job_folder
 from training.models import Prediction
+from training.runs import job_folder
 
 from .label_sets import frozen_label_set
 from .test_worker import ROOT, Worker, database_url, launch, reload, wait_for

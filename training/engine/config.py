@@ -3,6 +3,11 @@
 The config is saved inside every checkpoint (as a dict) so a run can be resumed or evaluated
 without the file it started from. `validate` checks values only; `runner.preflight` checks
 what needs the disk (dataset, weights) before any GPU time is spent.
+
+Each field declares its owner in its dataclass metadata, the one place the web platform reads
+(the launch form, the API's serializer, the worker): "user" (a job config may set it), "server"
+(the platform sets it: paths and checkpoints) or "internal" (left at its default by the platform).
+On the command line every field can be set; owners only matter to the platform.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ import json
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 TASKS = ("normal_abnormal", "single_disease", "multi_label")
 # Named here, without torchvision, so that validating a config stays cheap (the web app does it
@@ -23,61 +29,90 @@ class ConfigError(ValueError):
     """Bad input: the message names the field or path at fault and why."""
 
 
+USER, SERVER, INTERNAL = "user", "server", "internal"
+OWNERS = (USER, SERVER, INTERNAL)
+
+
+def _owned(who: str, default: object, **metadata: object) -> Any:
+    if isinstance(default, list):  # a mutable default: a fresh copy per Config
+        return field(default_factory=lambda: list(default), metadata={"owner": who, **metadata})
+    return field(default=default, metadata={"owner": who, **metadata})
+
+
+def user(default: object) -> Any:
+    """A field a user may set in a job's engine config."""
+    return _owned(USER, default)
+
+
+def server(default: object, *, user_values: tuple[str, ...] = ()) -> Any:
+    """A field the platform sets. ``user_values``: names a user may choose instead, which the
+    platform turns into the real value (``weights="imagenet"`` becomes the weights folder)."""
+    return _owned(SERVER, default, user_values=user_values)
+
+
+def internal(default: object) -> Any:
+    """A field the platform leaves at its default (the command line may still set it)."""
+    return _owned(INTERNAL, default)
+
+
 @dataclass
 class Config:
     """Everything a run needs. Sizes are per process; the effective batch is
     batch_size × accumulate × world size."""
 
-    dataset: str = ""  # dataset directory (format in data.py)
-    output: str = "runs/default"
-    task: str = "normal_abnormal"  # one of TASKS
-    arch: str = "resnet101"  # see modeling.ARCHITECTURES
-    weights: str = "none"  # "none", a .pth file, or a directory holding torchvision's file
-    grayscale: str = "replicate"  # "replicate" to 3 channels, or "fold" the first conv
-    normal_label: str = "normal"
+    dataset: str = server("")  # dataset directory (format in data.py)
+    output: str = server("runs/default")
+    task: str = user("normal_abnormal")  # one of TASKS
+    arch: str = user("resnet101")  # see modeling.ARCHITECTURES
+    # "none", a .pth file, or a directory holding torchvision's file
+    weights: str = server("none", user_values=("none", "imagenet"))
+    grayscale: str = internal("replicate")  # "replicate" to 3 channels, or "fold" the first conv
+    normal_label: str = internal("normal")
     # splits (patient level)
-    split_fractions: list[float] = field(default_factory=lambda: [0.8, 0.1, 0.1])
-    min_per_label_eval: int = 5  # per label in validation and test, where the data allows
+    split_fractions: list[float] = user([0.8, 0.1, 0.1])
+    min_per_label_eval: int = user(5)  # per label in validation and test, where the data allows
     # sampling
-    balance: str = "auto"  # "paper" (over/under-sampling), "weighted_loss", "none"; auto: paper
-    # for single_disease, none otherwise
-    min_count: int = 380
-    min_fraction: float = 0.03
-    majority_fraction: float = 0.219
+    # "paper" (over/under-sampling), "weighted_loss", "none"; auto: paper for single_disease,
+    # none otherwise
+    balance: str = user("auto")
+    min_count: int = user(380)
+    min_fraction: float = user(0.03)
+    majority_fraction: float = user(0.219)
     # augmentation and evaluation
-    crop: int = 224
-    flip: bool = False
-    affine_degrees: float = 0.0
-    affine_scale: float = 0.0  # e.g. 0.05 for ±5% zoom
-    eval_crops: str = "five"  # "five" (corners + centre, averaged) or "center"
+    crop: int = user(224)
+    flip: bool = user(False)
+    affine_degrees: float = user(0.0)
+    affine_scale: float = user(0.0)  # e.g. 0.05 for ±5% zoom
+    eval_crops: str = user("five")  # "five" (corners + centre, averaged) or "center"
     # optimisation
-    epochs: int = 10
-    batch_size: int = 60
-    eval_batch_size: int = 128
-    accumulate: int = 1
-    optimizer: str = "sgd"  # "sgd" or "adamw"
-    lr: float = 0.01
-    momentum: float = 0.9
-    weight_decay: float = 1e-4
-    schedule: str = "cosine"  # "cosine", "step" or "constant"
-    warmup_epochs: float = 0.0
-    step_epochs: int = 30
-    step_gamma: float = 0.1
-    early_stop_patience: int = 0  # epochs without validation improvement; 0 = off
+    epochs: int = user(10)
+    batch_size: int = user(60)
+    eval_batch_size: int = user(128)
+    accumulate: int = user(1)
+    optimizer: str = user("sgd")  # "sgd" or "adamw"
+    lr: float = user(0.01)
+    momentum: float = user(0.9)
+    weight_decay: float = user(1e-4)
+    schedule: str = user("cosine")  # "cosine", "step" or "constant"
+    warmup_epochs: float = user(0.0)
+    step_epochs: int = internal(30)
+    step_gamma: float = internal(0.1)
+    early_stop_patience: int = user(0)  # epochs without validation improvement; 0 = off
     # speed and reproducibility
-    device: str = "auto"  # "auto", "cpu", "cuda", "cuda:N"
-    amp: str = "auto"  # "auto" (bf16, or fp16 + GradScaler), "bf16", "fp16", "off"
-    channels_last: bool = True
-    compile: bool = False
-    gpu_cache: str = "auto"  # move the uint8 cache to the GPU once: "auto", "on", "off"
-    deterministic: bool = False
-    seed: int = 0
+    device: str = user("auto")  # "auto", "cpu", "cuda", "cuda:N"
+    amp: str = user("auto")  # "auto" (bf16, or fp16 + GradScaler), "bf16", "fp16", "off"
+    channels_last: bool = user(True)
+    compile: bool = user(False)
+    gpu_cache: str = internal("auto")  # move the uint8 cache to the GPU once: "auto", "on", "off"
+    deterministic: bool = user(False)
+    seed: int = user(0)
     # bookkeeping
-    resume: str = ""  # checkpoint to continue from; "auto" = output/last.pt if present
-    checkpoint: str = ""  # for evaluate / predict; default output/best.pt
-    stop_after_epoch: int = 0  # end this invocation after that epoch (resume later); 0 = off
-    log_every: int = 20
-    predict_split: str = "test"  # predict: "train", "val", "test" or "all"
+    resume: str = server("")  # checkpoint to continue from; "auto" = output/last.pt if present
+    checkpoint: str = server("")  # for evaluate / predict; default output/best.pt
+    # end this invocation after that epoch (resume later); 0 = off
+    stop_after_epoch: int = internal(0)
+    log_every: int = user(20)
+    predict_split: str = internal("test")  # predict: "train", "val", "test" or "all"
 
     def validate(self) -> Config:
         """Raise ConfigError naming the first field whose value is out of range."""
@@ -130,6 +165,30 @@ class Config:
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
+
+
+def owner(name: str) -> str:
+    """Who sets a field: USER, SERVER or INTERNAL."""
+    return _fields()[name].metadata["owner"]
+
+
+def fields_owned_by(who: str) -> tuple[str, ...]:
+    """The fields one owner sets, in declaration order."""
+    return tuple(name for name, f in _fields().items() if f.metadata["owner"] == who)
+
+
+def user_values(name: str) -> tuple[str, ...]:
+    """The names a user may choose for a server-owned field; empty when the user has no say."""
+    return tuple(_fields()[name].metadata.get("user_values", ()))
+
+
+def user_settable() -> tuple[str, ...]:
+    """What a job's engine config may name: user fields, and server fields with user values."""
+    return tuple(name for name in _fields() if owner(name) == USER or user_values(name))
+
+
+def _fields() -> dict[str, dataclasses.Field]:
+    return {f.name: f for f in dataclasses.fields(Config)}
 
 
 def _field_types() -> dict[str, type]:

@@ -1,5 +1,6 @@
 """What ``manage.py train`` and ``manage.py evaluate`` share: the same checks and the same job
-rows as the browser and the API, then (with --wait) a progress bar fed by polling the row."""
+rows as the browser and the API (training/launch.py), then (with --wait) a progress bar fed by
+polling the row."""
 
 from __future__ import annotations
 
@@ -9,10 +10,9 @@ import time
 from django.core.management.base import CommandError
 from tqdm import tqdm
 
-from jobs import services as job_services
 from jobs.models import Job, JobStatus
 from teams.management.base import LabCommand
-from training import services
+from training.launch import InvalidConfig, launch_job
 from training.serializers import JobCreateSerializer
 
 
@@ -32,11 +32,10 @@ class JobCommand(LabCommand):
         form = JobCreateSerializer(data={"kind": self.kind, "name": name, "config": config})
         if not form.is_valid():
             raise CommandError(_flatten(form.errors))
-        config = form.validated_data["config"]
-        problems = services.check_job_inputs(team, self.kind, config)
-        if problems:
-            raise CommandError("; ".join(f"config.{k}: {v}" for k, v in problems.items()))
-        return job_services.create_job(team, None, self.kind, config, name=name)
+        try:
+            return launch_job(team, None, self.kind, form.validated_data["config"], name=name)
+        except InvalidConfig as exc:
+            raise CommandError(_flatten({"config": exc.errors})) from None
 
     def finish(self, job: Job, wait: bool, poll: float) -> None:
         if wait:
