@@ -15,7 +15,6 @@ from django.utils.translation import gettext_lazy as _
 from jobs.registry import runner
 from jobs.services import JobInputError
 from jobs.worker import JobContext
-from training.engine.config import ConfigError
 
 from . import heatmaps
 from .models import Heatmap
@@ -23,8 +22,10 @@ from .models import Heatmap
 log = logging.getLogger("results.heatmaps")
 
 
-@runner(heatmaps.KIND, queue="default", label=_("Grad-CAM map"),
-        permanent=(heatmaps.HeatmapRequestError, ConfigError), hidden=True)  # fmt: skip
+# A map is one deterministic pass: an error fails the job at once (a second attempt would fail
+# the same way), and asking again re-queues it. Only a dead worker's map is tried again.
+@runner(heatmaps.KIND, queue="default", label=_("Grad-CAM map"), permanent=(Exception,),
+        hidden=True)  # fmt: skip
 def gradcam(context: JobContext) -> dict:
     """Draw the job's map (or find it drawn by an attempt that died before it could say so)."""
     heatmap = Heatmap.objects.select_related("run", "instance__team").filter(job=context.job)
