@@ -16,7 +16,6 @@ Torch is imported inside ``compute`` only: the web process imports this module.
 from __future__ import annotations
 
 import functools
-import logging
 from pathlib import Path
 
 from django.db import transaction
@@ -31,8 +30,6 @@ from training.jobs import job_folder
 from training.models import JobKind
 
 from .models import Heatmap
-
-log = logging.getLogger("results.heatmaps")
 
 KIND = "gradcam"
 # The task name of maps queued before they were jobs: results/tasks.py runs such a message's row.
@@ -80,8 +77,11 @@ def png_path(run: Job, instance_id: int, label: str) -> Path:
 
 
 def find(run: Job, instance, label: str) -> Heatmap | None:
-    return Heatmap.objects.select_related("job").filter(run=run, instance=instance,
-                                                        label=label).first()  # fmt: skip
+    return (
+        Heatmap.objects.select_related("job")
+        .filter(run=run, instance=instance, label=label)
+        .first()
+    )
 
 
 def is_ready(heatmap: Heatmap) -> bool:

@@ -8,6 +8,7 @@ from rest_framework.test import APIClient
 from jobs.models import Job
 from jobs.services import create_job
 from results import heatmaps
+from results.tasks import compute_heatmap
 
 pytestmark = pytest.mark.django_db
 
@@ -52,3 +53,14 @@ def test_the_job_page_hides_grad_cam_jobs_behind_a_link(client, personas, jobs):
     )
     detail = client.get(reverse("training:job-detail", args=[gradcam.pk]))
     assert detail.status_code == 200
+
+
+def test_a_message_for_a_map_that_no_longer_exists_is_dropped(personas, jobs, caplog):
+    """results.compute_heatmap, the task name of maps queued before they were jobs, carries a
+    heatmap id (tests/results/test_heatmaps.py runs existing rows' jobs through it)."""
+    train, gradcam = jobs
+    with caplog.at_level("INFO", logger="results.tasks"):
+        compute_heatmap(987654)
+    assert "heatmap 987654 no longer exists" in caplog.text
+    gradcam.refresh_from_db()
+    assert (gradcam.status, gradcam.attempts) == ("queued", 0)
