@@ -1,5 +1,5 @@
 """Maps made before Grad-CAM became a job kind migrate forward as jobs with their status (and
-back again): results/migrations/0003_heatmap_job.py says why each status maps as it does."""
+back again): results/migrations/0004_heatmap_jobs_from_status.py says why each status maps as it does."""
 
 from datetime import timedelta
 

@@ -1,4 +1,4 @@
-"""A map's status, error and times are its job's (0003 gave every map one): the row's own
+"""A map's status, error and times are its job's (0004 gave every map one): the row's own
 columns go, and every map has a job."""
 
 import django.db.models.deletion
@@ -9,7 +9,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('jobs', '0001_moved_from_training'),
-        ('results', '0003_heatmap_job'),
+        ('results', '0004_heatmap_jobs_from_status'),
     ]
 
     operations = [
