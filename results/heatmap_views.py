@@ -1,9 +1,9 @@
 """The Grad-CAM overlay route: ask for a map (POST), then fetch it (GET) until it is there.
 
-GET answers with the PNG once a worker wrote it; otherwise with a JSON status: 202 while queued
-or running, 200 with ``none`` (never asked for), ``failed`` with the worker's message, or
-``stale`` (no worker finished it in time; a POST queues it again). Any
-member of the run's team may ask: a map changes no data. Another team's run or image is a 404,
+GET answers with the PNG once a worker wrote it; otherwise with a JSON status, the map's job's:
+202 while queued or running (a dead worker's job is requeued by the jobs layer's reaper), 200
+with ``none`` (never asked for) or ``failed`` with the worker's message (a POST queues it
+again). Any member of the run's team may ask: a map changes no data. Another team's run or image is a 404,
 an unknown label a 400, before anything is queued.
 """
 
@@ -32,7 +32,7 @@ def heatmap(request: HttpRequest, pk: int, instance: int, label: str) -> HttpRes
     except heatmaps.HeatmapRequestError as exc:
         return _status({"status": "error", "error": str(exc)}, status=400)
     if request.method == "POST":
-        row = heatmaps.request_heatmap(run, image, label)
+        row = heatmaps.request_heatmap(run, image, label, owner=request.user)
         return _status(_state(row), status=202 if row.pending else 200)
     row = heatmaps.find(run, image, label)
     if row is not None and heatmaps.is_ready(row):
@@ -42,14 +42,12 @@ def heatmap(request: HttpRequest, pk: int, instance: int, label: str) -> HttpRes
         return response
     if row is None or row.status == JobStatus.SUCCEEDED:  # never asked, or its file is gone
         return _status({"status": "none"}, status=200)
-    if heatmaps.is_stale(row):
-        return _status({"status": "stale", "error": heatmaps.stale_message()}, status=200)
     return _status(_state(row), status=202 if row.pending else 200)
 
 
 def _state(row: Heatmap) -> dict:
     state = {"status": row.status}
-    if row.status == JobStatus.FAILED:
+    if row.status in (JobStatus.FAILED, JobStatus.CANCELLED):
         state["error"] = row.error
     return state
 

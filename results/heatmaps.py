@@ -1,10 +1,11 @@
 """Grad-CAM overlays: asked for by a page, computed once by a worker, then served from a file.
 
-A request makes (or re-queues) the ``Heatmap`` row and sends its id to the ``default`` queue once
-the row is committed; the worker (results/tasks.py) claims the row with a conditional update,
+A request makes the ``Heatmap`` row and a ``gradcam`` job for it (or re-queues the job when it
+failed); the jobs layer claims, beats and reaps it like any job, and its runner (results/jobs.py)
 scores the image with the run's best checkpoint exactly as evaluation does, and writes a
 coloured PNG with alpha to ``<run folder>/gradcam/<instance>-<class index>.png``. A later
-request for the same (run, image, label) finds the file and computes nothing.
+request for the same (run, image, label) finds the file and computes nothing. The map's status
+is its job's: a dead worker's map is requeued by the reaper, like any job's.
 
 An evaluation or prediction job explains its scores with the training run it used, so heatmaps
 are kept under that run, shared by every job that used it.
@@ -15,31 +16,24 @@ Torch is imported inside ``compute`` only: the web process imports this module.
 from __future__ import annotations
 
 import functools
-import logging
-from datetime import timedelta
 from pathlib import Path
 
 from django.db import transaction
 from django.db.models import F
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from jobs import services as job_services
 from jobs.models import Job, JobStatus
-from training.engine.config import ConfigError
 from training.engine.files import atomic_write
-from training.jobs import job_folder
 from training.models import JobKind
+from training.runs import RunFolder
 
 from .models import Heatmap
 
-log = logging.getLogger("results.heatmaps")
-
+KIND = "gradcam"
+# The task name of maps queued before they were jobs: results/tasks.py runs such a message's row.
 TASK = "results.compute_heatmap"
-QUEUE = "default"  # one image's forward and backward pass: any worker, no GPU needed
-# A row still queued or running this long after it was asked for lost its worker (or never had
-# one): asking again re-queues it.
-STALE_AFTER = timedelta(minutes=5)
 JOB_KINDS = (JobKind.TRAIN, JobKind.EVALUATE, JobKind.PREDICT)
 
 
@@ -60,7 +54,7 @@ def model_run(job: Job) -> Job:
 
 
 def checkpoint(run: Job) -> Path:
-    return job_folder(run) / "run" / "best.pt"
+    return RunFolder.of(run).best
 
 
 def class_names(run: Job) -> list[str]:
@@ -79,11 +73,15 @@ def class_index(run: Job, label: str) -> int:
 
 def png_path(run: Job, instance_id: int, label: str) -> Path:
     """Keyed by the class index, not the label text: a file name never holds user text."""
-    return job_folder(run) / "gradcam" / f"{instance_id}-{class_index(run, label)}.png"
+    return RunFolder.of(run).gradcam_png(instance_id, class_index(run, label))
 
 
 def find(run: Job, instance, label: str) -> Heatmap | None:
-    return Heatmap.objects.filter(run=run, instance=instance, label=label).first()
+    return (
+        Heatmap.objects.select_related("job")
+        .filter(run=run, instance=instance, label=label)
+        .first()
+    )
 
 
 def is_ready(heatmap: Heatmap) -> bool:
@@ -93,56 +91,46 @@ def is_ready(heatmap: Heatmap) -> bool:
     )
 
 
-def is_stale(heatmap: Heatmap) -> bool:
-    """Pending for longer than any worker takes: no worker has it, or the one that had it died."""
-    return heatmap.pending and heatmap.requested_at <= timezone.now() - STALE_AFTER
-
-
-def stale_message() -> str:
-    return _(
-        "No worker has made this map in %(minutes)d minutes: is a worker on the %(queue)s queue "
-        "running? Ask again to retry."
-    ) % {"minutes": STALE_AFTER.total_seconds() // 60, "queue": QUEUE}
-
-
 @transaction.atomic
-def request_heatmap(run: Job, instance, label: str) -> Heatmap:
-    """The row for (run, image, label), queued for a worker unless its PNG is there already or
-    a worker was sent it a short while ago. A failed, stale or file-less row is queued again."""
+def request_heatmap(run: Job, instance, label: str, owner=None) -> Heatmap:
+    """The row for (run, image, label) with a job making its map, unless its PNG is there
+    already or its job is still queued or running. A failed or cancelled job is queued again;
+    a made map whose file is gone gets a new job."""
     class_index(run, label)
-    _, created = Heatmap.objects.get_or_create(
-        team=run.team, run=run, instance=instance, label=label
-    )
-    heatmap = Heatmap.objects.select_for_update().get(run=run, instance=instance, label=label)
-    if not created:
-        if is_ready(heatmap):
-            return heatmap
-        if heatmap.pending and not is_stale(heatmap):
-            return heatmap
-    heatmap.status, heatmap.error = JobStatus.QUEUED, ""
-    heatmap.requested_at, heatmap.finished_at = timezone.now(), None
-    heatmap.save(update_fields=["status", "error", "requested_at", "finished_at"])
-    _enqueue(heatmap.pk)
+    heatmap, created = Heatmap.objects.get_or_create(
+        run=run, instance=instance, label=label,
+        defaults={"team": run.team, "job": lambda: _new_job(run, instance, label, owner)},
+    )  # fmt: skip
+    if created:
+        return heatmap
+    heatmap = Heatmap.objects.select_for_update().select_related("job").get(pk=heatmap.pk)
+    if heatmap.pending or is_ready(heatmap):
+        return heatmap
+    if heatmap.status == JobStatus.SUCCEEDED:
+        heatmap.job = _new_job(run, instance, label, owner)
+        heatmap.save(update_fields=["job"])
+    else:
+        heatmap.job = job_services.retry(heatmap.job)
     return heatmap
 
 
-def _enqueue(heatmap_id: int) -> None:
-    from celery import current_app as app
-
-    transaction.on_commit(lambda: app.send_task(TASK, args=[heatmap_id], queue=QUEUE))
-
-
-# --- the worker's side -------------------------------------------------------------------------
+def _new_job(run: Job, instance, label: str, owner) -> Job:
+    """The config says what the map is of, for a reader of the job; the runner reads the row."""
+    config = {"run": run.pk, "instance": instance.pk, "label": label}
+    return job_services.create_job(run.team, owner, KIND, config, name=label)
 
 
-def claim(heatmap_id: int) -> Heatmap | None:
-    """QUEUED -> RUNNING for exactly one worker; None for a redelivered or finished request."""
-    claimed = Heatmap.objects.filter(pk=heatmap_id, status=JobStatus.QUEUED).update(
-        status=JobStatus.RUNNING
-    )
-    if not claimed:
-        return None
-    return Heatmap.objects.select_related("run", "instance__team").get(pk=heatmap_id)
+# --- the worker's side (the ``gradcam`` runner in results/jobs.py) ------------------------------
+
+
+def make(heatmap: Heatmap) -> Path:
+    """The map's PNG, computed unless a previous attempt of the job already wrote it (a worker
+    killed between writing the file and recording the job's end)."""
+    path = png_path(heatmap.run, heatmap.instance_id, heatmap.label)
+    if not path.is_file():
+        compute(heatmap)
+        Heatmap.objects.filter(pk=heatmap.pk).update(computations=F("computations") + 1)
+    return path
 
 
 def compute(heatmap: Heatmap) -> Path:
@@ -179,23 +167,6 @@ def _write_png(path: Path, rgba) -> None:
     from PIL import Image
 
     atomic_write(path, lambda out: Image.fromarray(rgba, "RGBA").save(out, format="PNG"))
-
-
-def succeed(heatmap_id: int) -> None:
-    Heatmap.objects.filter(pk=heatmap_id, status=JobStatus.RUNNING).update(
-        status=JobStatus.SUCCEEDED, finished_at=timezone.now(), computations=F("computations") + 1
-    )
-
-
-def fail(heatmap_id: int, exc: BaseException) -> None:
-    """One line a reader can act on: our own errors as they are, others with their type."""
-    if isinstance(exc, (HeatmapRequestError, ConfigError)):
-        message = str(exc)
-    else:
-        message = f"{type(exc).__name__}: {exc}"
-    Heatmap.objects.filter(pk=heatmap_id, status=JobStatus.RUNNING).update(
-        status=JobStatus.FAILED, finished_at=timezone.now(), error=" ".join(message.split())[:500]
-    )
 
 
 # --- what the study page's viewer needs --------------------------------------------------------

@@ -1,17 +1,32 @@
 """Results rows: Grad-CAM overlays asked for from the study page, computed by a worker.
 
 The dashboard itself reads runs and changes nothing; a heatmap is the one thing it asks a worker
-to make. The row says where that work stands (queued, running, succeeded, failed with a
-message); the PNG it produced lives in the run's folder (results/heatmaps.py).
+to make. Each map is a ``gradcam`` job (results/jobs.py): the row names what to draw (run, image,
+label) and points at the job that draws it, whose status is the map's status; the PNG it
+produced lives in the run's folder (results/heatmaps.py).
 """
 
 from django.db import models
-from django.utils import timezone
+from django.db.models import F
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from jobs.models import Job, JobStatus
 from labeling.models import Instance
-from teams.models import TeamOwned
+from teams.models import TeamOwned, TeamScopedQuerySet
+
+# Errors whose message is written for a reader; the job row stores them as "<type>: <message>".
+READABLE_ERRORS = ("HeatmapRequestError", "ConfigError", "JobInputError")
+
+
+class HeatmapQuerySet(TeamScopedQuerySet):
+    pass
+
+
+class HeatmapManager(models.Manager.from_queryset(HeatmapQuerySet)):
+    def get_queryset(self) -> HeatmapQuerySet:
+        # The job's status, filterable as the map's (``filter(status=...)``), never stored twice.
+        return super().get_queryset().alias(status=F("job__status"))
 
 
 class Heatmap(TeamOwned):
@@ -20,13 +35,11 @@ class Heatmap(TeamOwned):
     run = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="heatmaps")
     instance = models.ForeignKey(Instance, on_delete=models.CASCADE, related_name="heatmaps")
     label = models.CharField(_("label"), max_length=100)
-    status = models.CharField(
-        _("status"), max_length=12, choices=JobStatus.choices, default=JobStatus.QUEUED
-    )
-    error = models.TextField(_("error"), blank=True)
-    requested_at = models.DateTimeField(default=timezone.now)  # set again on each requeue
-    finished_at = models.DateTimeField(null=True, blank=True)
+    # The job that makes (or made) the map: a new one only when a made map's file was deleted.
+    job = models.OneToOneField(Job, on_delete=models.CASCADE, related_name="heatmap")
     computations = models.PositiveIntegerField(default=0)  # a cache hit adds none
+
+    objects = HeatmapManager()
 
     class Meta:
         constraints = [
@@ -41,5 +54,21 @@ class Heatmap(TeamOwned):
         return f"{self.run_id}/{self.instance_id}/{self.label} ({self.status})"
 
     @property
+    def status(self) -> str:
+        return self.job.status
+
+    @property
     def pending(self) -> bool:
         return self.status in (JobStatus.QUEUED, JobStatus.RUNNING)
+
+    @property
+    def error(self) -> str:
+        """Why the map could not be made, in one line a reader can act on; "" unless it ended
+        without a map. Our own errors read as they are, others keep their type."""
+        if self.status == JobStatus.CANCELLED:
+            return self.job.error or gettext("The map was cancelled.")
+        if self.status != JobStatus.FAILED:
+            return ""
+        kind, sep, message = self.job.error.partition(": ")
+        text = message if sep and kind in READABLE_ERRORS else self.job.error
+        return " ".join(text.split())[:500]

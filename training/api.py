@@ -1,12 +1,13 @@
 """``/api/jobs/``: list, create (through training/launch.py, as the forms and commands do),
 cancel, retry, predictions and the model registry."""
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.response import Response
 
+from jobs import registry
 from jobs import services as job_services
 from jobs.models import Job
 from teams.access import CAN_TRAIN, TeamScopedViewSetMixin, require_role, writable_team
@@ -35,6 +36,25 @@ class JobViewSet(
 
     def get_serializer_class(self):
         return JobDetailSerializer if self.action == "retrieve" else JobSerializer
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "kind",
+                str,
+                description="Only jobs of this kind. Without it, the kinds hidden "
+                "from the job list (Grad-CAM maps) are left out.",
+            )
+        ]
+    )
+    def list(self, request, *args, **kwargs):
+        kind = request.query_params.get("kind")
+        jobs = self.filter_queryset(self.get_queryset())
+        jobs = jobs.filter(kind=kind) if kind else jobs.exclude(kind__in=registry.hidden_kinds())
+        page = self.paginate_queryset(jobs)
+        if page is None:
+            return Response(self.get_serializer(jobs, many=True).data)
+        return self.get_paginated_response(self.get_serializer(page, many=True).data)
 
     @extend_schema(request=JobCreateSerializer, responses={201: JobSerializer})
     def create(self, request):

@@ -33,7 +33,6 @@ from . import services
 from .export import Entry, export_dataset
 from .models import JobKind
 from .runs import RunFolder
-from .runs import job_folder as job_folder  # results/heatmaps.py's, until it uses RunFolder
 
 log = logging.getLogger("training.jobs")
 

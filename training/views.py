@@ -10,6 +10,7 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from jobs import registry
 from jobs import services as job_services
 from jobs.models import Job, JobStatus
 from teams.access import CAN_TRAIN, get_visible_or_404, require_role, role_in
@@ -37,7 +38,14 @@ def _label_sets(team):
 
 @login_required
 def job_list(request: HttpRequest) -> HttpResponse:
-    jobs = Job.objects.of_team(request.team).select_related("owner")[:200] if request.team else []
+    """The team's jobs, newest first. Kinds registered as hidden (Grad-CAM maps, one per image
+    someone looked at) only with ``?all=1``."""
+    show_all = request.GET.get("all") == "1"
+    hidden = registry.hidden_kinds()
+    jobs = Job.objects.of_team(request.team) if request.team else Job.objects.none()
+    if not show_all:
+        jobs = jobs.exclude(kind__in=hidden)
+    jobs = jobs.select_related("owner")[:200]
     waiting = {}
     for job in jobs:
         if job.status == JobStatus.QUEUED:
@@ -46,7 +54,12 @@ def job_list(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "training/job_list.html",
-        {"rows": rows, "workers": job_services.online_workers()},
+        {
+            "rows": rows,
+            "workers": job_services.online_workers(),
+            "show_all": show_all,
+            "hidden_kinds": ", ".join(registry.label_for(kind) for kind in hidden),
+        },
     )
 
 

@@ -12,6 +12,7 @@ from django.core.management import call_command
 from django.urls import reverse
 
 from jobs.models import Job
+from jobs.services import RUN_JOB_TASK
 from lab.celery import app
 from labeling.models import Instance
 from results import heatmaps
@@ -69,12 +70,13 @@ def explained(personas, tmp_path):
 
 @pytest.fixture
 def sent(monkeypatch) -> list[int]:
-    """Heatmap ids the pages queued, kept here instead of going to the shared broker."""
+    """Heatmap ids the pages queued (as the jobs of their maps), kept here instead of going to
+    the shared broker."""
     ids: list[int] = []
 
     def send_task(name, args=(), **_options):
-        assert name == heatmaps.TASK
-        ids.extend(args)
+        assert name == RUN_JOB_TASK and Job.objects.get(pk=args[0]).kind == heatmaps.KIND
+        ids.extend(Heatmap.objects.filter(job__in=args).values_list("pk", flat=True))
 
     monkeypatch.setattr(app, "send_task", send_task)
     return ids

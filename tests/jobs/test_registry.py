@@ -95,4 +95,6 @@ def test_each_app_registers_its_kinds_when_django_starts():
         "predict": ("gpu", "training.jobs"),
         "cluster": ("default", "curation.jobs"),
         "pacs_pull": ("default", "labeling.jobs"),
+        "gradcam": ("default", "results.jobs"),
     }
+    assert registry.hidden_kinds() == ["gradcam"]  # left out of the job lists unless asked for

@@ -2,18 +2,22 @@
 
 The worker listens on a queue of this test's own: the filesystem broker's folder is shared by
 every test run on the machine, and another run's worker must not take (or be sent) our work.
+Short heartbeat timings let the jobs layer's reaper requeue a killed worker's map within seconds.
 """
 
+import dataclasses
 import os
 import signal
 import subprocess
 import sys
 import uuid
+from pathlib import Path
 
 import pytest
 from django.conf import settings
 from django.urls import reverse
 
+from jobs import registry
 from lab.celery import app
 from results import heatmaps
 from results.models import Heatmap
@@ -28,29 +32,64 @@ pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 @pytest.fixture
 def queue(monkeypatch) -> str:
     name = f"heatmaps-{uuid.uuid4().hex[:8]}"
-    monkeypatch.setattr(heatmaps, "QUEUE", name)
+    kind = dataclasses.replace(registry.get(heatmaps.KIND), queue=name)
+    monkeypatch.setitem(registry.KINDS, heatmaps.KIND, kind)
     return name
 
 
+class Worker:
+    """`celery -A lab worker` on the test's queue, against the test's database and folders; with
+    ``stall``, one whose maps stall mid-map (tests/results/stalling_worker.py)."""
+
+    def __init__(self, tmp_path: Path, queue: str, name: str, stall: Path | None = None) -> None:
+        env = {**os.environ, "DEBUG": "1", "DATABASE_URL": database_url(),
+               "CXR_DATA_DIR": str(settings.DATA_DIR), "CXR_BROKER_DIR": str(settings.BROKER_DIR),
+               "CXR_CACHE_IMAGE_SIZE": str(settings.CACHE_IMAGE_SIZE),
+               "CXR_JOB_HEARTBEAT_SECONDS": "1", "CXR_JOB_HEARTBEAT_TIMEOUT": "5",
+               "CXR_JOB_REAP_SECONDS": "1"}  # fmt: skip
+        entry = (
+            ["-m", "tests.results.stalling_worker", str(stall)]
+            if stall
+            else ["-m", "celery", "-A", "lab"]
+        )
+        self.log = tmp_path / f"worker-{name}.log"
+        self.process = subprocess.Popen(
+            [sys.executable, *entry, "worker", "-Q", queue, "--concurrency", "1",
+             "-n", f"{queue}-{name}@%h", "--loglevel", "INFO"],
+            cwd=ROOT, env=env, stdout=self.log.open("w"), stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )  # fmt: skip
+
+    def kill(self) -> None:
+        """kill -9 of the whole worker: no chance to clean up, like a lost host."""
+        os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(timeout=30)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
 @pytest.fixture
-def worker(tmp_path, queue):
-    """`celery -A lab worker` on the test's queue, against the test's database and folders."""
-    env = {**os.environ, "DEBUG": "1", "DATABASE_URL": database_url(),
-           "CXR_DATA_DIR": str(settings.DATA_DIR), "CXR_BROKER_DIR": str(settings.BROKER_DIR),
-           "CXR_CACHE_IMAGE_SIZE": str(settings.CACHE_IMAGE_SIZE)}  # fmt: skip
-    log = tmp_path / "worker.log"
-    process = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "lab", "worker", "-Q", queue, "--concurrency", "1",
-         "-n", f"{queue}@%h", "--loglevel", "INFO"],
-        cwd=ROOT, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT, start_new_session=True,
-    )  # fmt: skip
-    yield log
-    os.killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=30)
+def workers(tmp_path, queue):
+    started: list[Worker] = []
+
+    def start(name: str, stall: Path | None = None) -> Worker:
+        started.append(Worker(tmp_path, queue, name, stall))
+        return started[-1]
+
+    yield start
+    for worker in started:
+        worker.stop()
+
+
+@pytest.fixture
+def worker(workers) -> Path:
+    return workers("one").log
 
 
 @pytest.fixture
@@ -77,3 +116,31 @@ def test_a_worker_makes_the_map_once_and_the_route_serves_it(client, personas, r
     assert client.post(url).json() == {"status": "succeeded"}  # served, not recomputed
     assert heatmaps.png_path(run, image.pk, "abnormal").stat().st_mtime_ns == written
     assert f"heatmap {row.pk} written" in worker.read_text()
+
+
+def test_a_worker_killed_mid_map_is_reaped_and_another_worker_makes_the_map(
+    client, personas, run, workers, tmp_path
+):
+    image = Prediction.objects.filter(job=run).first().instance
+    url = reverse("results:heatmap", args=[run.pk, image.pk, "abnormal"])
+    mid_map = tmp_path / "mid-map"
+    first = workers("first", stall=mid_map)
+    client.force_login(personas.owner)
+    assert client.post(url).status_code == 202
+    wait_for(mid_map.exists, 120, "the first worker to be mid-map", [first.log])
+    first.kill()
+    row = Heatmap.objects.select_related("job").get()
+    assert mid_map.read_text() == str(row.pk)
+    assert (row.status, row.job.attempts) == ("running", 1)
+    # No worker beats for the map now: it waits for a reaper, and asking again sends nothing.
+    assert client.post(url).json() == {"status": "running"}
+
+    second = workers("second")
+    answer = wait_for(lambda: (r := client.get(url)).status_code == 200 and r, 120,
+                      "the second worker's map", [first.log, second.log])  # fmt: skip
+    assert answer["Content-Type"] == "image/png", answer.content
+    assert b"".join(answer.streaming_content).startswith(b"\x89PNG")
+    row = Heatmap.objects.select_related("job").get()
+    assert (row.status, row.computations, row.job.attempts) == ("succeeded", 1, 2)
+    assert f"heatmap {row.pk} written" in second.log.read_text()
+    assert f"heatmap {row.pk} written" not in first.log.read_text()
