@@ -142,3 +142,24 @@ def test_bench_scripts_import_and_name_modules_that_exist(script, monkeypatch):
             assert hasattr(imported, attribute) or importlib.util.find_spec(
                 f"{name}.{attribute}"
             ), f"{script.name}: from {name} import {attribute}"
+
+
+def _app_modules():
+    for app in APPS:
+        for path in sorted((ROOT / app).rglob("*.py")):
+            if "migrations" not in path.parts:
+                yield path
+
+
+def test_no_module_is_over_800_lines():
+    long = {str(p.relative_to(ROOT)): n for p in _app_modules()
+            if (n := len(p.read_text().splitlines())) > 800}  # fmt: skip
+    assert long == {}
+
+
+def test_every_services_module_says_what_its_one_concern_is():
+    services = [p for p in _app_modules() if p.name == "services.py" or p.parent.name == "services"]
+    assert len(services) > 10  # the apps' services.py and curation's services package
+    for path in services:
+        docstring = ast.get_docstring(ast.parse(path.read_text()))
+        assert docstring and len(docstring.split()) >= 5, path.relative_to(ROOT)
