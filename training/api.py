@@ -12,7 +12,7 @@ from jobs import services as job_services
 from jobs.models import Job
 from teams.access import CAN_TRAIN, TeamScopedViewSetMixin, require_role, writable_team
 
-from . import services
+from . import model_registry
 from .launch import InvalidConfig, MissingInput, launch_job
 from .modelcard import model_card
 from .serializers import (
@@ -100,7 +100,9 @@ class JobViewSet(
         form.is_valid(raise_exception=True)
         data = form.validated_data
         try:
-            job = services.describe_run(job, data.get("name", job.name), data.get("tags", job.tags))
+            job = model_registry.describe_run(
+                job, data.get("name", job.name), data.get("tags", job.tags)
+            )
         except job_services.JobStateError as exc:
             return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
         return Response(JobSerializer(job).data)
@@ -111,7 +113,7 @@ class JobViewSet(
         job = self.get_object()
         require_role(request.user, job.team, CAN_TRAIN)
         try:
-            current = services.mark_current(job, request.user)
+            current = model_registry.mark_current(job, request.user)
         except job_services.JobStateError as exc:
             return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
         return Response({"task": current.task, "job": job.pk})
@@ -130,7 +132,7 @@ class JobViewSet(
         """Registry: the run's best.pt, streamed."""
         job = self.get_object()
         try:
-            services.registered_run(job)
+            model_registry.registered_run(job)
         except job_services.JobStateError as exc:
             raise NotFound(str(exc)) from None
         return weights_response(job)

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, fields
 
 from django.utils.translation import gettext_lazy as _
 
+from jobs.services import JobInputError
 from training.engine.config import (
     ARCH_NAMES,
     TASKS,
@@ -120,6 +121,23 @@ JOB_CONFIGS: dict[str, type[JobConfig]] = {
     "evaluate": EvaluateJobConfig,
     "predict": PredictJobConfig,
 }
+
+
+def stored_config(job) -> JobConfig:
+    """A train, evaluate or predict job's typed config, as its launch parsed and stored it: read
+    back, not checked again. A row without a required field (written by hand, say) fails its job
+    with a message instead of a TypeError."""
+    kind = JOB_CONFIGS[job.kind]
+    names = {f.name for f in fields(kind)}
+    values = {name: value for name, value in job.config.items() if name in names}
+    if values.get("studies") is not None:
+        values["studies"] = tuple(values["studies"])
+    try:
+        return kind(**values)
+    except TypeError as exc:
+        raise JobInputError(
+            f"job {job.pk}: its config {job.config!r} is incomplete ({exc})"
+        ) from None
 
 
 def engine_errors(engine: dict) -> dict[str, str]:

@@ -30,6 +30,7 @@ from training.engine.config import SERVER, ConfigError, fields_owned_by, from_di
 from training.engine.metrics import to_jsonable
 
 from . import services
+from .configs import stored_config
 from .export import Entry, export_dataset
 from .models import JobKind
 from .runs import RunFolder
@@ -45,11 +46,10 @@ def label_set_entries(job) -> tuple[list[Entry], list[str], str, int]:
     """The images a job trains on: a frozen label set's vectors, without unreviewed conflicts."""
     from curation.models import LabelSet
 
-    label_set = LabelSet.objects.filter(team=job.team, pk=job.config.get("label_set")).first()
+    label_set_id = stored_config(job).label_set
+    label_set = LabelSet.objects.filter(team=job.team, pk=label_set_id).first()
     if label_set is None:
-        raise JobInputError(
-            f"label set {job.config.get('label_set')!r} does not exist in this team"
-        )
+        raise JobInputError(f"label set {label_set_id!r} does not exist in this team")
     rows = label_set.images.select_related("instance__study").filter(instance__isnull=False)
     entries, conflicts = [], 0
     for row in rows:
@@ -83,19 +83,20 @@ def _export(job, entries: list[Entry], names: list[str], content_hash: str) -> P
 
 
 def engine_config(job, command: str):
-    values = {k: v for k, v in job.config.get("engine", {}).items() if k not in SERVER_FIELDS}
+    engine = stored_config(job).engine
+    values = {k: v for k, v in engine.items() if k not in SERVER_FIELDS}
     values.update(dataset=str(prepare_dataset(job)), output=str(RunFolder.of(job).run))
     if command == "train":
         values["resume"] = "auto"  # a requeued job continues from its last checkpoint
     # "imagenet" means torchvision's files in the weights folder; nothing else leaves the server.
-    imagenet = job.config.get("engine", {}).get("weights") == "imagenet"
+    imagenet = engine.get("weights") == "imagenet"
     values["weights"] = str(settings.WEIGHTS_DIR) if imagenet else "none"
     return from_dict(values)
 
 
 def _engine_job(context: JobContext, command: str) -> dict:
     config = engine_config(context.job, command)
-    gpus = int(context.job.config.get("gpus") or 1)
+    gpus = stored_config(context.job).gpus or 1
     if gpus > 1:
         result = _train_under_torchrun(context, config, gpus)
     else:
@@ -211,11 +212,11 @@ def train(context: JobContext) -> dict:
 
 def source_run(job) -> Job:
     """The finished training job an evaluation or prediction uses, with its best checkpoint."""
-    source = services.usable_source(job.team, job.config.get("source_job"))
+    source_id = stored_config(job).source_job
+    source = services.usable_source(job.team, source_id)
     if source is None:
         raise JobInputError(
-            f"source_job: {job.config.get('source_job')!r} is not a finished training job "
-            "of this team"
+            f"source_job: {source_id!r} is not a finished training job of this team"
         )
     if not RunFolder.of(source).best.is_file():
         raise JobInputError(f"source_job: job {source.pk} has no best.pt checkpoint on disk")
@@ -229,9 +230,10 @@ def _load_source(job, source):
 
     from training import inference
 
-    trained = inference.load_trained(RunFolder.of(source).best, job.config.get("device", "auto"))
-    if job.config.get("eval_crops"):
-        trained.config = replace(trained.config, eval_crops=job.config["eval_crops"])
+    config = stored_config(job)
+    trained = inference.load_trained(RunFolder.of(source).best, config.device or "auto")
+    if config.eval_crops:
+        trained.config = replace(trained.config, eval_crops=config.eval_crops)
     return trained
 
 
@@ -254,16 +256,16 @@ def _chunk_reporter(context: JobContext, phase: str):
 def evaluate(context: JobContext) -> dict:
     """A run on its own test split (the engine's evaluate), or on another frozen label set."""
     job = context.job
-    source = source_run(job)
-    if job.config.get("label_set"):
+    source, options = source_run(job), stored_config(job)
+    if options.label_set:
         return _evaluate_on_label_set(context, source)
     context.report({"phase": "test", "epoch": 1, "epochs": 1, "step": 0, "total_steps": 1})
     folder, trained_by = RunFolder.of(job), RunFolder.of(source)
     config = from_dict({
         "dataset": str(trained_by.dataset), "output": str(folder.run),
         "checkpoint": str(trained_by.best), "weights": "none",
-        "eval_crops": job.config.get("eval_crops", "five"),
-        "device": job.config.get("device", "auto"),
+        "eval_crops": options.eval_crops or "five",
+        "device": options.device or "auto",
     })  # fmt: skip
     folder.run.mkdir(parents=True, exist_ok=True)  # the engine writes predictions first
     from training.engine import runner as engine
@@ -281,7 +283,8 @@ def _evaluate_on_label_set(context: JobContext, source) -> dict:
     from training.engine.data import open_dataset
 
     job = context.job
-    problem = services.vocabulary_error(source, job.config["label_set"])
+    label_set = stored_config(job).label_set
+    problem = services.vocabulary_error(source, label_set)
     if problem:
         raise JobInputError(f"label_set: {problem}")
     folder = RunFolder.of(job)
@@ -306,7 +309,7 @@ def _evaluate_on_label_set(context: JobContext, source) -> dict:
     probs = inference.score(trained, ds, rows, _chunk_reporter(context, "test"))
     thresholds = inference.thresholds_from_metrics(trained, source.metrics.get("val") or {})
     result = inference.external_report(trained, ds, rows, probs, thresholds)
-    result.update(label_set=job.config["label_set"], label_set_hash=ds.label_set_hash,
+    result.update(label_set=label_set, label_set_hash=ds.label_set_hash,
                   source_job=source.pk, left_out_seen_images=left_out)  # fmt: skip
     records = inference.prediction_records(ds, rows, probs, trained.class_names, "external")
     _write_jsonl(folder.predictions, records)
@@ -325,17 +328,18 @@ def predict_instances(job):
     instances = Instance.objects.of_team(job.team).filter(
         quarantined=False, cache_row__isnull=False
     )
-    if job.config.get("since"):
-        start = datetime.combine(date.fromisoformat(job.config["since"]), time.min)
+    config = stored_config(job)
+    if config.since:
+        start = datetime.combine(date.fromisoformat(config.since), time.min)
         instances = instances.filter(created_at__gte=timezone.make_aware(start))
-    if job.config.get("images") == "unpredicted":
-        instances = instances.exclude(pk__in=scored_by(job.team, job.config["source_job"]))
-    if job.config.get("studies"):
-        instances = instances.filter(study_id__in=job.config["studies"])
-    if job.config.get("label_set"):
-        chosen = LabelSetImage.objects.filter(
-            team=job.team, label_set_id=job.config["label_set"]
-        ).values("instance_id")
+    if config.images == "unpredicted":
+        instances = instances.exclude(pk__in=scored_by(job.team, config.source_job))
+    if config.studies:
+        instances = instances.filter(study_id__in=config.studies)
+    if config.label_set:
+        chosen = LabelSetImage.objects.filter(team=job.team, label_set_id=config.label_set).values(
+            "instance_id"
+        )
         instances = instances.filter(pk__in=chosen)
     return instances.select_related("study").order_by("pk")
 

@@ -11,7 +11,7 @@ from django.utils.translation import gettext as _
 
 from jobs.models import Job
 
-from . import services
+from . import model_registry
 
 
 def intended_use() -> str:
@@ -62,7 +62,7 @@ def model_card(job: Job) -> dict:
     """The registry's card: only for training runs that succeeded."""
     from curation.models import LabelSet
 
-    services.registered_run(job)
+    model_registry.registered_run(job)
     label_set = LabelSet.objects.filter(team=job.team, pk=job.config.get("label_set")).first()
     return run_card(job, job.metrics, label_set)
 
@@ -75,9 +75,9 @@ def run_card(job: Job, metrics: dict, label_set, missing: list[str] | None = Non
         "job": job.pk,
         "name": job.name,
         "tags": job.tags,
-        "task": services.run_task(job),
+        "task": model_registry.run_task(job),
         "arch": metrics.get("arch") or engine.get("arch"),
-        "current": services.is_current(job),
+        "current": model_registry.is_current(job),
         "trained": {
             "started": job.started_at,
             "finished": job.finished_at,

@@ -1,4 +1,5 @@
-"""Training's state changes: evaluation and prediction inputs, stored predictions, the registry.
+"""What evaluation and prediction jobs read and write: their inputs (a usable source run, a label
+set with the same vocabulary) and the per-image predictions every job stores.
 
 The job lifecycle itself (create, claim, cancel, retry, reap) is the jobs layer's
 (``jobs.services``); launching goes through training/launch.py, which calls ``check_job_inputs``
@@ -10,11 +11,8 @@ from __future__ import annotations
 from django.db import transaction
 
 from jobs.models import Job, JobStatus
-from jobs.services import JobStateError
 
-from .models import CurrentModel, JobKind, Prediction
-
-# --- evaluation and prediction: sources, vocabularies, stored predictions -------------------------
+from .models import JobKind, Prediction
 
 
 class MissingInput(ValueError):
@@ -119,43 +117,3 @@ def study_predictions(study, limit: int = 5) -> list[dict]:
         if len(entry["predictions"]) < limit:
             entry["predictions"].append(prediction)
     return list(by_instance.values())
-
-
-# --- the model registry: names, tags, the current model per task -------------------------------
-
-
-def registered_run(job: Job) -> Job:
-    """Only training jobs that succeeded are models; anything else is a JobStateError."""
-    if job.kind != JobKind.TRAIN or job.status != JobStatus.SUCCEEDED:
-        raise JobStateError(f"job {job.pk} is not a training job that succeeded")
-    return job
-
-
-def run_task(job: Job) -> str:
-    return job.metrics.get("task") or job.config.get("engine", {}).get("task", "")
-
-
-def describe_run(job: Job, name: str, tags: list[str]) -> Job:
-    """Rename and tag a finished run (tags deduplicated, order kept)."""
-    registered_run(job)
-    job.name = name[:120]
-    job.tags = list(dict.fromkeys(tag.strip() for tag in tags if tag.strip()))
-    job.save(update_fields=["name", "tags"])
-    return job
-
-
-@transaction.atomic
-def mark_current(job: Job, user) -> CurrentModel:
-    """Make this run the team's current model for its task, replacing the previous one."""
-    registered_run(job)
-    task = run_task(job)
-    current = CurrentModel.objects.select_for_update().filter(team=job.team, task=task).first()
-    if current is None:
-        return CurrentModel.objects.create(team=job.team, task=task, job=job, marked_by=user)
-    current.job, current.marked_by = job, user
-    current.save(update_fields=["job", "marked_by", "marked_at"])
-    return current
-
-
-def is_current(job: Job) -> bool:
-    return CurrentModel.objects.filter(team=job.team, job=job).exists()

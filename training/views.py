@@ -15,7 +15,7 @@ from jobs import services as job_services
 from jobs.models import Job, JobStatus
 from teams.access import CAN_TRAIN, get_visible_or_404, require_role, role_in
 
-from . import services
+from . import model_registry
 from .forms import (
     EvaluateForm,
     LaunchForm,
@@ -165,7 +165,7 @@ def model_list(request: HttpRequest) -> HttpResponse:
         else []
     )
     current = dict(CurrentModel.objects.of_team(team).values_list("job_id", "task")) if team else {}
-    rows = [(job, current.get(job.pk), services.run_task(job)) for job in runs]
+    rows = [(job, current.get(job.pk), model_registry.run_task(job)) for job in runs]
     return render(request, "training/model_list.html", {"rows": rows})
 
 
@@ -239,7 +239,7 @@ def model_edit(request: HttpRequest, pk: int) -> HttpResponse:
     if not form.is_valid():
         context = _model_context(request, job, form)
         return render(request, "training/model_detail.html", context, status=400)
-    services.describe_run(job, form.cleaned_data["name"], form.cleaned_data["tags"])
+    model_registry.describe_run(job, form.cleaned_data["name"], form.cleaned_data["tags"])
     messages.success(request, _("Saved."))
     return redirect("training:model-detail", pk=job.pk)
 
@@ -249,7 +249,7 @@ def model_edit(request: HttpRequest, pk: int) -> HttpResponse:
 def model_current(request: HttpRequest, pk: int) -> HttpResponse:
     job = _model(request, pk)
     require_role(request.user, job.team, CAN_TRAIN)
-    current = services.mark_current(job, request.user)
+    current = model_registry.mark_current(job, request.user)
     messages.success(
         request, _("Job %(job)s is now the current model for %(task)s.")
         % {"job": job.pk, "task": current.task},

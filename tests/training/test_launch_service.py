@@ -71,3 +71,27 @@ def test_a_launch_s_config_errors_land_on_the_form_s_fields():
     assert "must be at least 1, got 0" in form.errors["epochs"]
     assert "label set 9 has other labels" in form.errors["label_set"]
     assert "?" in form.non_field_errors()
+
+
+def test_the_worker_reads_back_the_typed_config_the_launch_stored(personas, finished):
+    from tests.factories import make_study
+    from training.configs import stored_config
+
+    study = make_study(personas.team)
+    job = launch_job(personas.team, personas.owner, "predict",
+                     {"source_job": finished.pk, "studies": [study.pk], "images": "unpredicted"})  # fmt: skip
+    assert stored_config(job).studies == (study.pk,)
+    assert stored_config(job) == parse_config("predict", job.config)
+    assert stored_config(finished) == TrainJobConfig(
+        label_set=finished.config["label_set"], engine={"task": "normal_abnormal"}
+    )
+
+
+def test_a_job_row_without_a_required_config_field_fails_once_with_a_message(personas):
+    from tests.training.runs import run_inline
+
+    job = Job.objects.create(team=personas.team, owner=personas.owner, kind="train",
+                             config={"engine": {}})  # fmt: skip
+    job = run_inline(job)
+    assert job.status == "failed" and job.attempts == 1
+    assert "its config {'engine': {}} is incomplete" in job.error
