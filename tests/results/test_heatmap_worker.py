@@ -6,15 +6,10 @@ Short heartbeat timings let the jobs layer's reaper requeue a killed worker's ma
 """
 
 import dataclasses
-import os
-import signal
-import subprocess
-import sys
 import uuid
 from pathlib import Path
 
 import pytest
-from django.conf import settings
 from django.urls import reverse
 
 from jobs import registry
@@ -23,7 +18,7 @@ from results import heatmaps
 from results.models import Heatmap
 from tests.training.label_sets import frozen_label_set
 from tests.training.runs import trained_job
-from tests.training.test_worker import ROOT, database_url, wait_for
+from tests.training.test_worker import Worker, wait_for
 from training.models import Prediction
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
@@ -37,49 +32,18 @@ def queue(monkeypatch) -> str:
     return name
 
 
-class Worker:
-    """`celery -A lab worker` on the test's queue, against the test's database and folders; with
-    ``stall``, one whose maps stall mid-map (tests/results/stalling_worker.py)."""
-
-    def __init__(self, tmp_path: Path, queue: str, name: str, stall: Path | None = None) -> None:
-        env = {**os.environ, "DEBUG": "1", "DATABASE_URL": database_url(),
-               "CXR_DATA_DIR": str(settings.DATA_DIR), "CXR_BROKER_DIR": str(settings.BROKER_DIR),
-               "CXR_CACHE_IMAGE_SIZE": str(settings.CACHE_IMAGE_SIZE),
-               "CXR_JOB_HEARTBEAT_SECONDS": "1", "CXR_JOB_HEARTBEAT_TIMEOUT": "5",
-               "CXR_JOB_REAP_SECONDS": "1"}  # fmt: skip
-        entry = (
-            ["-m", "tests.results.stalling_worker", str(stall)]
-            if stall
-            else ["-m", "celery", "-A", "lab"]
-        )
-        self.log = tmp_path / f"worker-{name}.log"
-        self.process = subprocess.Popen(
-            [sys.executable, *entry, "worker", "-Q", queue, "--concurrency", "1",
-             "-n", f"{queue}-{name}@%h", "--loglevel", "INFO"],
-            cwd=ROOT, env=env, stdout=self.log.open("w"), stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )  # fmt: skip
-
-    def kill(self) -> None:
-        """kill -9 of the whole worker: no chance to clean up, like a lost host."""
-        os.killpg(self.process.pid, signal.SIGKILL)
-        self.process.wait(timeout=30)
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.kill()
-
-
 @pytest.fixture
 def workers(tmp_path, queue):
     started: list[Worker] = []
 
     def start(name: str, stall: Path | None = None) -> Worker:
-        started.append(Worker(tmp_path, queue, name, stall))
+        """A worker on this test's queue; with ``stall``, one whose maps stall mid-map."""
+        celery = (
+            ("-m", "tests.results.stalling_worker", str(stall))
+            if stall
+            else ("-m", "celery", "-A", "lab")
+        )
+        started.append(Worker(tmp_path, f"{queue}-{name}", queues=queue, command=celery))
         return started[-1]
 
     yield start

@@ -51,9 +51,13 @@ def database_url(user: str = "") -> str:
 
 
 class Worker:
-    """One `celery worker` process (and its pool children) in its own process group."""
+    """One `celery worker` process (and its pool children) in its own process group, on
+    ``queues``; ``command`` starts something that runs Celery's worker (tests/results'
+    stalling_worker, say); ``overrides`` are environment variables."""
 
-    def __init__(self, tmp_path: Path, name: str, **overrides: str) -> None:
+    def __init__(self, tmp_path: Path, name: str, *, queues: str = "default,gpu",
+                 command: tuple[str, ...] = ("-m", "celery", "-A", "lab"),
+                 **overrides: str) -> None:  # fmt: skip
         env = {
             **os.environ,
             "DEBUG": "1",
@@ -68,9 +72,8 @@ class Worker:
         }
         self.log = tmp_path / f"worker-{name}.log"
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "lab", "worker", "-Q", "default,gpu",
-             "--concurrency", "1", "--prefetch-multiplier", "1", "-n", f"{name}@%h",
-             "--loglevel", "INFO"],
+            [sys.executable, *command, "worker", "-Q", queues, "--concurrency", "1",
+             "--prefetch-multiplier", "1", "-n", f"{name}@%h", "--loglevel", "INFO"],
             cwd=ROOT, env=env, stdout=self.log.open("w"), stderr=subprocess.STDOUT,
             start_new_session=True,
         )  # fmt: skip
