@@ -38,7 +38,11 @@ def test_a_curator_launches_from_the_form_and_watches_the_job_finish(
     seen = watch_job(page)  # the bar moves while the job runs, without reloading the page
     assert page.locator("#job-status").inner_text() == "succeeded", worker.log.read_text()[-3000:]
     assert len(seen - {0.0}) >= 2, f"the progress bar did not move: {sorted(seen)}"
-    page.wait_for_load_state()
+    # The page reloads itself once the job has finished, and the reloaded page draws the curves
+    # after its first poll: wait for both, or the count can read the fresh page's empty table.
+    page.wait_for_selector('#job[data-finished="1"]')
+    page.wait_for_selector("#job-curve tbody tr")
     assert page.locator("#job-curve tbody tr").count() > 0
+    page.wait_for_selector("#job-chart canvas")
     assert page.locator("#job-chart canvas").count() == 1  # the live curves, drawn by ECharts
     assert "Rerun with an edited config" in page.content()
