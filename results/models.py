@@ -7,26 +7,15 @@ produced lives in the run's folder (results/heatmaps.py).
 """
 
 from django.db import models
-from django.db.models import F
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from jobs.models import Job, JobStatus
 from labeling.models import Instance
-from teams.models import TeamOwned, TeamScopedQuerySet
+from teams.models import TeamOwned
 
 # Errors whose message is written for a reader; the job row stores them as "<type>: <message>".
 READABLE_ERRORS = ("HeatmapRequestError", "ConfigError", "JobInputError")
-
-
-class HeatmapQuerySet(TeamScopedQuerySet):
-    pass
-
-
-class HeatmapManager(models.Manager.from_queryset(HeatmapQuerySet)):
-    def get_queryset(self) -> HeatmapQuerySet:
-        # The job's status, filterable as the map's (``filter(status=...)``), never stored twice.
-        return super().get_queryset().alias(status=F("job__status"))
 
 
 class Heatmap(TeamOwned):
@@ -38,8 +27,6 @@ class Heatmap(TeamOwned):
     # The job that makes (or made) the map: a new one only when a made map's file was deleted.
     job = models.OneToOneField(Job, on_delete=models.CASCADE, related_name="heatmap")
     computations = models.PositiveIntegerField(default=0)  # a cache hit adds none
-
-    objects = HeatmapManager()
 
     class Meta:
         constraints = [

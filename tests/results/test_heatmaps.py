@@ -96,7 +96,7 @@ def test_each_label_gets_its_own_map(client, personas, run, image):
     normal = heatmaps.png_path(run, image.pk, "normal").read_bytes()
     abnormal = heatmaps.png_path(run, image.pk, "abnormal").read_bytes()
     assert normal != abnormal
-    assert Heatmap.objects.filter(status="succeeded").count() == 2
+    assert Heatmap.objects.filter(job__status="succeeded").count() == 2
 
 
 def test_a_failed_map_shows_its_error_and_asking_again_requeues_it(
