@@ -226,7 +226,7 @@ def run(job_id: int, *, inline: bool = False) -> None:
     for job_logger in job_loggers:
         job_logger.addHandler(handler)
     try:
-        _run(context, handler, _device_name() if not inline else _loaded_device())
+        _run(context, handler, kind, _device_name() if not inline else _loaded_device())
     finally:
         stop_beating()
         until_answered(handler.write, f"job {job.pk}: its log")
@@ -234,14 +234,15 @@ def run(job_id: int, *, inline: bool = False) -> None:
             job_logger.removeHandler(handler)
 
 
-def _run(context: JobContext, handler: RowLogHandler, device: str) -> None:
+def _run(
+    context: JobContext, handler: RowLogHandler, kind: registry.Kind | None, device: str
+) -> None:
     """Run the job's kind and record how it ended, unless the job stopped being ours."""
     job, worker = context.job, context.worker
     try:
         job.device = device
         ours = Job.objects.filter(pk=job.pk, worker=worker)
         until_answered(lambda: ours.update(device=job.device), f"job {job.pk}: its device")
-        kind = registry.get(job.kind)
         if kind is None:
             raise JobInputError(f"no runner for jobs of kind {job.kind!r}")
         result = _run_through_outages(context, kind.function)
