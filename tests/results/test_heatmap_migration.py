@@ -61,7 +61,7 @@ def test_each_map_gets_a_job_with_its_status_and_gives_it_back(personas):
     for label, row in maps.items():
         assert (row.job.kind, row.job.team, row.job.config["label"]) == ("gradcam", run.team, label)
         assert row.job.created_at == rows[label][2]
-    assert Heatmap.objects.filter(status="queued").get().label == "waiting"
+    assert Heatmap.objects.filter(job__status="queued").get().label == "waiting"
 
     back = migrate(BEFORE).get_model("results", "Heatmap")
     assert {row.label: (row.status, row.error) for row in back.objects.all()} == {
