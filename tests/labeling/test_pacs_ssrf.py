@@ -20,7 +20,7 @@ from django.urls import reverse
 
 from jobs.models import Job, JobStatus
 from jobs.tasks import run_job
-from labeling import pacs
+from labeling import netpolicy, pacs
 from labeling.models import PacsConnection
 from tests.labeling.pacs_support import (  # noqa: F401
     dns_fixture,
@@ -313,3 +313,23 @@ def test_the_allow_list_and_key_come_from_the_environment_and_bad_values_stop_th
     assert "CXR_PACS_ALLOWED_HOSTS: '10.0.0.0/33' is not a host name" in bad_list.stderr
     short_key = settings_in_a_new_process(tmp_path, CXR_FIELD_ENCRYPTION_KEY="short")
     assert short_key.returncode != 0 and "at least 32 characters" in short_key.stderr
+
+
+def test_proxy_settings_of_the_environment_are_not_used(client, personas, fake_pacs, monkeypatch):
+    """A forward proxy resolves names itself, out of the policy's reach: none is used."""
+    fake_pacs.answer("/dicom-web/studies", 200, b"[]", Content_Type="application/dicom+json")
+    for name in ("HTTP_PROXY", "http_proxy", "ALL_PROXY"):
+        monkeypatch.setenv(name, "http://127.0.0.1:9")  # nothing listens there
+    PacsConnection.objects.create(team=personas.team, name="x", url=fake_pacs.url())
+    client.force_login(personas.owner)
+    page = client.get(reverse("labeling:pacs"), {"patient": "X"})
+    assert error_text(page) == "" and len(fake_pacs.received) == 1
+
+
+def test_dimse_peers_get_the_same_answer_from_the_settings(dns, no_connections, settings):
+    dns.set("modality.ward", ["192.168.4.7"])
+    with pytest.raises(netpolicy.DestinationRefused):
+        pacs.check_peer("modality.ward", 104)
+    settings.CXR_PACS_ALLOWED_HOSTS = ["192.168.4.0/24"]
+    assert pacs.check_peer("modality.ward", 104).address == "192.168.4.7"
+    assert no_connections == []
