@@ -123,7 +123,7 @@ def _is_host_name(text: str) -> bool:
     labels = text.split(".")
     return len(text) <= 253 and all(
         0 < len(label) <= 63
-        and label.replace("-", "").isalnum()
+        and label.replace("-", "").replace("_", "").isalnum()
         and label.isascii()
         and not label.startswith("-")
         and not label.endswith("-")

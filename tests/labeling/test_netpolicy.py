@@ -31,7 +31,10 @@ def test_internet_addresses_are_public(address):
 
 
 def test_the_allow_list_reads_names_patterns_addresses_and_ranges():
-    allowed = AllowList.parse(["PACS.Hospital.org.", "*.ward.example", "10.20.0.0/16", "::1", ""])
+    allowed = AllowList.parse(
+        ["PACS.Hospital.org.", "*.ward.example", "10.20.0.0/16", "::1", "", "pacs_02.lan"]
+    )
+    assert allowed.allows_name("pacs_02.lan")
     assert allowed.allows_name("pacs.hospital.org") and allowed.allows_name("a.b.ward.example")
     assert not allowed.allows_name("ward.example") and not allowed.allows_name("evil.org")
     assert allowed.allows_address(ipaddress.ip_address("10.20.3.4"))
@@ -131,6 +134,14 @@ def test_an_ip_literal_is_checked_without_a_lookup():
         check_destination("127.0.0.1", 8042, AllowList(), resolve=resolve)
     assert check_destination("8.8.8.8", 443, AllowList(), resolve=resolve).address == "8.8.8.8"
     assert resolve.lookups == []
+
+
+@pytest.mark.parametrize("host", ["2130706433", "0x7f.1", "127.1", "017700000001"])
+def test_numeric_spellings_of_loopback_are_judged_by_what_they_resolve_to(host):
+    """The C resolver reads these as 127.0.0.1 without asking any DNS server."""
+    with pytest.raises(DestinationRefused) as refused:
+        check_destination(host, 80, AllowList())
+    assert refused.value.reason == netpolicy.INTERNAL
 
 
 def test_a_name_that_does_not_resolve_is_refused():
