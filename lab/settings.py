@@ -13,6 +13,8 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
+from labeling.netpolicy import AllowList  # pure Python: no app is loaded by it
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 _TRUE = {"1", "true", "yes", "on"}
@@ -211,6 +213,24 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("CXR_UPLOAD_MAX_MEMORY_MB", 10, minimum=1)
 FILE_UPLOAD_MAX_MEMORY_SIZE = DATA_UPLOAD_MAX_MEMORY_SIZE
 # One upload request (a file or a zip archive) may be at most this large.
 UPLOAD_MAX_BYTES = env_int("CXR_UPLOAD_MAX_MB", 4096, minimum=1) * 1024 * 1024
+
+# PACS connections. Private, loopback and other non-public addresses are refused unless listed
+# here (host names, *.domain, IP addresses, CIDR ranges; labeling/netpolicy.py). The CA bundle
+# verifies an https PACS (empty: the default bundle). Stored PACS passwords are encrypted with
+# CXR_FIELD_ENCRYPTION_KEY (several, comma-separated, while rotating: the first encrypts),
+# derived from SECRET_KEY when unset (labeling/fields.py).
+MIN_FIELD_ENCRYPTION_KEY_LENGTH = 32
+CXR_PACS_CA_BUNDLE = env_str("CXR_PACS_CA_BUNDLE")
+CXR_FIELD_ENCRYPTION_KEY = env_list("CXR_FIELD_ENCRYPTION_KEY")
+if any(len(key) < MIN_FIELD_ENCRYPTION_KEY_LENGTH for key in CXR_FIELD_ENCRYPTION_KEY):
+    raise ImproperlyConfigured(
+        f"each CXR_FIELD_ENCRYPTION_KEY needs at least {MIN_FIELD_ENCRYPTION_KEY_LENGTH} characters"
+    )
+CXR_PACS_ALLOWED_HOSTS = env_list("CXR_PACS_ALLOWED_HOSTS")
+try:
+    AllowList.parse(CXR_PACS_ALLOWED_HOSTS)
+except ValueError as exc:
+    raise ImproperlyConfigured(f"CXR_PACS_ALLOWED_HOSTS: {exc}") from None
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

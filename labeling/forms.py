@@ -1,9 +1,10 @@
-"""Filters of the studies list, validated like any other input."""
+"""Filters of the studies list and the PACS forms, validated like any other input."""
 
 from django import forms
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils.translation import gettext_lazy as _
 
+from . import netpolicy, pacs
 from .models import Instance, PacsConnection, Report, Series
 
 TRISTATE = [("", _("any")), ("yes", _("yes")), ("no", _("no"))]
@@ -72,21 +73,74 @@ def _tristate(studies: QuerySet, choice: str | None, condition) -> QuerySet:
 
 
 class PacsConnectionForm(forms.ModelForm):
-    url = forms.URLField(label=_("DICOMweb URL"), max_length=300, assume_scheme="https")
+    """A team's PACS connection. The address must pass the destination policy
+    (``labeling/netpolicy.py``) now, as it will on every request; the password is write-only."""
+
+    url = forms.URLField(
+        label=_("DICOMweb URL"),
+        max_length=300,
+        assume_scheme="https",
+        help_text=_(
+            "http:// or https://, without a user name, password or #fragment. A private or "
+            "internal address must first be allowed by the server's operator."
+        ),
+    )
     password = forms.CharField(
         label=_("Password"),
         required=False,
+        max_length=300,
+        strip=False,
         widget=forms.PasswordInput(render_value=False),
-        help_text=_("Leave empty to keep the stored password."),
+        help_text=_(
+            "Leave empty to keep the stored password, as long as the address keeps its scheme, "
+            "host and port: a new one drops the stored password, so enter it again."
+        ),
     )
+    field_order = ["name", "url", "username", "password", "proxy"]
 
     class Meta:
         model = PacsConnection
-        fields = ["name", "url", "username", "password", "proxy"]
+        fields = ["name", "url", "username", "proxy"]
 
-    def clean_password(self) -> str:
-        # An empty field keeps what is stored: the password is never sent back to the browser.
-        return self.cleaned_data["password"] or (self.instance.password if self.instance else "")
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        stored = self.instance if self.instance.pk else None
+        self.stored_url = stored.url if stored else ""
+        self.stored_password = stored.password if stored else ""
+        self.password_dropped = False
+        if stored and stored.password_unreadable:
+            self.fields["password"].help_text = _(
+                "The stored password cannot be decrypted with this server's key: enter it again."
+            )
+
+    def clean_url(self) -> str:
+        url = self.cleaned_data["url"]
+        try:
+            pacs.check_url(url)
+        except netpolicy.DestinationRefused as refusal:
+            pacs.egress_log.warning("PACS address refused: %s", refusal)
+            raise forms.ValidationError(
+                pacs.refusal_message(refusal.reason), code=refusal.reason
+            ) from None
+        return url
+
+    def clean(self) -> dict:
+        data = super().clean()
+        # The password is never sent back to the browser, so an empty field keeps the stored
+        # one; but only for the same origin, or a new URL would receive the old password.
+        if not data.get("password") and self.stored_password and "url" in data:
+            self.password_dropped = not netpolicy.same_origin(self.stored_url, data["url"])
+        return data
+
+    def save(self, commit: bool = True) -> PacsConnection:
+        connection = super().save(commit=False)
+        if self.cleaned_data.get("password"):
+            connection.password = self.cleaned_data["password"]
+        elif self.password_dropped or not self.stored_password:
+            connection.password = ""
+        if commit:
+            connection.save()
+        return connection
 
 
 class PacsSearchForm(forms.Form):

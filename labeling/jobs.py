@@ -18,19 +18,28 @@ from jobs.worker import JobContext
 
 from . import services
 from .models import PacsConnection
-from .pacs import PacsError, client_for
+from .pacs import PACS_ERRORS, UNUSABLE_ANSWER, PacsError, PacsRefused, client_for, failure
 
 log = logging.getLogger("labeling.pacs")
 
 
-@runner("pacs_pull", label=_("PACS pull"))
+@runner("pacs_pull", label=_("PACS pull"), permanent=(PacsRefused,))
 def pull(context: JobContext) -> dict:
     """Retrieve the chosen studies, instance by instance, into the job's team."""
     job = context.job
     connection = PacsConnection.objects.filter(team=job.team).first()
     if connection is None:
         raise PacsError("this team has no PACS connection any more")
-    client = client_for(connection)
+    client = client_for(connection, retry=True)
+    try:
+        return _pull(context, connection, client)
+    except (*PACS_ERRORS, *UNUSABLE_ANSWER) as exc:
+        # The job's error, traceback and log are the team's to read: details go to the operator.
+        raise failure(exc) from None
+
+
+def _pull(context: JobContext, connection: PacsConnection, client: DICOMwebClient) -> dict:
+    job = context.job
     wanted = _instances(client, job.config.get("studies", []))
     counts = {"imported": 0, "duplicate": 0, "rejected": 0}
     rejected = []

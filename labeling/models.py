@@ -9,6 +9,8 @@ from django.utils.translation import gettext_lazy as _
 
 from teams.models import TeamOwned
 
+from .fields import EncryptedTextField, Undecryptable
+
 
 class Study(TeamOwned):
     study_uid = models.CharField(_("Study Instance UID"), max_length=64)
@@ -132,14 +134,15 @@ class Report(TeamOwned):
 class PacsConnection(TeamOwned):
     """A team's PACS, reached over DICOMweb: searched (QIDO-RS) and pulled from (WADO-RS).
 
-    The password is readable by the server (it must log in with it) but never shown or returned
-    by the API; only team admins may change the connection.
+    The password is readable by the server (it must log in with it) but stored encrypted and
+    never shown or returned by the API; only team admins may change the connection. Every
+    request to ``url`` passes the destination policy (``labeling/netpolicy.py``).
     """
 
     name = models.CharField(_("name"), max_length=100)
     url = models.URLField(_("DICOMweb URL"), max_length=300)
     username = models.CharField(_("username"), max_length=150, blank=True)
-    password = models.CharField(_("password"), max_length=300, blank=True)
+    password = EncryptedTextField(_("password"), blank=True)
     proxy = models.BooleanField(
         _("proxy mode"),
         default=False,
@@ -157,3 +160,8 @@ class PacsConnection(TeamOwned):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.url})"
+
+    @property
+    def password_unreadable(self) -> bool:
+        """The stored password cannot be decrypted with this server's key: enter it again."""
+        return isinstance(self.password, Undecryptable)

@@ -88,6 +88,14 @@ def pacs(request: HttpRequest) -> HttpResponse:
             saved.team = team
             saved.save()
             messages.success(request, _("PACS connection saved."))
+            if connection_form.password_dropped:
+                messages.warning(
+                    request,
+                    _(
+                        "The address changed, so the stored password was dropped: enter it "
+                        "again if the PACS needs one."
+                    ),
+                )
             return redirect("labeling:pacs")
     elif request.method == "POST" and request.POST.get("action") == "pull":
         require_role(request.user, team, CAN_IMPORT)

@@ -13,6 +13,12 @@ SERIES = dicom_factory.new_uid("2.81")
 SOP = dicom_factory.new_uid("3.81")
 
 
+@pytest.fixture(autouse=True)
+def _loopback_allowed(settings):
+    """Orthanc listens on loopback, which the PACS policy refuses unless the operator lists it."""
+    settings.CXR_PACS_ALLOWED_HOSTS = ["127.0.0.1"]
+
+
 @pytest.fixture
 def proxied(orthanc, personas):
     data = dicom_factory.to_bytes(dicom_factory.make_dx(identity=81))
@@ -53,13 +59,13 @@ def test_an_outsider_cannot_reach_another_team_s_pacs(client, personas, proxied)
     assert STUDY not in response.content.decode()
 
 
-def test_a_pacs_that_is_down_is_a_502_with_the_reason(client, personas):
+def test_a_pacs_that_is_down_is_a_502_that_says_so(client, personas):
     PacsConnection.objects.create(
         team=personas.team, name="Gone", url="http://127.0.0.1:9/dicom-web", proxy=True
     )
     client.force_login(personas.owner)
     response = client.get("/dicomweb/studies")
-    assert response.status_code == 502 and b"did not answer" in response.content
+    assert response.status_code == 502 and response.content == b"The PACS could not be reached.\n"
 
 
 def test_without_proxy_mode_local_data_is_served(client, personas, orthanc):
