@@ -96,7 +96,6 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "rest_framework",
-    "rest_framework.authtoken",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "teams",
@@ -214,8 +213,10 @@ UPLOAD_MAX_BYTES = env_int("CXR_UPLOAD_MAX_MB", 4096, minimum=1) * 1024 * 1024
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
+        # Token first: a refused request then gets 401 with WWW-Authenticate (and a throttled
+        # address 429), which DRF turns into 403 when the first scheme names no header.
+        "teams.tokens.ApiTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
-        "rest_framework.authentication.TokenAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
@@ -281,6 +282,12 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
 }
+
+# API tokens (README, "Access"): invalid ones are counted per client address (teams/tokens.py),
+# which is the socket's, or read from X-Forwarded-For behind PROXY_COUNT proxies.
+PROXY_COUNT = env_int("CXR_PROXY_COUNT", 0, minimum=0)
+LOCKOUT_MINUTES = env_int("CXR_LOCKOUT_MINUTES", 15, minimum=1)
+TOKEN_FAILURE_LIMIT = env_int("CXR_TOKEN_FAILURE_LIMIT", 20, minimum=1)
 
 # Production hardening: on by default whenever DEBUG is off.
 SESSION_COOKIE_SECURE = not DEBUG and env_bool("SECURE_COOKIES", True)
