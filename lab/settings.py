@@ -282,8 +282,17 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    # A 4xx (a 403 above all) is one line with its reason, never a traceback.
+    "filters": {"client_errors_one_line": {"()": "lab.logs.ClientErrorsOneLine"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": ["client_errors_one_line"],
+        }
+    },
     "loggers": {
+        "django.request": {"filters": ["client_errors_one_line"]},
         "axes": {"level": "WARNING"},  # failures and lockouts, not every successful login
     },
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
