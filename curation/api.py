@@ -12,7 +12,13 @@ from rest_framework.exceptions import APIException, ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from teams.access import CAN_CURATE, TeamScopedViewSetMixin, require_role, writable_team
+from teams.access import (
+    CAN_CURATE,
+    CAN_FREEZE,
+    TeamScopedViewSetMixin,
+    require_role,
+    writable_team,
+)
 from teams.middleware import active_team
 
 from . import services
@@ -235,7 +241,8 @@ class LabelSetViewSet(
     def create(self, request):
         """Freeze the current mapping as the next label set version."""
         data = _valid(FreezeSerializer, request)
-        label_set = services.freeze_label_set(_team(request), request.user, note=data["note"])
+        team = writable_team(request.user, request.data.get("team"), CAN_FREEZE, _active(request))
+        label_set = services.freeze_label_set(team, request.user, note=data["note"])
         return Response(LabelSetSerializer(label_set).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(responses={200: dict})

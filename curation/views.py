@@ -16,7 +16,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_http_methods, require_POST
 
-from teams.access import CAN_CURATE, get_visible_or_404, require_role, role_in
+from teams.access import CAN_CURATE, CAN_FREEZE, get_visible_or_404, require_role, role_in
 
 from . import services
 from .forms import CuesForm, LabelForm, LabelNamesForm
@@ -97,7 +97,7 @@ def label_sets(request: HttpRequest) -> HttpResponse:
     """Frozen label sets, newest first; POST freezes the current mapping."""
     team = request.team
     if request.method == "POST" and team is not None:
-        require_role(request.user, team, CAN_CURATE)
+        require_role(request.user, team, CAN_FREEZE)
         try:
             label_set = services.freeze_label_set(team, request.user, request.POST.get("note", ""))
         except services.CurationError as exc:

@@ -7,6 +7,7 @@ README's configuration table lists every variable read below; keep the two in st
 
 import os
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -98,7 +99,7 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "rest_framework",
-    "rest_framework.authtoken",
+    "axes",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "teams",
@@ -120,6 +121,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "teams.middleware.ActiveTeamMiddleware",
+    "axes.middleware.AxesMiddleware",  # last: turns a locked-out login into the lockout page
 ]
 
 ROOT_URLCONF = "lab.urls"
@@ -234,8 +236,10 @@ except ValueError as exc:
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
+        # Token first: a refused request then gets 401 with WWW-Authenticate (and a throttled
+        # address 429), which DRF turns into 403 when the first scheme names no header.
+        "teams.tokens.ApiTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
-        "rest_framework.authentication.TokenAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
@@ -298,9 +302,43 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    # A 4xx (a 403 above all) is one line with its reason, never a traceback.
+    "filters": {"client_errors_one_line": {"()": "lab.logs.ClientErrorsOneLine"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": ["client_errors_one_line"],
+        }
+    },
+    "loggers": {
+        "django.request": {"filters": ["client_errors_one_line"]},
+        "axes": {"level": "WARNING"},  # failures and lockouts, not every successful login
+    },
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
 }
+
+# Logins and API tokens (README, "Access"). django-axes counts failed logins in the database per
+# (username, client address) pair: a pair past the limit gets 429 and the lockout page for
+# LOCKOUT_MINUTES, on /accounts/login/ and the admin login alike, while other users behind the
+# same address log in as before. Invalid API tokens are counted per address (teams/tokens.py).
+# The client address is the socket's, or read from X-Forwarded-For behind PROXY_COUNT proxies.
+AUTHENTICATION_BACKENDS = [
+    "teams.logins.LoginThrottleBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+PROXY_COUNT = env_int("CXR_PROXY_COUNT", 0, minimum=0)
+LOCKOUT_MINUTES = env_int("CXR_LOCKOUT_MINUTES", 15, minimum=1)
+TOKEN_FAILURE_LIMIT = env_int("CXR_TOKEN_FAILURE_LIMIT", 20, minimum=1)
+AXES_FAILURE_LIMIT = env_int("CXR_LOGIN_FAILURE_LIMIT", 5, minimum=1)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_COOLOFF_TIME = timedelta(minutes=LOCKOUT_MINUTES)
+AXES_RESET_ON_SUCCESS = True
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False  # the wait shown is the wait there is
+AXES_CLIENT_IP_CALLABLE = "teams.addresses.client_address"
+AXES_LOCKOUT_CALLABLE = "teams.logins.lockout_response"
+AXES_DISABLE_ACCESS_LOG = True  # failures are kept, successful logins are not
+AXES_VERBOSE = False  # no banner on every manage.py command
 
 # Production hardening: on by default whenever DEBUG is off.
 SESSION_COOKIE_SECURE = not DEBUG and env_bool("SECURE_COOKIES", True)

@@ -3,8 +3,8 @@
 GET answers with the PNG once a worker wrote it; otherwise with a JSON status, the map's job's:
 202 while queued or running (a dead worker's job is requeued by the jobs layer's reaper), 200
 with ``none`` (never asked for) or ``failed`` with the worker's message (a POST queues it
-again). Any member of the run's team may ask: a map changes no data. Another team's run or image is a 404,
-an unknown label a 400, before anything is queued.
+again). Any member of the run's team may ask (``CAN_EXPLAIN``): a map changes no data. Another
+team's run or image is a 404, an unknown label a 400, before anything is queued.
 """
 
 from django.contrib.auth.decorators import login_required
@@ -14,7 +14,7 @@ from django.views.decorators.http import require_http_methods
 
 from jobs.models import Job, JobStatus
 from labeling.models import Instance
-from teams.access import get_visible_or_404
+from teams.access import CAN_EXPLAIN, get_visible_or_404, require_role
 
 from . import heatmaps
 from .models import Heatmap
@@ -26,6 +26,8 @@ def heatmap(request: HttpRequest, pk: int, instance: int, label: str) -> HttpRes
     jobs = Job.objects.filter(kind__in=heatmaps.JOB_KINDS).select_related("team")
     job = get_visible_or_404(jobs, request.user, pk=pk)
     image = get_object_or_404(Instance.objects.of_team(job.team), pk=instance)
+    if request.method == "POST":
+        require_role(request.user, job.team, CAN_EXPLAIN)
     try:
         run = heatmaps.model_run(job)
         heatmaps.class_index(run, label)

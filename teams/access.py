@@ -11,10 +11,15 @@ from django.http import Http404
 
 from .models import Membership, Role, Team
 
-# What each role may do besides reading. Admins may do everything.
+# What each role may do besides reading (which is membership itself: ``visible``). These are the
+# README's role table ("Access"); tests/lab/test_roles.py reads that table and holds both these
+# sets and the pages and API to it.
+CAN_EXPLAIN = set(Role.values)  # ask for a Grad-CAM map: it changes no data
+CAN_IMPORT = {Role.ADMIN, Role.CURATOR}
 CAN_CURATE = {Role.ADMIN, Role.CURATOR}
+CAN_FREEZE = {Role.ADMIN, Role.CURATOR}
 CAN_TRAIN = {Role.ADMIN, Role.ML_ENGINEER}
-CAN_IMPORT = {Role.ADMIN, Role.CURATOR, Role.ML_ENGINEER}
+CAN_CONFIGURE_PACS = {Role.ADMIN}
 
 
 def teams_for(user) -> QuerySet[Team]:

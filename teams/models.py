@@ -96,3 +96,36 @@ class TeamOwned(models.Model):
 
     class Meta:
         abstract = True
+
+
+class ApiToken(models.Model):
+    """A key for the API and DICOMweb (``Authorization: Token <key>``), kept as its SHA-256
+    only: the key is shown once, when it is made, and never again (``teams/tokens.py``)."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens"
+    )
+    # The key's first characters, enough to tell a user's tokens apart, too few to use one.
+    prefix = models.CharField(_("prefix"), max_length=8)
+    digest = models.CharField(max_length=64, unique=True, editable=False)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+
+    class Meta:
+        ordering = ["user__username", "-created_at"]
+        verbose_name = _("API token")
+        verbose_name_plural = _("API tokens")
+
+    def __str__(self) -> str:
+        return f"{self.prefix}… ({self.user})"
+
+
+class TokenFailure(models.Model):
+    """Invalid API tokens sent from one client address, counted in the database so that every
+    web worker sees the same count (``teams/tokens.py`` refuses the address past the limit)."""
+
+    address = models.CharField(max_length=45, unique=True)
+    failures = models.PositiveIntegerField(default=0)
+    last_failure_at = models.DateTimeField(db_index=True)
+
+    def __str__(self) -> str:
+        return f"{self.address}: {self.failures}"

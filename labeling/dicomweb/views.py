@@ -45,12 +45,12 @@ from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpRespons
 from django.middleware.csrf import CsrfViewMiddleware
 from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
-from rest_framework.authentication import TokenAuthentication
 from rest_framework.exceptions import AuthenticationFailed
 
 from teams.access import CAN_IMPORT, require_role, visible
 from teams.middleware import active_team
 from teams.models import Team
+from teams.tokens import ApiTokenAuthentication
 
 from ..dicom import DicomRejected
 from ..models import Instance, PacsConnection, Series, Study
@@ -103,7 +103,7 @@ def _authenticate(request: HttpRequest) -> bool:
     """Session or token; sets ``request.user`` and ``request.team``. True if by token."""
     if request.user.is_authenticated:
         return False
-    found = TokenAuthentication().authenticate(request)
+    found = ApiTokenAuthentication().authenticate(request)
     if found is None:
         raise AuthenticationFailed("authentication required: log in or send 'Token <key>'")
     request.user = found[0]
@@ -145,7 +145,9 @@ def dicomweb_view(*methods: str) -> Callable:
             try:
                 by_token = _authenticate(request)
             except AuthenticationFailed as exc:
-                return _text(401, str(exc.detail), WWW_Authenticate='Token realm="dicomweb"')
+                return _text(
+                    exc.status_code, str(exc.detail), WWW_Authenticate='Token realm="dicomweb"'
+                )
             if request.method == "POST" and not by_token and (problem := _csrf_problem(request)):
                 return _text(403, f"CSRF check failed: {problem}")
             if request.method == "GET" and (connection := _proxy_connection(request)):

@@ -5,10 +5,10 @@ from types import SimpleNamespace
 
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from jobs.models import Job
+from teams.tokens import issue_token
 from tests.factories import make_instance, make_report, make_study
 
 
@@ -188,8 +188,7 @@ API_ROUTES = sorted(route for route in OBJECT_ROUTES if ":" not in route)
 @pytest.mark.parametrize("route", API_ROUTES)
 def test_outsider_gets_404_with_a_token_too(personas, world, route):
     api = APIClient()
-    token = Token.objects.create(user=personas.outsider)
-    api.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    api.credentials(HTTP_AUTHORIZATION=f"Token {issue_token(personas.outsider)}")
     assert fetch(api, route, world).status_code == 404
 
 

@@ -93,11 +93,15 @@ def test_bootstrap_prints_a_fresh_password_once_and_creates_demo_data(tmp_path):
     assert summary["team"] == "Demo" and len(summary["password"]) >= 12
     second = manage("bootstrap", "--images", "3", "--size", "64", "--json", tmp_path=tmp_path)
     assert json.loads(second.stdout.strip().splitlines()[-1])["password"] is None
-    # The printed password logs in; the demo team has its studies (and only once).
+    # The printed password logs in; the demo team has its studies (and only once). The admin is
+    # the team's: no Django superuser or staff, since the Django admin shows every team.
     check = (
         "from django.contrib.auth import authenticate;"
         "from labeling.models import Study;"
-        f"assert authenticate(username='admin', password={summary['password']!r});"
+        "from teams.models import Membership;"
+        f"user = authenticate(username='admin', password={summary['password']!r});"
+        "assert user and not user.is_superuser and not user.is_staff;"
+        "assert Membership.objects.get(user=user, team__name='Demo').role == 'admin';"
         "print(Study.objects.filter(team__name='Demo').count())"
     )
     counted = manage("shell", "--no-imports", "-c", check, tmp_path=tmp_path)

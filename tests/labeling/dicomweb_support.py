@@ -15,10 +15,10 @@ import pydicom
 import pytest
 from django.test import Client
 from pydicom import uid as dcm_uid
-from rest_framework.authtoken.models import Token
 
 from labeling.models import Instance
 from labeling.services import ingest_file
+from teams.tokens import issue_token
 from tests.dicom_factory import make_dx, new_uid, to_bytes
 
 
@@ -114,8 +114,7 @@ def token_client_fixture(personas):
     """A Django test client that authenticates like a machine: ``Authorization: Token``."""
 
     def make(user=None) -> Client:
-        token, _ = Token.objects.get_or_create(user=user or personas.owner)
-        return Client(HTTP_AUTHORIZATION=f"Token {token.key}")
+        return Client(HTTP_AUTHORIZATION=f"Token {issue_token(user or personas.owner)}")
 
     return make
 

@@ -10,9 +10,9 @@ import pytest
 import requests
 from dicomweb_client.api import DICOMwebClient
 from PIL import Image
-from rest_framework.authtoken.models import Token
 
 from labeling.dicom import read_dicom, to_uint8
+from teams.tokens import issue_token
 from tests.dicom_factory import make_dx, phantom
 from tests.labeling.dicomweb_support import world_fixture  # noqa: F401
 
@@ -25,9 +25,9 @@ def dicomweb(live_server, world) -> Iterator[DICOMwebClient]:
     """Closes its session after the test: a kept-alive connection keeps the live server's request
     thread, and with it that thread's database connection (CONN_MAX_AGE), alive until garbage
     collection, and one still open at the end of the run stops the test database's removal."""
-    token = Token.objects.create(user=world.personas.owner)
+    key = issue_token(world.personas.owner)
     with requests.Session() as session:
-        session.headers["Authorization"] = f"Token {token.key}"
+        session.headers["Authorization"] = f"Token {key}"
         yield DICOMwebClient(url=f"{live_server.url}/dicomweb", session=session)
 
 

@@ -1,4 +1,8 @@
-"""First start of an embedded install: a demo team, an admin with a fresh password, demo data."""
+"""First start of an embedded install: a demo team, its admin with a fresh password, demo data.
+
+The admin is the team's, not a Django superuser: the Django admin shows every team's rows, so it
+belongs to operators made with ``createsuperuser`` (README, "Access").
+"""
 
 import secrets
 
@@ -62,6 +66,6 @@ class Command(LabCommand):
         password = None
         if user is None:
             password = secrets.token_urlsafe(12)
-            user = users.create_superuser(username=username, email="", password=password)
+            user = users.create_user(username=username, email="", password=password)
         services.add_member(team, user, Role.ADMIN)
         return password
