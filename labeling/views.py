@@ -11,7 +11,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import cache_control
 
 from jobs import services as job_services
-from teams.access import CAN_IMPORT, get_visible_or_404, require_role, role_in
+from teams.access import CAN_CONFIGURE_PACS, CAN_IMPORT, get_visible_or_404, require_role, role_in
 from teams.models import Role
 
 from . import pacs as pacs_client
@@ -81,7 +81,7 @@ def pacs(request: HttpRequest) -> HttpResponse:
     connection = PacsConnection.objects.filter(team=team).first()
     connection_form = PacsConnectionForm(instance=connection)
     if request.method == "POST" and request.POST.get("action") == "connection":
-        require_role(request.user, team, {Role.ADMIN})
+        require_role(request.user, team, CAN_CONFIGURE_PACS)
         connection_form = PacsConnectionForm(request.POST, instance=connection)
         if connection_form.is_valid():
             saved = connection_form.save(commit=False)
