@@ -42,4 +42,21 @@ export function handleKey(event) {
 }
 
 document.addEventListener("keydown", handleKey);
-window.CXRLab = Object.assign(window.CXRLab || {}, { handleKey });
+
+// The Content-Security-Policy refuses inline handlers (onchange="…"): markup asks with data
+// attributes instead, and this one listener acts.
+// data-submit-on-change: a select that submits its form (team and language switchers);
+// data-check-all="selector": a checkbox that ticks or clears every box the selector matches.
+export function handleChange(event) {
+  const target = event.target;
+  if (!(target instanceof HTMLElement)) return;
+  if (target.matches("select[data-submit-on-change]")) target.form?.submit();
+  if (target.matches("input[type=checkbox][data-check-all]")) {
+    document.querySelectorAll(target.dataset.checkAll).forEach((box) => {
+      box.checked = target.checked;
+    });
+  }
+}
+
+document.addEventListener("change", handleChange);
+window.CXRLab = Object.assign(window.CXRLab || {}, { handleKey, handleChange });

@@ -23,6 +23,23 @@ echarts.use([
 
 const fixed = (value, digits = 3) => (value == null ? "—" : Number(value).toFixed(digits));
 
+// Tooltips are elements, not HTML strings: ECharts puts a string into innerHTML, and its own
+// markup carries style attributes, which the Content-Security-Policy refuses. Lines are text
+// (a label's name shows as written, never as markup); {text, color} adds the series' marker.
+function tooltip(lines) {
+  const box = document.createElement("div");
+  for (const line of lines) {
+    const row = box.appendChild(document.createElement("div"));
+    if (line.color) {
+      const marker = row.appendChild(document.createElement("span"));
+      marker.textContent = "● ";
+      marker.style.color = line.color; // a CSSOM property, which the policy allows
+    }
+    row.append(line.text ?? line);
+  }
+  return box;
+}
+
 function mount(element) {
   const existing = echarts.getInstanceByDom(element);
   if (existing) return existing; // redrawn in place (the live job page redraws every poll)
@@ -44,8 +61,11 @@ export function roc(element, series, options = {}) {
       tooltip: {
         trigger: "item",
         formatter: (p) =>
-          `${p.seriesName}<br>${s.threshold || "threshold"} ${fixed(p.data[2])}` +
-          `<br>${s.tpr || "TPR"} ${fixed(p.data[1])} · ${s.fpr || "FPR"} ${fixed(p.data[0])}`,
+          tooltip([
+            { text: p.seriesName, color: p.color },
+            `${s.threshold || "threshold"} ${fixed(p.data[2])}`,
+            `${s.tpr || "TPR"} ${fixed(p.data[1])} · ${s.fpr || "FPR"} ${fixed(p.data[0])}`,
+          ]),
       },
       xAxis: { type: "value", min: 0, max: 1, name: s.fpr || "FPR", nameLocation: "middle", nameGap: 28 },
       yAxis: { type: "value", min: 0, max: 1, name: s.tpr || "TPR", nameLocation: "middle", nameGap: 36 },
@@ -101,8 +121,11 @@ export function confusion(element, data, options = {}) {
       grid: { left: 160, right: 20, top: 10, bottom: 110 },
       tooltip: {
         formatter: (p) =>
-          `${s.true || "true"}: ${labels[p.data[1]]}<br>${s.predicted || "predicted"}: ` +
-          `${labels[p.data[0]]}<br>${s.count || "images"}: ${p.data[2]}`,
+          tooltip([
+            `${s.true || "true"}: ${labels[p.data[1]]}`,
+            `${s.predicted || "predicted"}: ${labels[p.data[0]]}`,
+            `${s.count || "images"}: ${p.data[2]}`,
+          ]),
       },
       xAxis: { type: "category", data: labels, axisLabel: { rotate: 40, interval: 0 }, name: s.predicted },
       yAxis: { type: "category", data: labels, inverse: true, axisLabel: { interval: 0 }, name: s.true },
@@ -130,7 +153,7 @@ export function apCdf(element, data, options = {}) {
       grid: { left: 50, right: 20, top: 20, bottom: 45 },
       tooltip: {
         trigger: "item",
-        formatter: (p) => `AP ≤ ${fixed(p.data[0])}: ${fixed(p.data[1] * 100, 1)}%`,
+        formatter: (p) => tooltip([`AP ≤ ${fixed(p.data[0])}: ${fixed(p.data[1] * 100, 1)}%`]),
       },
       xAxis: { type: "value", min: 0, max: 1, name: s.ap || "AP", nameLocation: "middle", nameGap: 28 },
       yAxis: { type: "value", min: 0, max: 1, name: s.fraction || "share", nameLocation: "middle", nameGap: 36 },
@@ -161,7 +184,14 @@ export function curves(element, history, options = {}) {
       animation: false,
       legend: { top: 0 },
       grid: { left: 50, right: 50, top: 40, bottom: 45 },
-      tooltip: { trigger: "axis" },
+      tooltip: {
+        trigger: "axis",
+        formatter: (points) =>
+          tooltip([
+            `${s[x] || x} ${points[0]?.data[0] ?? ""}`,
+            ...points.map((p) => ({ text: `${p.seriesName} ${fixed(p.data[1], 4)}`, color: p.color })),
+          ]),
+      },
       xAxis: { type: "value", name: s[x] || x, nameLocation: "middle", nameGap: 28, minInterval: 1 },
       yAxis: [
         { type: "value", name: s.loss || "loss", scale: true },
