@@ -59,32 +59,34 @@ class ModelPlan:
         return self.model._base_manager.filter(**{self.team_path: team}).order_by("pk")
 
 
-def team_paths() -> dict[str, str]:
-    """Every model with a chain of foreign keys to Team: label -> the shortest lookup path."""
-    found: dict[str, str] = {}
+def team_paths() -> dict[type[models.Model], str]:
+    """Every model with a chain of foreign keys to Team, with the shortest lookup path."""
+    found: dict[type[models.Model], str] = {}
+    everything = [
+        m for m in apps.get_models() if not m._meta.proxy
+    ]  # a proxy's rows are its base's
     queue = deque([(Team, "")])
-    seen = {Team}
     while queue:
         target, path = queue.popleft()
-        for model in apps.get_models():
-            if model in seen or model._meta.proxy:  # a proxy's rows are its concrete model's
+        for model in everything:
+            if model is Team or model in found:
                 continue
             for field in model._meta.concrete_fields:
                 if field.is_relation and field.related_model is target:
-                    found[model._meta.label_lower] = f"{field.name}__{path}" if path else field.name
-                    seen.add(model)
-                    queue.append((model, found[model._meta.label_lower]))
+                    found[model] = f"{field.name}__{path}" if path else field.name
+                    queue.append((model, found[model]))
                     break
     return found
 
 
 def build() -> list[ModelPlan]:
     """The plan, parents before children (ties in label order, so every run agrees)."""
-    paths = {label: path for label, path in team_paths().items() if label not in EXCLUDED}
+    paths = {m: p for m, p in team_paths().items() if m._meta.label_lower not in EXCLUDED}
+    labels = {m._meta.label_lower for m in paths}
     user_model = get_user_model()
     plans = {}
-    for label, path in paths.items():
-        model = apps.get_model(label)
+    for model, path in paths.items():
+        label = model._meta.label_lower
         if model._meta.many_to_many:
             names = [f.name for f in model._meta.many_to_many]
             raise PlanError(
@@ -104,7 +106,7 @@ def build() -> list[ModelPlan]:
                     raise PlanError(f"{label}.{field.name} refers to its own model and is "
                                     "required: the restore sets such links after the rows")  # fmt: skip
                 target = SELF
-            elif related._meta.label_lower in paths:
+            elif related._meta.label_lower in labels:
                 target = related._meta.label_lower
             else:
                 raise PlanError(

@@ -99,9 +99,27 @@ def _header(tar: tarfile.TarFile) -> dict:
     if info is None or info.name != archive.HEADER or not info.isfile():
         raise ArchiveError("the archive does not start with its header: not a team backup")
     header = json.loads(tar.extractfile(info).read())
-    if header.get("format") != archive.FORMAT:
-        raise ArchiveError(f"unknown archive format {header.get('format')!r}")
+    if not isinstance(header, dict) or header.get("format") != archive.FORMAT:
+        found = header.get("format") if isinstance(header, dict) else None
+        raise ArchiveError(f"unknown archive format {found!r}")
+    if not _complete(header):
+        raise ArchiveError("the archive's header is incomplete: not a team backup")
     return header
+
+
+def _complete(header: dict) -> bool:
+    try:
+        team, users, models_ = header["team"]["fields"], header["users"], header["plan"]
+        return (
+            isinstance(team["name"], str)
+            and isinstance(header["runs_folder"], str)
+            and isinstance(users, list)
+            and all(isinstance(u["id"], int) for u in users)
+            and isinstance(models_, list)
+            and all(isinstance(m["model"], str) and isinstance(m["fields"], list) for m in models_)
+        )
+    except (KeyError, TypeError):
+        return False
 
 
 @dataclass
@@ -313,10 +331,11 @@ class _Restore:
         user_model = get_user_model()
         username = user_model.USERNAME_FIELD
         matched, created = self.summary_users
+        known = {f.name for f in user_model._meta.concrete_fields} - {"id", "password"}
         for stored in self.header["users"]:
             user = user_model._default_manager.filter(**{username: stored[username]}).first()
             if user is None:
-                details = {k: v for k, v in stored.items() if k != "id"}
+                details = {k: v for k, v in stored.items() if k in known}
                 user = user_model(**details, is_active=False)
                 user.set_unusable_password()
                 user.save()
@@ -518,6 +537,7 @@ def _fillable(field: models.Field) -> bool:
     return (
         field.null
         or field.has_default()
+        or (field.empty_strings_allowed and not field.is_relation)  # text: ""
         or getattr(field, "auto_now_add", False)
         or getattr(field, "auto_now", False)
     )
