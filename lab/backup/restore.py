@@ -36,7 +36,8 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db import IntegrityError, connection, models, transaction
+from django.core.exceptions import ValidationError
+from django.db import DataError, IntegrityError, connection, models, transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
@@ -185,11 +186,11 @@ class _Staging:
     def remove(self) -> None:
         for folder in self.folders.values():
             shutil.rmtree(folder, ignore_errors=True)
-        for root in self.created_roots:
+        for root in sorted(self.created_roots, key=lambda p: len(p.parts), reverse=True):
             try:
                 root.rmdir()  # only if the failed restore left it empty
             except OSError:
-                break
+                continue
 
 
 class _Restore:
@@ -350,7 +351,9 @@ class _Restore:
             label = match.group(2)
             if not info.isfile():
                 raise ArchiveError(f"the archive holds {info.name!r}, which is not a file")
-            if label not in self.columns or self.order.index(label) < position:
+            if label not in self.columns:
+                raise ArchiveError(f"the archive holds {label} rows its header does not list")
+            if self.order.index(label) < position:
                 raise ArchiveError(f"rows of {label} are out of the archive's order")
             position = self.order.index(label)
             self._insert_chunk(self.plan[label], tar.extractfile(info))
@@ -361,8 +364,13 @@ class _Restore:
         fields = {f.attname: f for f in model.fields}
         batch: list[_Row] = []
         for line in lines:
-            row = json.loads(line)
-            batch.append(self._build(model, fields, row["pk"], row["f"]))
+            try:
+                row = json.loads(line)
+                batch.append(self._build(model, fields, row["pk"], row["f"]))
+            except (KeyError, TypeError, ValueError, ValidationError) as exc:
+                raise ArchiveError(
+                    f"a {model.label} row of the archive is malformed: {exc}"
+                ) from exc
             if len(batch) >= BATCH:
                 self._insert_batch(model, batch)
                 batch = []
@@ -402,11 +410,14 @@ class _Restore:
         objs = [row.obj for row in batch]
         size = max(1, min(BATCH, connection.ops.bulk_batch_size(model.fields, objs)))
         pks = []
-        for start in range(0, len(objs), size):
-            pks += model.model._base_manager._insert(
-                objs[start : start + size], fields=model.fields,
-                returning_fields=[model.model._meta.pk], raw=True,
-            )  # fmt: skip
+        try:
+            for start in range(0, len(objs), size):
+                pks += model.model._base_manager._insert(
+                    objs[start : start + size], fields=model.fields,
+                    returning_fields=[model.model._meta.pk], raw=True,
+                )  # fmt: skip
+        except (IntegrityError, DataError) as exc:
+            raise ArchiveError(f"the archive's {model.label} rows do not fit: {exc}") from exc
         for row, (new,) in zip(batch, pks, strict=True):
             self.counts[model.label] += 1
             if model.label in self.keep:
@@ -435,9 +446,9 @@ class _Restore:
         manifest = json.loads(tar.extractfile(info).read())
         if tar.next() is not None:
             raise ArchiveError("the archive holds members after its manifest")
-        if manifest["rows"] != dict(self.counts):
+        if not isinstance(manifest, dict) or manifest.get("rows") != dict(self.counts):
             raise ArchiveError("the archive's rows do not match its manifest")
-        if manifest["files"] != self.digest.summary():
+        if manifest.get("files") != self.digest.summary():
             raise ArchiveError("the archive's files do not match its manifest")
 
     def _fix_self_references(self) -> None:

@@ -287,6 +287,11 @@ def entry(name: str, data: bytes = b"", kind=tarfile.REGTYPE, link: str = "") ->
     return info, data
 
 
+STUDIES = [{"model": "labeling.study", "fields": ["team_id", "study_uid"]}]
+ROWS = "rows/000001-labeling.study.jsonl"
+STUDY_ROW = b'{"pk": 7, "f": {"team_id": 1, "study_uid": "1.2.3"}}\n'
+
+
 def header(**changes) -> bytes:
     value = {"format": "cxr-lab-team-backup/1", "team": {"id": 1, "fields": {"name": "Crafted"}},
              "users": [], "plan": [], "runs_folder": "/nowhere", "jobs": []}  # fmt: skip
@@ -315,6 +320,18 @@ def header(**changes) -> bytes:
             "labeling.study.team_id is required here and missing from the archive",
         ),
         ([entry("header.json", header(users="everyone"))], "header is incomplete"),
+        (
+            [entry("header.json", header(plan=STUDIES)), entry(ROWS, b'{"pk": 1}\n')],
+            "a labeling.study row of the archive is malformed",
+        ),
+        (
+            [entry("header.json", header(plan=STUDIES)), entry(ROWS, STUDY_ROW + STUDY_ROW)],
+            "the archive's labeling.study rows do not fit",
+        ),
+        (
+            [entry("header.json", header(plan=STUDIES)), entry("rows/000001-labeling.series.jsonl")],
+            "labeling.series rows its header does not list",
+        ),
         ([entry("header.json", header())], "ends without its manifest"),
     ],
 )  # fmt: skip
