@@ -57,7 +57,9 @@ class BackupSummary:
 Progress = Callable[[str], None]
 
 
-def backup_team(team: Team, out: Path, passphrase: str, progress: Progress | None = None):
+def backup_team(
+    team: Team, out: Path, passphrase: str, progress: Progress | None = None
+) -> BackupSummary:
     """Write the team's archive to ``out`` (which must not exist yet)."""
     out = Path(out)
     if out.exists() or out.is_symlink():

@@ -11,7 +11,12 @@ from .crypto import BackupKeyError
 
 def passphrase(key_file: str | None) -> str:
     if key_file:
-        text = Path(key_file).read_text(encoding="utf-8")
+        try:
+            text = Path(key_file).read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            raise BackupKeyError(
+                f"the key file {key_file} does not hold text; make one with openssl rand -base64 32"
+            ) from None
         key = text[:-1] if text.endswith("\n") else text
         key = key[:-1] if key.endswith("\r") else key
         if not key:

@@ -87,12 +87,15 @@ def restore_team(
 ) -> RestoreSummary:
     with Path(path).open("rb") as raw:
         reader = DecryptingReader(raw, passphrase)
-        tar = tarfile.open(fileobj=io.BufferedReader(reader, CHUNK), mode="r|")
-        job = _Restore(_header(tar), new_name, progress)
         try:
-            return job.run(tar, reader)
-        finally:
-            job.staging.remove()
+            tar = tarfile.open(fileobj=io.BufferedReader(reader, CHUNK), mode="r|")
+            work = _Restore(_header(tar), new_name, progress)
+            try:
+                return work.run(tar, reader)
+            finally:
+                work.staging.remove()
+        except tarfile.TarError as exc:
+            raise ArchiveError(f"the archive's content is not a team backup ({exc})") from exc
 
 
 def _header(tar: tarfile.TarFile) -> dict:

@@ -374,3 +374,22 @@ def test_a_job_kind_the_backup_does_not_know_stops_it_before_writing(personas, t
         call_command("backup", "--team", personas.team.name, str(tmp_path / "m.cxrbackup"),
                      "--key-file", str(key_file(tmp_path)))  # fmt: skip
     assert list(tmp_path.glob("*m.cxrbackup*")) == []
+
+
+def test_sealed_bytes_that_are_not_a_backup_are_refused(personas, tmp_path):
+    path = tmp_path / "noise.cxrbackup"
+    with path.open("wb") as raw:
+        writer = EncryptingWriter(raw, KEY, log_n=10)
+        writer.write(b"not a tar stream at all " * 100)
+        writer.close()
+    before = state(personas)
+    with pytest.raises(CommandError, match="not a team backup"):
+        restore_command(str(path), "--key-file", str(key_file(tmp_path)))
+    assert state(personas) == before
+
+
+def test_a_key_file_that_is_not_text_is_named_as_such(personas, tmp_path):
+    binary = tmp_path / "binary.key"
+    binary.write_bytes(bytes(range(128, 256)))
+    with pytest.raises(CommandError, match="does not hold text; make one with openssl rand"):
+        restore_command(str(tmp_path / "x.cxrbackup"), "--key-file", str(binary))
