@@ -254,7 +254,9 @@ def _add_file(tar: tarfile.TarFile, path: Path, name: str, digest: FileDigest) -
         try:
             tar.addfile(member(name, stat.st_size, stat.st_mtime), hashing)
         except OSError as exc:
-            raise ArchiveError(f"{path} changed while it was read: {exc}") from exc
+            if exc.errno is not None:  # the disk, not the file: a full disk says so itself
+                raise
+            raise ArchiveError(f"{path} shrank while it was read ({exc})") from exc
     digest.add(name, hashing.sha.hexdigest(), stat.st_size)
     return True
 
