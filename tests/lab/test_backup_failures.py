@@ -393,3 +393,18 @@ def test_a_key_file_that_is_not_text_is_named_as_such(personas, tmp_path):
     binary.write_bytes(bytes(range(128, 256)))
     with pytest.raises(CommandError, match="does not hold text; make one with openssl rand"):
         restore_command(str(tmp_path / "x.cxrbackup"), "--key-file", str(binary))
+
+
+def test_a_file_that_shrinks_while_it_is_read_fails_the_backup_and_leaves_no_file(
+    personas, small_team, tmp_path, monkeypatch
+):
+    real = create.os.fstat
+
+    class Grown:
+        def __init__(self, stat) -> None:
+            self.st_size, self.st_mtime = stat.st_size + 100, stat.st_mtime
+
+    monkeypatch.setattr(create.os, "fstat", lambda fd: Grown(real(fd)))
+    with pytest.raises(create.ArchiveError, match="shrank while it was read"):
+        create.backup_team(small_team, tmp_path / "out.cxrbackup", KEY)
+    assert sorted(p.name for p in tmp_path.iterdir() if "out" in p.name) == []
