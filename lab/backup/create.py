@@ -16,6 +16,7 @@ import secrets
 import tarfile
 from collections import Counter
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
@@ -33,7 +34,7 @@ from .archive import ArchiveError, FileDigest, Hashing, member
 from .crypto import DecryptingReader, EncryptingWriter
 from .files import cache_folder, dicom_path, runs_folder, walk
 
-INSTANCE, JOB = Instance._meta.label_lower, Job._meta.label_lower
+INSTANCE = Instance._meta.label_lower
 
 
 class BackupError(ValueError):
@@ -176,7 +177,7 @@ def _write_archive(team, models, snapshot: Snapshot, raw: BinaryIO, passphrase: 
     with tarfile.open(fileobj=writer, mode="w|", format=tarfile.PAX_FORMAT) as tar:
         header = _header(team, models, snapshot)
         tar.addfile(member(archive.HEADER, len(header)), io.BytesIO(header))
-        with staged_rows.open("rb") as source, _rows_tar(source, rows_key) as staged:
+        with _staged(staged_rows, rows_key) as staged:
             for instance_id, file_path in _instance_files(staged):
                 path = dicom_path(file_path)
                 if path is None or not _add_file(tar, path, f"dicom/{instance_id}", digest):
@@ -185,12 +186,14 @@ def _write_archive(team, models, snapshot: Snapshot, raw: BinaryIO, passphrase: 
                     progress("dicom")
         for path, relative in walk(cache_folder(team.pk)):
             _add_file(tar, path, f"cache/{relative}", digest)
+            if progress:
+                progress("cache")
         for job_id in snapshot.jobs:
             for path, relative in walk(runs_folder(team.pk) / f"job-{job_id}"):
                 _add_file(tar, path, f"runs/{job_id}/{relative}", digest)
                 if progress:
                     progress("runs")
-        with staged_rows.open("rb") as source, _rows_tar(source, rows_key) as staged:
+        with _staged(staged_rows, rows_key) as staged:
             for info in staged:
                 tar.addfile(member(info.name, info.size), staged.extractfile(info))
         manifest = json.dumps({"rows": snapshot.counts, "files": digest.summary(),
@@ -216,18 +219,14 @@ def _header(team: Team, models: list[plan.ModelPlan], snapshot: Snapshot) -> byt
     }, ensure_ascii=False).encode()  # fmt: skip
 
 
-class _rows_tar:
-    """The staged rows, decrypted, as a streaming tar (a context manager)."""
-
-    def __init__(self, source: BinaryIO, key: str) -> None:
-        self.reader = DecryptingReader(source, key)
-        self.tar = tarfile.open(fileobj=self.reader, mode="r|")
-
-    def __enter__(self) -> tarfile.TarFile:
-        return self.tar
-
-    def __exit__(self, *exc) -> None:
-        self.tar.close()
+@contextmanager
+def _staged(path: Path, key: str) -> Iterator[tarfile.TarFile]:
+    """The staged rows, decrypted, as a streaming tar."""
+    with (
+        path.open("rb") as source,
+        tarfile.open(fileobj=DecryptingReader(source, key), mode="r|") as tar,
+    ):
+        yield tar
 
 
 def _instance_files(staged: tarfile.TarFile) -> Iterator[tuple[int, str]]:
