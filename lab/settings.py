@@ -219,6 +219,9 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("CXR_UPLOAD_MAX_MEMORY_MB", 10, minimum=1)
 FILE_UPLOAD_MAX_MEMORY_SIZE = DATA_UPLOAD_MAX_MEMORY_SIZE
 # One upload request (a file or a zip archive) may be at most this large.
 UPLOAD_MAX_BYTES = env_int("CXR_UPLOAD_MAX_MB", 4096, minimum=1) * 1024 * 1024
+# The passphrase that encrypts team backups (manage.py backup / restore) when no --key-file is
+# given; keep a copy apart from the archives, without it they cannot be read.
+BACKUP_KEY = env_str("CXR_BACKUP_KEY")
 
 # PACS connections. Private, loopback and other non-public addresses are refused unless listed
 # here (host names, *.domain, IP addresses, CIDR ranges; labeling/netpolicy.py). The CA bundle
