@@ -471,7 +471,7 @@ def prepare_zip_entry(
     with tempfile.SpooledTemporaryFile(max_size=32 * 1024 * 1024) as spool:
         try:
             with archive.open(info) as entry:
-                copied = _copy_capped(entry, spool, limit)
+                copied = copy_capped(entry, spool, limit)
         except (zipfile.BadZipFile, OSError, EOFError, zlib.error) as exc:
             return IngestResult("rejected", label, code="bad_archive_entry", reason=str(exc))
         if copied > limit:
@@ -495,7 +495,7 @@ def _entry_problem(info: zipfile.ZipInfo) -> str:
     return ""
 
 
-def _copy_capped(source: BinaryIO, target: BinaryIO, limit: int) -> int:
+def copy_capped(source: BinaryIO, target: BinaryIO, limit: int) -> int:
     """Copies at most limit + 1 bytes: declared sizes in a zip can lie."""
     copied = 0
     while chunk := source.read(1024 * 1024):
