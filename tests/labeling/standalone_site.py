@@ -60,7 +60,7 @@ def _env(folder: Path, **extra: str) -> dict[str, str]:
     env.update(
         DEBUG="1",
         DJANGO_SETTINGS_MODULE="lab.settings",
-        PYTHONPATH=str(REPO),
+        PYTHONPATH=os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
         DATABASE_URL=f"sqlite:///{folder / 'db.sqlite3'}",
         CXR_DATA_DIR=str(folder / "var"),
         # PACS tests reach a stub server on loopback (an allow-list setting refuses it otherwise).
