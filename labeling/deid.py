@@ -23,6 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from pydicom.datadict import dictionary_VR
 from pydicom.dataelem import DataElement, empty_value_for_VR
 from pydicom.dataset import Dataset
 from pydicom.multival import MultiValue
@@ -384,7 +385,9 @@ def _clean(ds: Dataset, options: _Options, pseudonym: str) -> None:
     for tag in list(ds.keys()):
         elem = ds[tag]
         name = elem.keyword or str(tag)
-        action = _action(elem.keyword, elem.VR, tag.group, options)
+        action = _action(elem.keyword, _rule_vr(elem), tag.group, options)
+        if action in ("S", "U", "SQ") and elem.VR != _rule_vr(elem):
+            action = "X"  # a date, UID or sequence written with another VR cannot be edited
         if action == "X":
             del ds[tag]
             options.removed.add(name)
@@ -401,6 +404,16 @@ def _clean(ds: Dataset, options: _Options, pseudonym: str) -> None:
         elif action == "SQ":
             for item in elem.value:
                 _clean(item, options, pseudonym)
+
+
+def _rule_vr(elem: DataElement) -> str:
+    """The VR the profile's rules go by: the dictionary's, so that a date or a name written with
+    a wrong VR (OB, say) is still treated as a date or a name; the element's own when the tag
+    is not in the dictionary (private, or a retired one pydicom does not know)."""
+    try:
+        return str(dictionary_VR(elem.tag))
+    except KeyError:
+        return str(elem.VR)
 
 
 def _action(keyword: str, vr: str, group: int, options: _Options) -> str:

@@ -322,3 +322,29 @@ def test_json_has_strings_for_numbers_it_cannot_hold():
     assert body[SLICE_THICKNESS]["Value"] == ["NaN"]
     assert body["00189087"]["Value"] == ["Infinity", "-Infinity", 2.5]
     json.dumps(body, allow_nan=False)
+
+
+def test_de_identification_goes_by_the_dictionary_vr_not_a_wrong_one(personas):
+    """Names, dates, accession and UIDs written as OB are still de-identified, never kept."""
+    personas.team.remap_uids = True
+    personas.team.save()
+    ds = make_dx(identity=9195)
+    for keyword, value in (
+        ("PatientName", b"Zhang^San9195 "),
+        ("AccessionNumber", b"ACC09195"),
+        ("StudyDate", b"20190315"),
+        ("FrameOfReferenceUID", new_uid("4.9195").encode() + b"\0"),
+    ):
+        tag = ds.data_element(keyword).tag
+        del ds[tag]
+        ds.add_new(tag, "OB", value)
+    result = services.ingest_file(personas.team, io.BytesIO(to_bytes(ds)), name="ob.dcm")
+    assert result.status == "imported", result
+    stored_bytes = (settings.DICOM_STORE_DIR / Instance.objects.get().file_path).read_bytes()
+    for original in (b"Zhang", b"ACC09195", b"20190315", new_uid("4.9195").encode()):
+        assert original not in stored_bytes
+    stored = pydicom.dcmread(io.BytesIO(stored_bytes))
+    secret = services.team_secret(personas.team)
+    assert stored["AccessionNumber"].VR == "SH"
+    assert stored.AccessionNumber == deid.accession_for(secret, "ACC09195")
+    assert stored["PatientName"].VR == "PN" and str(stored.PatientName).startswith("ANON-")
