@@ -119,6 +119,12 @@ def deflate_bomb(inflated_bytes: int = 2 * GIB, identity: int = BASE_IDENTITY + 
     return _deflated_meta(meta) + prefix + block * (inflated_bytes // _ZEROS_BLOCK) + end
 
 
+def dataset_offset(data: bytes) -> int:
+    """Where the dataset of a Part 10 file starts (after the preamble and the file meta group);
+    for a deflated file, where its deflate stream starts."""
+    return _meta_elements(data)[1]
+
+
 # --------------------------------------------------------------------------------------------
 # Encoding helpers
 # --------------------------------------------------------------------------------------------

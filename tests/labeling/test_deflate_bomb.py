@@ -45,7 +45,7 @@ OUT_OF_RESOURCES = 0xA700
 
 def dataset_bytes(data: bytes) -> bytes:
     """A Part 10 file without its preamble and file meta group."""
-    return data[hostile_cases._meta_elements(data)[1] :]
+    return data[hostile_cases.dataset_offset(data) :]
 
 
 def store_files() -> list[Path]:
@@ -66,7 +66,7 @@ def test_the_inflated_file_is_the_same_dataset_relabelled_explicit_vr_little_end
     assert dataset_bytes(data) == dataset_bytes(original)
     meta = pydicom.dcmread(io.BytesIO(data)).file_meta
     assert meta.TransferSyntaxUID == dcm_uid.ExplicitVRLittleEndian
-    meta_end = hostile_cases._meta_elements(data)[1]
+    meta_end = hostile_cases.dataset_offset(data)
     assert meta.FileMetaInformationGroupLength == meta_end - 132 - 12
 
 
@@ -91,7 +91,7 @@ def test_a_damaged_deflate_stream_is_a_rejection_with_a_reason(case, code):
 
 def test_no_damage_to_a_deflated_file_escapes_as_a_zlib_error():
     data = hostile_cases.deflated()
-    meta_end = hostile_cases._meta_elements(data)[1]
+    meta_end = hostile_cases.dataset_offset(data)
     for cut in range(meta_end, len(data) - 1, 37):
         with pytest.raises(DicomRejected):
             read_dicom(io.BytesIO(data[:cut]), max_bytes=1 << 20)
@@ -117,7 +117,7 @@ class CountingSink(io.RawIOBase):
 
 def test_inflation_stops_the_moment_the_output_passes_the_cap():
     bomb = hostile_cases.deflate_bomb()
-    meta_end = hostile_cases._meta_elements(bomb)[1]
+    meta_end = hostile_cases.dataset_offset(bomb)
     sink, cap = CountingSink(), 3 * 1024 * 1024
     with pytest.raises(DicomRejected) as caught:
         inflate(io.BytesIO(bomb), 0, meta_end, len(bomb), sink, max_bytes=cap)
