@@ -82,6 +82,8 @@ def _retrieve(
     """The instance's bytes into ``out``, at most the file size limit; (code, reason) when the
     answer holds no usable file. Goes through the client's ``_http_get`` (its session, retries
     and error handling): dicomweb-client has no public call that returns an instance unparsed."""
+    if not all(len(uid) <= 64 and protocol.UID_PATTERN.fullmatch(uid) for uid in uids):
+        return "bad_uid", "the PACS listed the instance with a malformed UID"  # not a URL path
     url = "{}/studies/{}/series/{}/instances/{}".format(client.base_url.rstrip("/"), *uids)
     headers = {"Accept": RETRIEVE_ACCEPT, "Accept-Encoding": "identity"}
     limit = settings.DICOM_MAX_FILE_BYTES

@@ -30,6 +30,7 @@ class StubInstance:
 class StubPacs:
     server: ThreadingHTTPServer
     instances: list[StubInstance] = field(default_factory=list)
+    retrieved: list[str] = field(default_factory=list)  # paths of the retrieve requests seen
 
     @property
     def url(self) -> str:
@@ -55,8 +56,9 @@ def start_stub_pacs() -> StubPacs:
             # dicom-web/studies/{study}/instances or .../series/{series}/instances/{sop}
             if len(parts) == 4 and parts[3] == "instances":
                 self._search(parts[2])
-            elif len(parts) == 7 and parts[3] == "series" and parts[5] == "instances":
-                self._retrieve(parts[6])
+            elif len(parts) >= 7 and parts[3] == "series" and parts[5] == "instances":
+                pacs.retrieved.append(self.path)
+                self._retrieve("/".join(parts[6:]))
             else:
                 self._send(404, "text/plain", b"not found")
 

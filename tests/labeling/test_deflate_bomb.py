@@ -246,3 +246,23 @@ def test_a_valid_deflated_file_is_imported_as_explicit_vr_little_endian(
     source = dicom_factory.make_dx(identity=hostile_cases.BASE_IDENTITY + 4)
     assert stored.PixelData == source.PixelData
     assert stored.PatientID.startswith("ANON-")  # de-identified like any other import
+
+
+def test_a_pacs_listing_a_malformed_uid_gets_no_request_for_it(personas, tmp_path, settings):
+    settings.CXR_PACS_ALLOWED_HOSTS = settings.PACS_ALLOWED_HOSTS = ["127.0.0.1"]
+    path = tmp_path / "served.dcm"
+    path.write_bytes(hostile_cases.good())
+    study = dicom_factory.new_uid("1.9181")
+    pacs = start_stub_pacs()
+    pacs.add(study, dicom_factory.new_uid("2.9181"), "1.2/../../../admin", path)
+    try:
+        PacsConnection.objects.create(team=personas.team, name="Stub", url=pacs.url)
+        job = create_job(
+            personas.team, personas.owner, "pacs_pull", {"studies": [study]}, inline=True
+        )
+        worker.run(job.pk, inline=True)
+    finally:
+        pacs.stop()
+    job.refresh_from_db()
+    assert [r["code"] for r in job.metrics["rejected_files"]] == ["bad_uid"]
+    assert pacs.retrieved == []
