@@ -215,6 +215,9 @@ WEIGHTS_DIR = Path(
 )
 CACHE_IMAGE_SIZE = env_int("CXR_CACHE_IMAGE_SIZE", 256, minimum=32)
 DICOM_MAX_FILE_BYTES = env_int("CXR_DICOM_MAX_FILE_MB", 512, minimum=1) * 1024 * 1024
+# A Deflated Explicit VR Little Endian file is inflated to a spooled temporary file and refused
+# once it passes this size (never more than DICOM_MAX_FILE_BYTES): a deflate bomb stops here.
+DICOM_MAX_INFLATED_BYTES = env_int("CXR_DICOM_MAX_INFLATED_MB", 512, minimum=1) * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("CXR_UPLOAD_MAX_MEMORY_MB", 10, minimum=1) * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = DATA_UPLOAD_MAX_MEMORY_SIZE
 # One upload request (a file or a zip archive) may be at most this large.

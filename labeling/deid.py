@@ -23,12 +23,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from pydicom.datadict import dictionary_VR
 from pydicom.dataelem import DataElement, empty_value_for_VR
 from pydicom.dataset import Dataset
 from pydicom.multival import MultiValue
 from pydicom.sequence import Sequence
 
-from labeling.dicom import parse_da
+from labeling.dicom import parse_da, text_of
 
 DICOM_ROOT = "1.2.840.10008."
 
@@ -320,8 +321,8 @@ def deidentify(
         raise ValueError("pseudonym is empty")
     if keep_dates and date_shift_days is not None:
         raise ValueError("keep_dates and date_shift_days are alternatives; give one")
-    original_accession = str(ds.get("AccessionNumber", "") or "").strip()
-    originals = [str(ds.get(k, "") or "") for k in ("PatientID", "StudyInstanceUID")]
+    original_accession = text_of(ds.get("AccessionNumber", "") or "")
+    originals = [text_of(ds.get(k, "") or "") for k in ("PatientID", "StudyInstanceUID")]
     originals += [str(ds.get(k, "") or "") for k in ("SeriesInstanceUID", "SOPInstanceUID")]
     burned_in = str(ds.get("BurnedInAnnotation", "") or "").strip().upper() == "YES"
     options = _Options(
@@ -335,7 +336,7 @@ def deidentify(
     accession = ""
     if original_accession and accession_map is not None:
         accession = accession_map(original_accession)
-        ds.AccessionNumber = accession
+        set_value(ds, "AccessionNumber", accession)
         options.replaced.add("AccessionNumber")
     codes = _method_codes(options)
     _mark(ds, codes, options)
@@ -358,6 +359,17 @@ def deidentify(
     )
 
 
+def set_value(ds: Dataset, keyword: str, value: object) -> None:
+    """Set an attribute as a new element with its dictionary VR.
+
+    Assigning to an existing element keeps the element's VR, and a file may carry Patient ID
+    as OB, say: bytes where text now goes, which the writer then refuses.
+    """
+    if keyword in ds:
+        delattr(ds, keyword)
+    setattr(ds, keyword, value)
+
+
 def _remove_private(ds: Dataset) -> int:
     count = 0
     for tag in list(ds.keys()):
@@ -373,7 +385,9 @@ def _clean(ds: Dataset, options: _Options, pseudonym: str) -> None:
     for tag in list(ds.keys()):
         elem = ds[tag]
         name = elem.keyword or str(tag)
-        action = _action(elem.keyword, elem.VR, tag.group, options)
+        action = _action(elem.keyword, _rule_vr(elem), tag.group, options)
+        if action in ("S", "U", "SQ") and elem.VR != _rule_vr(elem):
+            action = "X"  # a date, UID or sequence written with another VR cannot be edited
         if action == "X":
             del ds[tag]
             options.removed.add(name)
@@ -381,7 +395,7 @@ def _clean(ds: Dataset, options: _Options, pseudonym: str) -> None:
             elem.value = empty_value_for_VR(elem.VR)
             options.emptied.add(name)
         elif action == "D":
-            elem.value = pseudonym
+            set_value(ds, elem.keyword, pseudonym)
             options.replaced.add(name)
         elif action == "S":
             _shift_dates(ds, tag, options)
@@ -390,6 +404,16 @@ def _clean(ds: Dataset, options: _Options, pseudonym: str) -> None:
         elif action == "SQ":
             for item in elem.value:
                 _clean(item, options, pseudonym)
+
+
+def _rule_vr(elem: DataElement) -> str:
+    """The VR the profile's rules go by: the dictionary's, so that a date or a name written with
+    a wrong VR (OB, say) is still treated as a date or a name; the element's own when the tag
+    is not in the dictionary (private, or a retired one pydicom does not know)."""
+    try:
+        return str(dictionary_VR(elem.tag))
+    except KeyError:
+        return str(elem.VR)
 
 
 def _action(keyword: str, vr: str, group: int, options: _Options) -> str:
@@ -469,8 +493,8 @@ def _method_codes(options: _Options) -> tuple[str, ...]:
 
 
 def _mark(ds: Dataset, codes: tuple[str, ...], options: _Options) -> None:
-    ds.PatientIdentityRemoved = "YES"
-    ds.DeidentificationMethod = [METHOD_NAME, *(PROFILE_CODES[c] for c in codes)]
+    set_value(ds, "PatientIdentityRemoved", "YES")
+    set_value(ds, "DeidentificationMethod", [METHOD_NAME, *(PROFILE_CODES[c] for c in codes)])
     items = []
     for code in codes:
         item = Dataset()
@@ -478,13 +502,14 @@ def _mark(ds: Dataset, codes: tuple[str, ...], options: _Options) -> None:
         item.CodingSchemeDesignator = "DCM"
         item.CodeMeaning = PROFILE_CODES[code]
         items.append(item)
-    ds.DeidentificationMethodCodeSequence = Sequence(items)
+    set_value(ds, "DeidentificationMethodCodeSequence", Sequence(items))
     if options.keep_dates:
-        ds.LongitudinalTemporalInformationModified = "UNMODIFIED"
+        modified = "UNMODIFIED"
     elif options.date_shift is not None:
-        ds.LongitudinalTemporalInformationModified = "MODIFIED"
+        modified = "MODIFIED"
     else:
-        ds.LongitudinalTemporalInformationModified = "REMOVED"
+        modified = "REMOVED"
+    set_value(ds, "LongitudinalTemporalInformationModified", modified)
 
 
 def _clean_file_meta(ds: Dataset, options: _Options) -> None:
@@ -496,4 +521,4 @@ def _clean_file_meta(ds: Dataset, options: _Options) -> None:
             delattr(meta, keyword)
             options.removed.add(keyword)
     if "SOPInstanceUID" in ds:
-        meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
+        set_value(meta, "MediaStorageSOPInstanceUID", ds.SOPInstanceUID)

@@ -1,26 +1,32 @@
 """The ``pacs_pull`` job: retrieve chosen studies instance by instance into the job's team.
 
 Each instance goes through ``services.ingest_file`` like any other import, so de-identification,
-validation and duplicate handling apply unchanged. Registered from
-``LabelingConfig.ready()``.
+validation, inflation of deflated files and duplicate handling apply unchanged. The instance is
+fetched as the PACS sends it, into a spooled file, and never parsed here: dicomweb-client's
+``retrieve_instance`` parses it with pydicom, which inflates a deflated one in memory without a
+limit. Registered from ``LabelingConfig.ready()``.
 """
 
 from __future__ import annotations
 
-import io
 import logging
+import tempfile
+from typing import BinaryIO
 
 from dicomweb_client.api import DICOMwebClient
+from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
 from jobs.registry import runner
 from jobs.worker import JobContext
 
 from . import services
+from .dicomweb import protocol
 from .models import PacsConnection
 from .pacs import PACS_ERRORS, UNUSABLE_ANSWER, PacsError, PacsRefused, client_for, failure
 
 log = logging.getLogger("labeling.pacs")
+egress = logging.getLogger("cxr.egress")
 
 
 @runner("pacs_pull", label=_("PACS pull"), permanent=(PacsRefused,))
@@ -44,11 +50,7 @@ def _pull(context: JobContext, connection: PacsConnection, client: DICOMwebClien
     counts = {"imported": 0, "duplicate": 0, "rejected": 0}
     rejected = []
     for done, (study, series, sop) in enumerate(wanted, start=1):
-        dataset = client.retrieve_instance(study, series, sop)
-        buffer = io.BytesIO()
-        dataset.save_as(buffer, enforce_file_format=True)
-        buffer.seek(0)
-        result = services.ingest_file(job.team, buffer, name=f"{connection.name}:{sop}")
+        result = _pull_instance(client, job.team, f"{connection.name}:{sop}", study, series, sop)
         counts[result.status] += 1
         if result.status == "rejected":
             rejected.append(result.as_dict())
@@ -66,3 +68,53 @@ def _instances(client: DICOMwebClient, studies: list[str]) -> list[tuple[str, st
             sop = item["00080018"]["Value"][0]
             found.append((study, series, sop))
     return found
+
+
+# Retrieve as stored: the ingest service reads, inflates (bounded) and decodes what it gets.
+RETRIEVE_ACCEPT = 'multipart/related; type="application/dicom"; transfer-syntax=*'
+SPOOL_BYTES = 16 * 1024 * 1024
+
+
+def _pull_instance(
+    client: DICOMwebClient, team, name: str, study: str, series: str, sop: str
+) -> services.IngestResult:
+    with tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES) as spool:
+        problem = _retrieve(client, (study, series, sop), spool)
+        if problem is not None:
+            return services.IngestResult("rejected", name, code=problem[0], reason=problem[1])
+        spool.seek(0)
+        return services.ingest_file(team, spool, name=name)
+
+
+def _retrieve(
+    client: DICOMwebClient, uids: tuple[str, str, str], out: BinaryIO
+) -> tuple[str, str] | None:
+    """The instance's bytes into ``out``, at most the file size limit; (code, reason) when the
+    answer holds no usable file. Goes through the client's ``_http_get`` (its session, retries
+    and error handling): dicomweb-client has no public call that returns an instance unparsed."""
+    if not all(len(uid) <= 64 and protocol.UID_PATTERN.fullmatch(uid) for uid in uids):
+        return "bad_uid", "the PACS listed the instance with a malformed UID"  # not a URL path
+    url = "{}/studies/{}/series/{}/instances/{}".format(client.base_url.rstrip("/"), *uids)
+    headers = {"Accept": RETRIEVE_ACCEPT, "Accept-Encoding": "identity"}
+    limit = settings.DICOM_MAX_FILE_BYTES
+    with client._http_get(url, headers=headers, stream=True) as response:
+        content_type = response.headers.get("Content-Type", "")
+        try:
+            if protocol.parse_media_type(content_type)[0] == protocol.DICOM:
+                size = services.copy_capped(response.raw, out, limit)  # one part, sent bare
+            else:
+                boundary = protocol.boundary_of(content_type, protocol.DICOM)
+                parts = protocol.read_multipart(
+                    response.raw, boundary, lambda: out, max_part_bytes=limit
+                )
+                part = next(parts, None)
+                if part is None:
+                    return "unreadable", "the PACS answered without an instance"
+                size = limit + 1 if part.overflowed else part.size
+        except (protocol.BadRequest, protocol.Unsupported) as exc:
+            # What the PACS said stays in the operator's log, like the other PACS errors.
+            egress.warning("unusable instance answer (%r): %s", content_type[:200], exc)
+            return "unreadable", "the PACS's answer holds no DICOM instance"
+    if size > limit:
+        return "too_large", f"file is larger than the limit of {limit} bytes"
+    return None

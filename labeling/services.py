@@ -21,7 +21,7 @@ import tempfile
 import zipfile
 import zlib
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import BinaryIO, Literal
 
@@ -34,14 +34,18 @@ from teams.models import Team
 from . import deid
 from .cache import ArrayStore
 from .dicom import (
+    DEFAULT_LIMITS,
     DicomRejected,
     InstanceIdentity,
+    ReadLimits,
     identity,
     read_dicom,
     resize_u8,
+    text_of,
     to_uint8,
     write_file,
 )
+from .dicom.rules import PARSE_ERRORS
 from .models import ImageCache, Instance, Series, Study
 
 log = logging.getLogger(__name__)
@@ -107,25 +111,48 @@ def prepare_file(team: Team, source: str | os.PathLike | BinaryIO, *, name: str)
     file. Returns the final result instead when the file is rejected or already stored. Reads
     the database, never writes it."""
     try:
-        ds = read_dicom(source, max_bytes=settings.DICOM_MAX_FILE_BYTES, read_once=True)
+        ds = read_dicom(
+            source, max_bytes=settings.DICOM_MAX_FILE_BYTES, limits=read_limits(), read_once=True
+        )
     except DicomRejected as exc:
         return IngestResult("rejected", name, code=exc.code, reason=exc.message)
     except OSError as exc:
         return IngestResult("rejected", name, code="unreadable", reason=str(exc))
     quarantine = identity(ds).burned_in_annotation is True
-    if team.deidentify:
-        _deidentify(team, ds)
-    found = identity(ds)
+    try:
+        if team.deidentify:
+            _deidentify(team, ds)
+        found = identity(ds)
+    except PARSE_ERRORS as exc:
+        return _unwritable(name, exc)
     if Instance.objects.filter(team=team, sop_uid=found.sop_uid).exists():
         return IngestResult("duplicate", name, sop_uid=found.sop_uid)
     pixels, decode_error = _cache_pixels(ds)
     relative = store_path(team, found.sop_uid)
     final = settings.DICOM_STORE_DIR / relative
     final.parent.mkdir(parents=True, exist_ok=True)
-    temp = _write_temp(ds, final.parent)
+    try:
+        temp = _write_temp(ds, final.parent)
+    except PARSE_ERRORS as exc:
+        return _unwritable(name, exc)
     return PreparedFile(
         name, found, relative, temp, temp.stat().st_size, decode_error, quarantine, pixels
     )
+
+
+def read_limits() -> ReadLimits:
+    """The read limits of every import: deflated files inflate to at most the settings' cap."""
+    cap = min(settings.DICOM_MAX_INFLATED_BYTES, settings.DICOM_MAX_FILE_BYTES)
+    return replace(DEFAULT_LIMITS, max_inflated_bytes=cap)
+
+
+def _unwritable(name: str, exc: Exception) -> IngestResult:
+    """A value the reader took but de-identification or the writer cannot handle: the file is
+    refused with the reason (and the other files of an archive go on), and the traceback is
+    logged, since the reader should have refused it or the writer taken it."""
+    log.warning("%s read but cannot be stored", name, exc_info=exc)
+    reason = f"the file cannot be stored: {type(exc).__name__}: {exc}"[:500]
+    return IngestResult("rejected", name, code="bad_value", reason=reason)
 
 
 def commit_prepared(team: Team, items: Sequence[Prepared]) -> list[IngestResult]:
@@ -260,9 +287,10 @@ def _deidentify(team: Team, ds) -> deid.DeidReport:
     """Basic profile, keeping what research needs: sex and age, and dates shifted per patient
     (the same shift for every study of a patient, so intervals between studies survive)."""
     secret = team_secret(team)
-    patient_id = str(ds.get("PatientID", "") or "").strip()
+    patient_id = text_of(ds.get("PatientID", "") or "")
     if not patient_id:
-        patient_id = ds.PatientID = _stand_in_patient(str(ds.StudyInstanceUID))
+        patient_id = _stand_in_patient(str(ds.StudyInstanceUID))
+        deid.set_value(ds, "PatientID", patient_id)
     return deid.deidentify(
         ds,
         pseudonym=deid.pseudonym_for(secret, patient_id),
@@ -443,7 +471,7 @@ def prepare_zip_entry(
     with tempfile.SpooledTemporaryFile(max_size=32 * 1024 * 1024) as spool:
         try:
             with archive.open(info) as entry:
-                copied = _copy_capped(entry, spool, limit)
+                copied = copy_capped(entry, spool, limit)
         except (zipfile.BadZipFile, OSError, EOFError, zlib.error) as exc:
             return IngestResult("rejected", label, code="bad_archive_entry", reason=str(exc))
         if copied > limit:
@@ -467,7 +495,7 @@ def _entry_problem(info: zipfile.ZipInfo) -> str:
     return ""
 
 
-def _copy_capped(source: BinaryIO, target: BinaryIO, limit: int) -> int:
+def copy_capped(source: BinaryIO, target: BinaryIO, limit: int) -> int:
     """Copies at most limit + 1 bytes: declared sizes in a zip can lie."""
     copied = 0
     while chunk := source.read(1024 * 1024):

@@ -6,6 +6,8 @@ it, so that what the model is trained on is what the user is shown. Callers impo
 
 * ``rules``: what the store accepts and how it refuses (:class:`DicomRejected` with a stable
   short ``code``, accepted transfer syntaxes, read limits);
+* ``inflate``: Deflated Explicit VR Little Endian files inflated a chunk at a time into a
+  spooled temporary file, stopped at a cap (pydicom would inflate them in memory, unbounded);
 * ``scan`` and ``reading``: reading is a two-stage affair. A small structural scan walks the
   element headers (never the values) so that truncation, impossible lengths, runaway nesting and
   unsupported transfer syntaxes are caught before pydicom allocates anything; pydicom then
@@ -20,7 +22,8 @@ it, so that what the model is trained on is what the user is shown. Callers impo
 * ``writing``: Part 10 files written without copying the pixel data twice.
 """
 
-from .instance import InstanceIdentity, identity, parse_da, parse_tm
+from .inflate import inflated
+from .instance import InstanceIdentity, identity, parse_da, parse_tm, text_of
 from .pixels import (
     PERCENTILE_WINDOW,
     apply_window,
@@ -59,6 +62,7 @@ __all__ = [
     "display_lut",
     "drop_cached_pages",
     "identity",
+    "inflated",
     "lookup",
     "parse_da",
     "parse_tm",
@@ -68,6 +72,7 @@ __all__ = [
     "render_png",
     "resize_u8",
     "stored_bits",
+    "text_of",
     "to_uint8",
     "validate_pixels",
     "write_file",

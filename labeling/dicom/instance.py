@@ -85,6 +85,14 @@ def _text(ds: Dataset, keyword: str) -> str:
         return ""
     if isinstance(value, MultiValue):
         return "\\".join(str(v) for v in value).strip()
+    return text_of(value)
+
+
+def text_of(value: object) -> str:
+    """A value as text, stripped; bytes (a text attribute written with a binary VR such as
+    OB) are read as Latin-1 without their padding, never as ``"b'...'"``."""
+    if isinstance(value, bytes):
+        return value.decode("latin-1").strip(" \0")
     return str(value).strip()
 
 

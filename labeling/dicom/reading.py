@@ -12,19 +12,21 @@ import io
 import os
 import re
 import struct
-from dataclasses import dataclass
+import tempfile
+from dataclasses import dataclass, replace
 from typing import BinaryIO
 
 import numpy as np
 import pydicom
 from pydicom import uid as dcm_uid
-from pydicom.dataelem import DataElement
+from pydicom.dataelem import DataElement, RawDataElement
 from pydicom.dataset import Dataset
 from pydicom.encaps import parse_basic_offsets, parse_fragments
 from pydicom.errors import InvalidDicomError
 from pydicom.multival import MultiValue
 from pydicom.tag import Tag
 
+from .inflate import SPOOL_BYTES, inflate
 from .rules import (
     ACCEPTED_SYNTAXES,
     DEFAULT_LIMITS,
@@ -49,10 +51,16 @@ def read_dicom(
     seeking to its end, a non-seekable stream by reading at most ``max_bytes + 1`` bytes.
     Pixel data is validated for layout but not decoded (see :func:`to_uint8`).
 
+    A Deflated Explicit VR Little Endian file is inflated before its dataset is parsed, into a
+    spooled temporary file, to at most ``limits.max_inflated_bytes`` (and never more than
+    ``max_bytes``); the dataset returned is then Explicit VR Little Endian (see inflate.py).
+
     ``read_once`` (imports of a path) tells the kernel that the file's cached pages will not be
     read again, so they are freed at once and reused for the stored copy the import writes next,
     instead of the import filling the page cache with a PACS export it reads once.
     """
+    if limits.max_inflated_bytes > max_bytes:
+        limits = replace(limits, max_inflated_bytes=max_bytes)
     if isinstance(source, str | os.PathLike):
         size = os.stat(source).st_size
         _check_size(size, max_bytes)
@@ -90,6 +98,8 @@ def _check_size(size: int, max_bytes: int) -> None:
 def _read_stream(fp: BinaryIO, start: int, size: int, limits: ReadLimits) -> Dataset:
     cursor = Cursor(fp, start, start + size, limits)
     syntax = scan_file_meta(cursor)
+    if syntax == dcm_uid.DeflatedExplicitVRLittleEndian:
+        return _read_inflated(fp, start, cursor.pos, start + size, limits)
     _check_syntax(syntax)
     walk_elements(cursor, implicit=syntax == dcm_uid.ImplicitVRLittleEndian, depth=0)
     fp.seek(start)
@@ -99,22 +109,38 @@ def _read_stream(fp: BinaryIO, start: int, size: int, limits: ReadLimits) -> Dat
         raise DicomRejected("not_dicom", str(exc)) from exc
     except PARSE_ERRORS as exc:
         raise DicomRejected("bad_value", f"pydicom cannot parse the file: {exc}") from exc
+    _check_meta_group(ds)
     _materialise(ds.file_meta, limits.max_depth)
     _materialise(ds, limits.max_depth)
     _validate(ds, limits)
     return ds
 
 
+def _read_inflated(fp: BinaryIO, start: int, meta_end: int, end: int, limits: ReadLimits):
+    """Inflate into a spooled file, then read that: an Explicit VR Little Endian file now."""
+    with tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES) as spool:
+        size = inflate(fp, start, meta_end, end, spool, max_bytes=limits.max_inflated_bytes)
+        return _read_stream(spool, 0, size, limits)
+
+
 def _check_syntax(syntax: dcm_uid.UID) -> None:
-    if syntax in ACCEPTED_SYNTAXES:
-        return
-    if syntax == dcm_uid.DeflatedExplicitVRLittleEndian:
-        why = "inflating it is unbounded (a zip bomb in disguise)"
-    else:
-        why = "no accepted decoder"
-    raise DicomRejected(
-        "unsupported_transfer_syntax", f"transfer syntax {syntax} ({syntax.name}): {why}"
-    )
+    if syntax not in ACCEPTED_SYNTAXES:
+        raise DicomRejected(
+            "unsupported_transfer_syntax",
+            f"transfer syntax {syntax} ({syntax.name}): no accepted decoder",
+        )
+
+
+def _check_meta_group(ds: Dataset) -> None:
+    """pydicom ends the file meta group at the first element of another group; group 0002
+    elements after it land in the dataset, where no writer accepts them."""
+    stray = next((tag for tag in ds.keys() if tag.group == 0x0002), None)
+    if stray is not None:
+        raise DicomRejected(
+            "bad_value",
+            f"file meta element {Tag(stray)} comes after an element of another group: "
+            "the file meta information is interrupted",
+        )
 
 
 def _materialise(ds: Dataset, depth: int) -> None:
@@ -122,15 +148,41 @@ def _materialise(ds: Dataset, depth: int) -> None:
     if depth < 0:
         raise DicomRejected("bad_value", "sequences nested deeper than the limit")
     for tag in list(ds.keys()):
+        raw = ds.get_item(tag)
         try:
             elem = ds[tag]
         except PARSE_ERRORS as exc:
             raise DicomRejected(
                 "bad_value", f"element {Tag(tag)} {_keyword(tag)} cannot be parsed: {exc}"
             ) from exc
-        if elem.VR == "SQ":
+        if elem.VR in _NUMBER_STRINGS and isinstance(raw, RawDataElement):
+            _keep_as_written(ds, elem, raw)
+        elif elem.VR == "SQ":
             for item in elem.value:
                 _materialise(item, depth - 1)
+
+
+_NUMBER_STRINGS = frozenset({"DS", "IS"})
+
+
+def _keep_as_written(ds: Dataset, elem: DataElement, raw: RawDataElement) -> None:
+    """A DS or IS value that is not a number is kept, as the bytes it was written with.
+
+    Such values are tolerated (a wrong Slice Thickness is no reason to lose a radiograph),
+    but pydicom decodes them with the dataset's character set, and a byte that set cannot
+    decode becomes U+FFFD, which the writer cannot encode back. Number strings are in the
+    default repertoire whatever the character set (PS3.5 6.2), so Latin-1 gives back the
+    original bytes exactly, and the stored file holds what the sender sent.
+    """
+    values = elem.value if isinstance(elem.value, MultiValue) else [elem.value]
+    if all(not isinstance(value, str) or value == "" for value in values):
+        return
+    if not isinstance(raw.value, bytes):
+        return
+    texts = raw.value.decode("latin-1").strip(" \0").split("\\")
+    value = texts[0] if len(texts) == 1 else MultiValue(str, texts)
+    # already_converted: assigning a value would run it through DS() again, which raises.
+    ds[elem.tag] = DataElement(elem.tag, elem.VR, value, already_converted=True)
 
 
 def _keyword(tag: int) -> str:

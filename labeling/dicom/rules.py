@@ -23,6 +23,7 @@ REJECT_CODES = frozenset(
         "bad_pixel_data",
         "unsupported_transfer_syntax",
         "decode_failed",
+        "bad_deflate",
     }
 )
 
@@ -81,6 +82,8 @@ class ReadLimits:
     max_pixel_bytes: int = 1 << 30
     max_elements: int = 100_000
     max_depth: int = 16
+    # What a Deflated Explicit VR Little Endian file may inflate to (see inflate.py).
+    max_inflated_bytes: int = 512 * 1024 * 1024
 
 
 DEFAULT_LIMITS = ReadLimits()

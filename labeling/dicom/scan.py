@@ -13,7 +13,7 @@ from pydicom.tag import Tag
 
 from .rules import DicomRejected, ReadLimits
 
-_LONG_VRS = frozenset(
+LONG_VRS = frozenset(
     {b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"UC", b"UN", b"UR", b"UT", b"SV", b"UV"}
 )
 _UNDEFINED = 0xFFFFFFFF
@@ -91,7 +91,7 @@ def _element_header(cursor: Cursor, *, implicit: bool) -> tuple[int, bytes | Non
     vr = raw[4:6]
     if not (vr.isalpha() and vr.isupper()):
         raise DicomRejected("bad_value", f"element {Tag(tag)} has an invalid VR {vr!r}")
-    if vr in _LONG_VRS:
+    if vr in LONG_VRS:
         return tag, vr, struct.unpack("<L", cursor.read(4, "an element length"))[0]
     return tag, vr, struct.unpack_from("<H", raw, 6)[0]
 

@@ -14,10 +14,13 @@ parameters): a viewer asks for the same image many times, and a cached answer co
 
 from __future__ import annotations
 
+import logging
+import math
 import os
 import re
 import struct
 import threading
+import zlib
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -26,6 +29,7 @@ from typing import BinaryIO
 import numpy as np
 import pydicom
 from PIL import Image
+from pydicom.datadict import dictionary_VR
 from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset
 from pydicom.encaps import get_frame
@@ -42,6 +46,7 @@ from ..dicom import (
 )
 from .protocol import EXPLICIT_VR_LE, BadRequest, file_chunks
 
+log = logging.getLogger(__name__)
 PIXEL_DATA = Tag(0x7FE00010)
 # Values longer than this stay in the file until asked for: pixel data, big private blobs.
 DEFER_BYTES = 4096
@@ -59,6 +64,7 @@ READ_ERRORS = (
     RecursionError,
     pydicom.errors.BytesLengthException,
     pydicom.errors.InvalidDicomError,
+    zlib.error,  # a deflated file: parts are inflated first (see labeling.dicom.inflate)
 )
 _CODEC_ERRORS = (ValueError, TypeError, RuntimeError, NotImplementedError, OSError)
 
@@ -162,19 +168,78 @@ def metadata(ds: Dataset, pixel_data_uri: str) -> dict:
     """The instance as DICOM JSON with its pixel data as a BulkDataURI (never inline).
 
     Other long values are fetched from the file and sent inline: they are rare and small next
-    to the pixels.
+    to the pixels. Values that do not convert are tolerated (see :func:`json_dataset`).
     """
     pixels = stored_pixels(ds)
-    header = Dataset()
-    header.file_meta = ds.file_meta
-    for element in ds:
-        if element.tag != PIXEL_DATA:
-            header.add(element)
-    body = header.to_json_dict(bulk_data_threshold=1 << 62)
+    body = json_dataset(ds, skip=PIXEL_DATA)
     body[f"{PIXEL_DATA:08X}"] = {"vr": pixels.vr, "BulkDataURI": pixel_data_uri}
     meta = ds.file_meta
     body["00020010"] = {"vr": "UI", "Value": [str(meta.TransferSyntaxUID)]}
     return dict(sorted(body.items()))
+
+
+def json_dataset(ds: Dataset, skip: int | None = None) -> dict:
+    """A dataset in the DICOM JSON model (PS3.18 F.2), element by element, so that one value
+    that does not convert cannot take the whole response with it.
+
+    What a stored file may hold that pydicom cannot convert, and what is sent instead:
+
+    * a DS or IS value that is not a number (Slice Thickness ``'\\x98.67'``): the string as it
+      was written (its bytes read as Latin-1). Since CP-1861, PS3.18 F.2.3 lets DS and IS
+      values be JSON Strings as well as Numbers, so the client gets what the file says;
+    * FL, FD, DS values that are not finite: JSON has no number for them, so the strings
+      ``"NaN"``, ``"Infinity"``, ``"-Infinity"``, as JavaScript writes them;
+    * anything else that does not convert: the attribute is left out (and logged), as an
+      attribute without a value would claim the file holds an empty one.
+    """
+    body = {}
+    for tag in ds.keys():
+        if tag == skip:
+            continue
+        element = _json_element(ds, tag)
+        if element is not None:
+            body[f"{tag:08X}"] = element
+    return body
+
+
+def _json_element(ds: Dataset, tag: int) -> dict | None:
+    raw = ds.get_item(tag)
+    try:
+        element = ds[tag]
+        if element.VR == "SQ":
+            return {"vr": "SQ", "Value": [json_dataset(item) for item in element.value]}
+        body = element.to_json_dict(None, 0)
+    except READ_ERRORS as exc:
+        written = _number_strings_as_written(raw)
+        if written is None:
+            log.warning("attribute %s left out of the metadata: %s", Tag(tag), exc)
+        return written
+    if "Value" in body and body["vr"] in ("FL", "FD", "DS"):
+        body["Value"] = [_finite(value) for value in body["Value"]]
+    return body
+
+
+def _number_strings_as_written(raw: object) -> dict | None:
+    if not isinstance(raw, RawDataElement) or not isinstance(raw.value, bytes):
+        return None
+    vr = raw.VR or _dictionary_vr(raw.tag)
+    if vr not in ("DS", "IS"):
+        return None
+    texts = [text.strip(" \0") for text in raw.value.decode("latin-1").split("\\")]
+    return {"vr": vr, "Value": [text or None for text in texts]}
+
+
+def _finite(value: object) -> object:
+    if isinstance(value, float) and not math.isfinite(value):
+        return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+    return value
+
+
+def _dictionary_vr(tag: int) -> str | None:
+    try:
+        return dictionary_VR(tag)
+    except KeyError:
+        return None
 
 
 def transcode_to_explicit(path: str, out: BinaryIO) -> None:

@@ -22,9 +22,14 @@ Conformance choices, where PS3.18 leaves room:
   Warning; a resource of one instance also answers a bare ``image/jpeg`` / ``image/png``.
   Thumbnails are the first decodable instance fitted in ``viewport`` (default 256×256);
 * STOW-RS answers 200 (all stored, duplicates included), 202 (some failed), 409 (none stored);
-  FailureReason 0xA700 for a part over the size limit, 0xA900 for a study mismatch, 0xC000 for
-  anything unreadable. Instances go to the active team, or ``?team=<slug>`` for a token client
-  in several teams; parts without the Part 10 preamble (dicomweb-client sends them) are taken.
+  FailureReason 0xA700 for a part over the size limit (or a deflated one inflating past its
+  cap), 0xA900 for a study mismatch, 0xC000 for anything unreadable. Instances go to the active
+  team, or ``?team=<slug>`` for a token client in several teams; parts without the Part 10
+  preamble (dicomweb-client sends them) are taken. A deflated part is inflated (bounded, to a
+  spooled file) before anything reads it, its UIDs included. The body of a refused request is
+  drained, so that the client's kept-alive connection stays usable (see ``_drain``);
+* metadata tolerates values pydicom cannot convert (see ``files.json_dataset``): a DS or IS
+  that is not a number is sent as the string it is, which PS3.18 allows since CP-1861.
 """
 
 from __future__ import annotations
@@ -52,9 +57,9 @@ from teams.middleware import active_team
 from teams.models import Team
 from teams.tokens import ApiTokenAuthentication
 
-from ..dicom import DicomRejected
+from ..dicom import DicomRejected, inflated
 from ..models import Instance, PacsConnection, Series, Study
-from ..services import ingest_file
+from ..services import ingest_file, read_limits
 from . import files, protocol, proxy, search, xml
 from .protocol import (
     DICOM,
@@ -134,43 +139,83 @@ def _text(status: int, message: str, **headers: str) -> HttpResponse:
 
 
 def dicomweb_view(*methods: str) -> Callable:
-    """Method check, authentication, CSRF for session POSTs only, and errors as statuses."""
+    """Method check, authentication, CSRF for session POSTs only, and errors as statuses; the
+    unread rest of a POST body is drained (see :func:`_drain`)."""
 
     def decorate(view: Callable) -> Callable:
+        answer = _answering(view, methods)
+
         @csrf_exempt
         @functools.wraps(view)
         def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
-            if request.method not in methods:
-                return _text(405, f"{request.method} not allowed", Allow=", ".join(methods))
-            try:
-                by_token = _authenticate(request)
-            except AuthenticationFailed as exc:
-                return _text(
-                    exc.status_code, str(exc.detail), WWW_Authenticate='Token realm="dicomweb"'
-                )
-            if request.method == "POST" and not by_token and (problem := _csrf_problem(request)):
-                return _text(403, f"CSRF check failed: {problem}")
-            if request.method == "GET" and (connection := _proxy_connection(request)):
-                return proxy.forward(request, connection, _subpath(request))
-            try:
-                return view(request, *args, **kwargs)
-            except Unsupported as exc:
-                return _text(415, str(exc))
-            except BadRequest as exc:
-                return _text(400, str(exc))
-            except NotAcceptable as exc:
-                return _text(406, str(exc))
-            except Http404:
-                return _text(404, "not found")
-            except PermissionDenied as exc:
-                return _text(403, str(exc) or "forbidden")
-            except files.StoredFileError:
-                log.exception("stored DICOM file unreadable")
-                return _text(500, "a stored file could not be read; the administrator is told")
+            response = answer(request, *args, **kwargs)
+            if request.method == "POST":
+                _drain(request)
+            return response
 
         return wrapper
 
     return decorate
+
+
+# A refused request's body is read and dropped up to this size, so the connection stays usable.
+DRAIN_MAX_BYTES = 64 * 1024 * 1024
+_DRAIN_CHUNK = 256 * 1024
+
+
+def _drain(request: HttpRequest) -> None:
+    """Read and drop what is left of the request body, up to :data:`DRAIN_MAX_BYTES`.
+
+    An early refusal (415, 400, 401, ...) does not read the body, and gunicorn drains at most
+    64 KiB of an unread body before it reuses a kept-alive connection: past that it closes the
+    connection after answering ``Connection: keep-alive``, and the client's next request on it
+    fails. A WSGI application cannot answer ``Connection: close`` itself (a hop-by-hop header:
+    gunicorn drops it, wsgiref refuses it), so the body is drained here. A body declared larger
+    than the bound is left alone: reading it would only delay the same close.
+    """
+    declared = request.META.get("CONTENT_LENGTH") or ""
+    if declared.isdigit() and int(declared) > DRAIN_MAX_BYTES:
+        return
+    stream = _body_stream(request)
+    left = DRAIN_MAX_BYTES
+    try:
+        while left > 0 and (chunk := stream.read(min(_DRAIN_CHUNK, left))):
+            left -= len(chunk)
+    except OSError:  # the client went away, or the body was consumed another way
+        return
+
+
+def _answering(view: Callable, methods: tuple[str, ...]) -> Callable:
+    def answer(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        if request.method not in methods:
+            return _text(405, f"{request.method} not allowed", Allow=", ".join(methods))
+        try:
+            by_token = _authenticate(request)
+        except AuthenticationFailed as exc:
+            return _text(
+                exc.status_code, str(exc.detail), WWW_Authenticate='Token realm="dicomweb"'
+            )
+        if request.method == "POST" and not by_token and (problem := _csrf_problem(request)):
+            return _text(403, f"CSRF check failed: {problem}")
+        if request.method == "GET" and (connection := _proxy_connection(request)):
+            return proxy.forward(request, connection, _subpath(request))
+        try:
+            return view(request, *args, **kwargs)
+        except Unsupported as exc:
+            return _text(415, str(exc))
+        except BadRequest as exc:
+            return _text(400, str(exc))
+        except NotAcceptable as exc:
+            return _text(406, str(exc))
+        except Http404:
+            return _text(404, "not found")
+        except PermissionDenied as exc:
+            return _text(403, str(exc) or "forbidden")
+        except files.StoredFileError:
+            log.exception("stored DICOM file unreadable")
+            return _text(500, "a stored file could not be read; the administrator is told")
+
+    return answer
 
 
 def _prefer_active_team(request: HttpRequest, queryset: QuerySet) -> QuerySet:
@@ -372,15 +417,28 @@ def instance(request: HttpRequest, study: str, series: str, sop: str) -> HttpRes
 
 
 def _metadata(request: HttpRequest, instances: list[Instance]) -> HttpResponse:
+    """Streamed, so a study of many instances is never held whole. Values that do not convert
+    are tolerated (:func:`files.json_dataset`). The first instance is read before the status
+    line goes out, so a stored file that cannot be read is a proper error; one that fails
+    later is left out and logged, never a stream cut off after its 200."""
     offer = protocol.negotiate(_accept(request), DATASET_OFFERS)
     urls = _urls(request)
 
+    def body(item: Instance) -> dict:
+        ds = files.read_header(_path(item))
+        frames = ",".join(str(n) for n in range(1, item.number_of_frames + 1))
+        uri = urls.instance(item.study.study_uid, item.series.series_uid, item.sop_uid)
+        return files.metadata(ds, f"{uri}/frames/{frames}")
+
+    first = body(instances[0])
+
     def bodies() -> Iterator[dict]:
-        for item in instances:
-            ds = files.read_header(_path(item))
-            frames = ",".join(str(n) for n in range(1, item.number_of_frames + 1))
-            uri = urls.instance(item.study.study_uid, item.series.series_uid, item.sop_uid)
-            yield files.metadata(ds, f"{uri}/frames/{frames}")
+        yield first
+        for item in instances[1:]:
+            try:
+                yield body(item)
+            except (files.StoredFileError, *files.READ_ERRORS):
+                log.exception("instance %s left out of a metadata response", item.pk)
 
     if offer is XML_OFFER:
         return _xml_parts(bodies())
@@ -670,16 +728,29 @@ def _single_study(outcomes: list[StoreOutcome]) -> str:
 
 
 def _store_part(team: Team, part, number: int, study_uid: str | None, urls) -> StoreOutcome:
-    sop_class, sop_uid, part_study = _peek_uids(part.body)
-    failed = functools.partial(StoreOutcome, sop_class, sop_uid)
+    """One part: inflated first when it is deflated (bounded, to a spooled file), so that
+    nothing, the UIDs reported back included, is read from the deflated bytes."""
     essence = protocol.parse_media_type(part.content_type or DICOM)[0]
     if essence != DICOM:
-        return failed(failure_reason=protocol.CANNOT_UNDERSTAND)
+        return StoreOutcome("", "", failure_reason=protocol.CANNOT_UNDERSTAND)
+    try:
+        with inflated(part.body, read_limits()) as body:
+            return _store_dicom(team, part, body, number, study_uid, urls)
+    except DicomRejected as exc:
+        log.info("STOW part %s rejected: %s %s", number, exc.code, exc.message)
+        too_large = part.overflowed or exc.code == "too_large"
+        reason = protocol.OUT_OF_RESOURCES if too_large else protocol.CANNOT_UNDERSTAND
+        return StoreOutcome("", "", failure_reason=reason)
+
+
+def _store_dicom(team: Team, part, body, number: int, study_uid: str | None, urls) -> StoreOutcome:
+    sop_class, sop_uid, part_study = _peek_uids(body)
+    failed = functools.partial(StoreOutcome, sop_class, sop_uid)
     if part.overflowed:
         return failed(failure_reason=protocol.OUT_OF_RESOURCES)
     if study_uid is not None and part_study != study_uid:
         return failed(failure_reason=protocol.DATA_SET_MISMATCH)
-    result = ingest_file(team, part.body, name=f"STOW part {number}")
+    result = ingest_file(team, body, name=f"STOW part {number}")
     if result.status == "rejected":
         log.info("STOW part %s rejected: %s %s", number, result.code, result.reason)
         return failed(failure_reason=_FAILURES.get(result.code, protocol.CANNOT_UNDERSTAND))
@@ -690,15 +761,20 @@ def _store_part(team: Team, part, number: int, study_uid: str | None, urls) -> S
     return StoreOutcome(stored.sop_class_uid, stored.sop_uid, retrieve_url=url)
 
 
+_PEEKED = (0x00080016, 0x00080018, 0x0020000D)  # SOP Class, SOP Instance, Study UIDs
+
+
 def _peek_uids(body) -> tuple[str, str, str]:
-    """SOP Class, SOP Instance and Study UIDs of a part, to report on it even when it is
-    rejected; empty strings when the part is not readable DICOM."""
-    tags = ["SOPClassUID", "SOPInstanceUID", "StudyInstanceUID"]
+    """SOP Class, SOP Instance and Study UIDs of an (inflated) part, to report on it even when
+    it is rejected; empty strings when the part is not readable DICOM. Values are taken as
+    they were written (never converted) and only when short enough to be a UID."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # a broken part is reported in the response
-            ds = pydicom.dcmread(body, stop_before_pixels=True, specific_tags=tags)
-            values = [str(ds.get(t, "") or "") for t in tags]
+            ds = pydicom.dcmread(
+                body, stop_before_pixels=True, specific_tags=list(_PEEKED), defer_size=256
+            )
+            values = [_raw_text(ds.get_item(tag)) for tag in _PEEKED]
     except files.READ_ERRORS:
         values = ["", "", ""]
     body.seek(0)
@@ -706,6 +782,13 @@ def _peek_uids(body) -> tuple[str, str, str]:
         v if len(v) <= 64 and protocol.UID_PATTERN.fullmatch(v) else "" for v in values
     )
     return sop_class, sop, study
+
+
+def _raw_text(element) -> str:
+    value = getattr(element, "value", None)
+    if isinstance(value, bytes):
+        return value.decode("ascii", errors="replace").strip("\0 ")
+    return value if isinstance(value, str) else ""
 
 
 # --------------------------------------------------------------------------------------------

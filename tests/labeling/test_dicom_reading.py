@@ -366,11 +366,13 @@ def test_big_endian_is_rejected_with_its_name():
     assert error.code == "unsupported_transfer_syntax" and "Big Endian" in error.message
 
 
-def test_deflated_files_are_rejected_before_inflation():
+def test_deflated_files_are_inflated_and_read_as_explicit_vr_little_endian():
+    """Accepted since the bounded inflater exists (#14, #17); see test_deflate_bomb.py."""
     ds = make_dx()
     ds.file_meta.TransferSyntaxUID = dcm_uid.DeflatedExplicitVRLittleEndian
-    error = rejected(to_bytes(ds))
-    assert error.code == "unsupported_transfer_syntax" and "Deflate" in error.message
+    read = read_dicom(io.BytesIO(to_bytes(ds)), max_bytes=MAX)
+    assert read.file_meta.TransferSyntaxUID == dcm_uid.ExplicitVRLittleEndian
+    assert read.PixelData == make_dx().PixelData and read.PatientName == ds.PatientName
 
 
 def test_an_unknown_private_syntax_is_rejected_with_its_uid():
