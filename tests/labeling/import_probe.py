@@ -48,16 +48,16 @@ def main(argv: list[str]) -> int:
 def _setup() -> None:
     from django.contrib.auth import get_user_model
     from django.core.management import call_command
-    from rest_framework.authtoken.models import Token
 
     from teams import services
-    from teams.models import Role
+    from teams.models import ApiToken, Role
+    from teams.tokens import PREFIX_LENGTH, digest
 
     call_command("migrate", verbosity=0)
     team = services.create_team(TEAM)  # de-identifies, as a new team does
     user = get_user_model().objects.create_user(USER, password="probe-password-1234")
     services.add_member(team, user, Role.ADMIN)
-    Token.objects.create(user=user, key=TOKEN)
+    ApiToken.objects.create(user=user, prefix=TOKEN[:PREFIX_LENGTH], digest=digest(TOKEN))
 
 
 def _load_modules() -> None:
