@@ -22,12 +22,13 @@ Conformance choices, where PS3.18 leaves room:
   Warning; a resource of one instance also answers a bare ``image/jpeg`` / ``image/png``.
   Thumbnails are the first decodable instance fitted in ``viewport`` (default 256×256);
 * STOW-RS (:mod:`labeling.dicomweb.stow`) answers 200 (all stored, duplicates included), 202
-  (some failed), 409 (none stored); FailureReason 0xA700 for a part over the size limit (or a deflated one inflating past its
-  cap), 0xA900 for a study mismatch, 0xC000 for anything unreadable. Instances go to the active
-  team, or ``?team=<slug>`` for a token client in several teams; parts without the Part 10
-  preamble (dicomweb-client sends them) are taken. A deflated part is inflated (bounded, to a
-  spooled file) before anything reads it, its UIDs included. The body of a refused request is
-  drained, so that the client's kept-alive connection stays usable (see ``_drain``);
+  (some failed), 409 (none stored); FailureReason 0xA700 for a part over the size limit (or a
+  deflated one inflating past its cap), 0xA900 for a study mismatch, 0xC000 for anything
+  unreadable. Instances go to the active team, or ``?team=<slug>`` for a token client in
+  several teams; parts without the Part 10 preamble (dicomweb-client sends them) are taken. A
+  deflated part is inflated (bounded, to a spooled file) before anything reads it, its UIDs
+  included. The body of a refused request is drained, so that the client's kept-alive
+  connection stays usable (see ``_drain``);
 * metadata tolerates values pydicom cannot convert (see ``files.json_dataset``): a DS or IS
   that is not a number is sent as the string it is, which PS3.18 allows since CP-1861.
 """
