@@ -237,13 +237,19 @@ class LabelSetViewSet(
     queryset = LabelSet.objects.select_related("author").order_by("-version")
     serializer_class = LabelSetSerializer
 
-    @extend_schema(request=FreezeSerializer, responses={201: LabelSetSerializer})
+    @extend_schema(
+        request=FreezeSerializer, responses={201: LabelSetSerializer, 200: LabelSetSerializer}
+    )
     def create(self, request):
-        """Freeze the current mapping as the next label set version."""
+        """Freeze the current mapping as the next label set version (201), or return the latest
+        version (200) when it already holds exactly this mapping."""
         data = _valid(FreezeSerializer, request)
         team = writable_team(request.user, request.data.get("team"), CAN_FREEZE, _active(request))
-        label_set = services.freeze_label_set(team, request.user, note=data["note"])
-        return Response(LabelSetSerializer(label_set).data, status=status.HTTP_201_CREATED)
+        label_set, created = services.freeze_or_reuse_label_set(
+            team, request.user, note=data["note"]
+        )
+        answer = status.HTTP_201_CREATED if created else status.HTTP_200_OK
+        return Response(LabelSetSerializer(label_set).data, status=answer)
 
     @extend_schema(responses={200: dict})
     @action(detail=True, methods=["get"])

@@ -99,15 +99,21 @@ def label_sets(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and team is not None:
         require_role(request.user, team, CAN_FREEZE)
         try:
-            label_set = services.freeze_label_set(team, request.user, request.POST.get("note", ""))
+            label_set, created = services.freeze_or_reuse_label_set(
+                team, request.user, request.POST.get("note", "")
+            )
         except services.CurationError as exc:
             messages.error(request, str(exc))
         else:
-            messages.success(
-                request,
-                _("Label set v%(version)s frozen (%(hash)s).")
-                % {"version": label_set.version, "hash": label_set.content_hash[:12]},
-            )
+            said = {"version": label_set.version, "hash": label_set.content_hash[:12]}
+            if created:
+                messages.success(request, _("Label set v%(version)s frozen (%(hash)s).") % said)
+            else:
+                messages.info(
+                    request,
+                    _("Nothing changed since label set v%(version)s (%(hash)s): no new version.")
+                    % said,
+                )
             return redirect("curation:label-set-detail", pk=label_set.pk)
         return redirect("curation:label-sets")
     sets = LabelSet.objects.of_team(team).select_related("author") if team else []

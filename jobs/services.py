@@ -25,6 +25,7 @@ from .models import Job, JobStatus, WorkerPresence
 
 log = logging.getLogger(__name__)
 
+# A job's curve points on its row: at most this many, the older ones thinned (compact_history).
 HISTORY_LIMIT = 2000
 LOG_LIMIT = 200_000
 
@@ -140,11 +141,57 @@ def record_progress(
     job = Job.objects.filter(pk=job_id).only("history", "cancel_requested").first()
     history = (job.history if job else []) + list(held) + ([progress] if keep else [])
     stored = Job.objects.filter(pk=job_id, worker=worker, status=JobStatus.RUNNING).update(
-        progress=progress, history=history[-HISTORY_LIMIT:], heartbeat_at=timezone.now()
-    )
+        progress=progress, history=compact_history(history, HISTORY_LIMIT),
+        heartbeat_at=timezone.now(),
+    )  # fmt: skip
     if not stored:
         raise ClaimLost(f"job {job_id} is no longer running on {worker}")
     return not job.cancel_requested
+
+
+def compact_history(points: list[dict], limit: int) -> list[dict]:
+    """At most ``limit`` curve points, older ones thinned, so that a long run keeps its whole
+    curve: its first point, the latest points one by one, and the stretch between evenly.
+
+    Over the limit, the newest quarter of training points stay dense; of the older ones, the
+    first in each stretch of steps is kept, the stretches doubling in length (the resolution
+    halving) until they fit in what is left. Epoch points (validation) are all kept while they
+    take at most half the limit; a run with more epochs has its older epochs thinned alike.
+    """
+    if len(points) <= limit:
+        return points
+    steps = [i for i, point in enumerate(points) if point.get("phase") == "train"]
+    epochs = [i for i, point in enumerate(points) if point.get("phase") != "train"]
+    epochs = _thinned(points, epochs, "epoch", newest=limit // 8, room=limit // 2 - limit // 8)
+    room = limit - len(epochs) - limit // 4
+    steps = _thinned(points, steps, "step", newest=limit // 4, room=room)
+    return [points[i] for i in sorted(steps + epochs)]
+
+
+def _thinned(
+    points: list[dict], indexes: list[int], axis: str, newest: int, room: int
+) -> list[int]:
+    """The ``newest`` last of ``indexes`` and, before them, the first point in each stretch of
+    ``axis`` (steps, epochs), stretches of the length (a power of two) that fits ``room``."""
+    room = max(room, 1)
+    if len(indexes) <= newest + room:
+        return indexes
+    older, recent = indexes[: len(indexes) - newest], indexes[len(indexes) - newest :]
+
+    def position(i: int) -> int:  # a point without the axis counts by its place in the list
+        value = points[i].get(axis)
+        return value if isinstance(value, int) else i
+
+    span = max(map(position, older)) - min(map(position, older)) + 1
+    stride = 1 << max((span // room).bit_length() - 1, 0)
+    while len({position(i) // stride for i in older}) > room:
+        stride *= 2
+    kept, stretches = [], set()
+    for i in older:
+        if position(i) // stride not in stretches:
+            stretches.add(position(i) // stride)
+            kept.append(i)
+    return kept + recent
 
 
 def append_log(job_id: int, text: str, worker: str = "") -> None:

@@ -43,7 +43,9 @@ def import_reports(team: Team, data: bytes, *, source: str) -> ReportImport:
 
     Rows are matched to studies by StudyInstanceUID or accession number (de-identified accession
     numbers are matched through the same keyed pseudonym); a row whose key matches no study is
-    listed in ``unknown_keys``, never dropped silently. Re-importing updates the text.
+    listed in ``unknown_keys``, never dropped silently. Re-importing updates the text a file
+    carries: a column (a JSONL key) the file lacks leaves that field as it was, and one it has
+    sets it, to nothing where the cell is empty.
     """
     text, encoding = _decode(data)
     rows = list(_rows(text, source))
@@ -56,14 +58,11 @@ def import_reports(team: Team, data: bytes, *, source: str) -> ReportImport:
                     row.get("study_instance_uid") or row.get("accession_number", "")
                 )
                 continue
+            given = {column: row[column] for column in TEXT_COLUMNS if column in row}
             _report, created = Report.objects.update_or_create(
                 team=team,
                 study=study,
-                defaults={
-                    "findings": row.get("findings", ""),
-                    "diagnosis": row.get("diagnosis", ""),
-                    "source": source[:255],
-                },
+                defaults={**given, "source": source[:255]},  # a new report: "" for the rest
             )
             if created:
                 result.created += 1

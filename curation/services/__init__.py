@@ -38,6 +38,7 @@ from .label_sets import (
     compare_label_sets,
     current_vectors,
     freeze_label_set,
+    freeze_or_reuse_label_set,
     label_set_vectors,
     live_statistics,
 )
@@ -109,6 +110,7 @@ __all__ = [
     "describe_unmapped",
     "execute_run",
     "freeze_label_set",
+    "freeze_or_reuse_label_set",
     "label_set_vectors",
     "label_usage",
     "latest_run",

@@ -7,7 +7,6 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from django.db import transaction
-from django.db.models import Max
 
 from labeling.models import Instance
 from labeling.text import AFFIRMED
@@ -108,10 +107,21 @@ def _statistics(labels_by_image: dict, label_dicts: list[dict], vectors: Vectors
 
 
 def freeze_label_set(team: Team, user, note: str = "") -> LabelSet:
-    """Freeze the current mapping into the next immutable, hashed label set version."""
+    """The label set of the current mapping: a new version, or the latest one if unchanged."""
+    return freeze_or_reuse_label_set(team, user, note)[0]
+
+
+def freeze_or_reuse_label_set(team: Team, user, note: str = "") -> tuple[LabelSet, bool]:
+    """Freeze the current mapping into the next immutable, hashed label set version, unless the
+    latest version already holds exactly it: then that one comes back, with ``False``.
+
+    "Exactly" is the content hash and which images are unreviewed conflicts (the hash leaves
+    those out, training does not). Only the latest version counts: going back to an earlier
+    mapping (A, then B, then A) makes a new version. Freezes of one team run one at a time, on
+    a lock of its settings row, so two at once give one version, not two alike.
+    """
     curation_settings(team)
     with transaction.atomic():
-        # One freeze at a time per team: versions are consecutive.
         CurationSettings.objects.select_for_update().get(team=team)
         vectors = current_vectors(team)
         if not vectors.labels:
@@ -120,11 +130,14 @@ def freeze_label_set(team: Team, user, note: str = "") -> LabelSet:
             )
         _queue_conflicts(team, vectors)
         labels = _label_dicts(team)
-        version = LabelSet.objects.of_team(team).aggregate(Max("version"))["version__max"] or 0
+        content_hash = tables.content_hash(vectors.labels, labels)
+        latest = LabelSet.objects.of_team(team).order_by("-version").first()
+        if latest is not None and _holds(latest, content_hash, vectors.conflicts):
+            return latest, False
         label_set = LabelSet.objects.create(
             team=team,
-            version=version + 1,
-            content_hash=tables.content_hash(vectors.labels, labels),
+            version=(latest.version if latest else 0) + 1,
+            content_hash=content_hash,
             labels=labels,
             statistics=_statistics(vectors.labels, labels, vectors),
             note=note.strip()[:500],
@@ -146,7 +159,15 @@ def freeze_label_set(team: Team, user, note: str = "") -> LabelSet:
         )
         _audit(team, user, "freeze", f"label set v{label_set.version} {label_set.content_hash[:12]}",
                {}, {"label_set": label_set.pk})  # fmt: skip
-    return label_set
+    return label_set, True
+
+
+def _holds(label_set: LabelSet, content_hash: str, conflicts: set[str]) -> bool:
+    """Whether ``label_set`` has this content and these unreviewed conflicts."""
+    if label_set.content_hash != content_hash:
+        return False
+    flagged = label_set.images.filter(conflict=True).values_list("sop_uid", flat=True)
+    return set(flagged) == conflicts
 
 
 def _queue_conflicts(team: Team, vectors: Vectors) -> None:

@@ -28,8 +28,8 @@ def test_reclustering_keeps_labels_names_merges_and_the_label_set_hash(small_run
         "双肺纹理增多", "双肺纹理增粗", "两肺纹理增多紊乱"
     }  # fmt: skip
     assert cluster.undecided_count == 0
-    after = services.freeze_label_set(team, curator)
-    assert after.version == before.version + 1 and after.content_hash == before.content_hash
+    after, created = services.freeze_or_reuse_label_set(team, curator)
+    assert not created and after.pk == before.pk  # the same decisions: the same label set
 
 
 def test_a_split_survives_reclustering_as_its_own_cluster(small_run, curator):

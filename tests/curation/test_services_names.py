@@ -19,6 +19,7 @@ PUBLIC_NAMES = [
     "run_clustering", "sample_for_second_review", "set_verdict", "split_cluster",
     "start_clustering", "stop_run", "suggested_k", "sync_clauses", "team_cues", "undo_last",
     "unmapped_texts", "update_cues", "vocabulary", "word_frequencies",
+    "freeze_or_reuse_label_set",  # since: a freeze of unchanged decisions returns the latest set
 ]  # fmt: skip
 
 

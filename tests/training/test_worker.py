@@ -96,8 +96,15 @@ class Worker:
 def workers(tmp_path):
     started: list[Worker] = []
 
-    def start(name: str) -> Worker:
-        worker = Worker(tmp_path, name)
+    def start(name: str, *, stall_after: int = 0) -> Worker:
+        """A worker; with ``stall_after``, one whose training stalls once ``last.pt`` holds that
+        epoch, writing ``<name>.stalled`` in ``tmp_path`` (tests/training/stalling_trainer.py):
+        a test stops the job there, never at a moment a timer picked."""
+        command = ("-m", "celery", "-A", "lab")
+        if stall_after:
+            marker = tmp_path / f"{name}.stalled"
+            command = ("-m", "tests.training.stalling_trainer", str(marker), str(stall_after))
+        worker = Worker(tmp_path, name, command=command)
         started.append(worker)
         return worker
 
@@ -163,27 +170,43 @@ def test_a_tiny_training_job_runs_on_the_worker_with_metrics_and_predictions(
 
 
 def test_a_killed_worker_s_job_resumes_from_its_checkpoint_on_a_new_worker(
-    personas, label_set, workers
+    personas, label_set, workers, tmp_path
 ):
-    first = workers("first")
-    # A tiny epoch takes tens of milliseconds: enough of them that the kill lands mid-run. The
-    # first checkpoint is the signal; the progress row is throttled to a write a second, and a
-    # short run could end before it showed epoch 2.
-    job = launch(personas, label_set, epochs=300)
-    last = job_folder(job) / "run" / "last.pt"
-    wait_for(lambda: last.exists(), 240, "the first checkpoint", [first.log])
+    # The first worker is killed while it sits after epoch 2's checkpoint, two epochs to go. A
+    # kill timed by a poll could land after the last epoch: then nothing is left to resume.
+    first = workers("first", stall_after=2)
+    job = launch(personas, label_set, epochs=4)
+    wait_for((tmp_path / "first.stalled").exists, 240, "epoch 2's checkpoint", [first.log])
     first.kill()
-    assert not reload(job).finished, "the job ended before the kill: give it more epochs"
+    assert reload(job).status == JobStatus.RUNNING
     points_before_kill = len(job.history)
     second = workers("second")
     wait_for(lambda: reload(job).finished, 300, "the resumed job to finish", [second.log])
     assert job.status == JobStatus.SUCCEEDED, job.error + job.traceback
     assert job.attempts == 2
     assert "resumed from" in job.log
-    resumed = [p for p in job.history[points_before_kill:] if p.get("phase") == "train"]
-    assert resumed and resumed[0]["epoch"] >= 2  # it went on; it did not start over
+    resumed = [p["epoch"] for p in job.history[points_before_kill:] if p.get("phase") == "train"]
+    assert resumed[0] == 3 and set(resumed) == {3, 4}  # it went on; it did not start over
     runs = list(job_folder(job).glob("run*"))
     assert [p.name for p in runs] == ["run"]  # one output folder, no duplicate artifacts
+
+
+def test_a_job_killed_after_its_last_epoch_resumes_to_its_evaluation_without_training(
+    personas, label_set, workers, tmp_path
+):
+    # Where the old resume test's kill could land: after the last checkpoint, in the evaluation.
+    first = workers("first", stall_after=2)
+    job = launch(personas, label_set, epochs=2)
+    wait_for((tmp_path / "first.stalled").exists, 240, "the last checkpoint", [first.log])
+    first.kill()
+    assert reload(job).status == JobStatus.RUNNING
+    points_before_kill = len(job.history)
+    second = workers("second")
+    wait_for(lambda: reload(job).finished, 300, "the resumed job to finish", [second.log])
+    assert job.status == JobStatus.SUCCEEDED, job.error + job.traceback
+    assert job.attempts == 2 and "resumed from" in job.log
+    assert [p for p in job.history[points_before_kill:] if p.get("phase") == "train"] == []
+    assert 0.0 <= job.metrics["test"]["auc"] <= 1.0 and job.progress["phase"] == "done"
 
 
 def test_a_job_that_crashes_every_time_fails_after_three_attempts(personas, label_set, workers):
@@ -203,18 +226,20 @@ def test_a_job_that_crashes_every_time_fails_after_three_attempts(personas, labe
 
 
 def test_cancel_stops_a_running_job_at_its_next_step_keeping_its_checkpoint(
-    personas, label_set, workers
+    personas, label_set, workers, tmp_path
 ):
-    worker = workers("one")
-    job = launch(personas, label_set, epochs=50)
+    worker = workers("one", stall_after=2)
+    job = launch(personas, label_set, epochs=20)
     last = job_folder(job) / "run" / "last.pt"
-    wait_for(lambda: last.exists(), 240, "a checkpoint", [worker.log])
+    stalled = tmp_path / "one.stalled"
+    wait_for(stalled.exists, 240, "epoch 2's checkpoint", [worker.log])
     api = APIClient()
     api.force_authenticate(personas.owner)
     assert api.post(reverse("job-cancel", args=[job.pk])).status_code == 200
+    (tmp_path / "one.stalled.go").touch()  # training goes on, and sees the cancel
     wait_for(lambda: reload(job).finished, 120, "the job to stop", [worker.log])
     assert job.status == JobStatus.CANCELLED
-    assert job.progress.get("epoch", 0) < 50
+    assert job.progress.get("epoch", 0) <= 3  # the epoch after the stall at the latest
     assert last.exists()
 
 
@@ -226,7 +251,7 @@ def test_two_workers_never_run_the_same_job(personas, label_set, workers):
     for _ in range(3):  # the same job delivered again, as a broker may do
         run_job.apply_async(args=[job.pk], queue="gpu")
     wait_for(lambda: reload(job).finished, 240, "the job to finish", logs)
-    time.sleep(3)  # let the duplicate deliveries arrive and be refused
-    assert job.status == JobStatus.SUCCEEDED
+    refused = wait_for(lambda: sum(log.read_text().count("is not queued") for log in logs) >= 3,
+                       120, "the duplicate deliveries to be refused", logs)  # fmt: skip
+    assert refused and reload(job).status == JobStatus.SUCCEEDED
     assert job.attempts == 1
-    assert sum(log.read_text().count("is not queued") for log in logs) >= 3
