@@ -31,7 +31,6 @@ import random
 import struct
 import zlib
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 
 import numpy as np
 from pydicom import datadict
@@ -43,9 +42,9 @@ from tests import dicom_factory
 # Known-bad files from elsewhere in the test suite, as (name, bytes or a builder of bytes).
 HOSTILE: list[tuple[str, bytes | Callable[[], bytes]]] = []
 
-ROWS_, COLUMNS_ = 40, 48  # not square: a swapped Rows/Columns shows
+SEED_ROWS, SEED_COLUMNS = 40, 48  # not square: a swapped Rows/Columns shows
 UNDEFINED = 0xFFFFFFFF
-ITEM, ITEM_END, SEQUENCE_END = 0xFFFEE000, 0xFFFEE00D, 0xFFFEE0DD
+ITEM_END, SEQUENCE_END = 0xFFFEE00D, 0xFFFEE0DD
 PIXEL_DATA = 0x7FE00010
 _LONG_VRS = frozenset(
     {b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"UC", b"UN", b"UR", b"UT", b"SV", b"UV"}
@@ -69,7 +68,7 @@ NATIVE = (
 # --------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True)
 class Encoding:
     implicit: bool = False
     big: bool = False
@@ -84,7 +83,7 @@ class Encoding:
 META = Encoding()  # the file meta group is always Explicit VR Little Endian
 
 
-@dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True)
 class Element:
     """One encoded element (or item / delimiter) of a file, by its offsets."""
 
@@ -134,11 +133,12 @@ def _walk(data, pos, end, enc, depth, out, *, meta, in_item=False) -> int:
         if element.tag == ITEM_END and in_item:
             out.append(element)
             return element.end
+        at = len(out)
         out.append(element)
         if element.length == UNDEFINED:
             inner = Encoding(True, enc.big) if element.vr == b"UN" else enc
             pos = _walk_items(data, element.value, inner, depth + 1, out, element.tag)
-            out[out.index(element)] = _ended(element, pos)
+            out[at] = dataclasses.replace(element, end=pos)
             continue
         if _is_sequence(element):
             _walk_defined_items(data, element.value, element.end, enc, depth + 1, out)
@@ -149,6 +149,7 @@ def _walk(data, pos, end, enc, depth, out, *, meta, in_item=False) -> int:
 def _walk_items(data, pos, enc, depth, out, parent) -> int:
     while True:
         item = _header(data, pos, enc, depth, False, item=True)
+        at = len(out)
         out.append(item)
         if item.tag == SEQUENCE_END:
             return item.end
@@ -158,16 +159,17 @@ def _walk_items(data, pos, enc, depth, out, parent) -> int:
             pos = item.end
             continue
         pos = _walk(data, item.value, len(data), enc, depth, out, meta=False, in_item=True)
-        out[out.index(item)] = _ended(item, pos)
+        out[at] = dataclasses.replace(item, end=pos)
 
 
 def _walk_defined_items(data, pos, end, enc, depth, out) -> None:
     while pos < end:
         item = _header(data, pos, enc, depth, False, item=True)
+        at = len(out)
         out.append(item)
         if item.length == UNDEFINED:
             pos = _walk(data, item.value, end, enc, depth, out, meta=False, in_item=True)
-            out[out.index(item)] = _ended(item, pos)
+            out[at] = dataclasses.replace(item, end=pos)
         else:
             _walk(data, item.value, item.end, enc, depth, out, meta=False)
             pos = item.end
@@ -189,15 +191,6 @@ def _header(data, pos, enc, depth, meta, item=False) -> Element:
             value = pos + 8
     end = value if length == UNDEFINED else value + length
     return Element(tag, vr, pos, value, length, end, depth, meta)
-
-
-def _ended(element: Element, end: int) -> Element:
-    return Element(
-        *[getattr(element, f) for f in ("tag", "vr", "start", "value", "length")],
-        end,
-        element.depth,
-        element.meta,
-    )
 
 
 def _is_sequence(element: Element) -> bool:
@@ -224,7 +217,7 @@ def even(value: bytes, pad: bytes = b" ") -> bytes:
 # --------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True)
 class Seed:
     name: str
     index: int
@@ -310,14 +303,19 @@ def _seed(index: int, name: str, syntax: str, options: dict) -> Seed:
     made_by_factory = (*dicom_factory.LOSSLESS_SYNTAXES, *dicom_factory.LOSSY_SYNTAXES)
     base_syntax = syntax if syntax in made_by_factory else dcm_uid.ExplicitVRLittleEndian
     ds = dicom_factory.make_dx(
-        rows=ROWS_, columns=COLUMNS_, identity=identity, syntax=base_syntax, **options, **_EXTRA
+        rows=SEED_ROWS,
+        columns=SEED_COLUMNS,
+        identity=identity,
+        syntax=base_syntax,
+        **options,
+        **_EXTRA,
     )
     # Compressing gives a new, random SOP Instance UID: put the placeholder back.
     ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = dicom_factory.new_uid(
         f"3.{identity}"
     )
     if frames > 1:
-        second = dicom_factory.phantom(ROWS_, COLUMNS_)[::-1]
+        second = dicom_factory.phantom(SEED_ROWS, SEED_COLUMNS)[::-1]
         ds.PixelData = ds.PixelData + np.ascontiguousarray(second).tobytes()
         ds.NumberOfFrames = frames
     enc = Encoding(
@@ -376,7 +374,7 @@ def build_meta(
 # --------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True)
 class Case:
     id: str  # "<seed>-<family>-<nnnn>", or "control-<seed>", or "hostile-<name>"
     seed: str
