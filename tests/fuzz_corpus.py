@@ -37,10 +37,20 @@ from pydicom import datadict
 from pydicom import uid as dcm_uid
 from pydicom.dataset import Dataset
 
-from tests import dicom_factory
+from tests import dicom_factory, hostile_cases
 
 # Known-bad files from elsewhere in the test suite, as (name, bytes or a builder of bytes).
-HOSTILE: list[tuple[str, bytes | Callable[[], bytes]]] = []
+# The deflate bomb has its own test (tests/labeling/test_deflate_bomb.py): building 2 GB of
+# zeros for each entry point here would only slow the suite down.
+HOSTILE: list[tuple[str, bytes | Callable[[], bytes]]] = [
+    ("good", hostile_cases.good),
+    ("meta_intruder", hostile_cases.meta_intruder),
+    ("patient_id_ob", hostile_cases.patient_id_ob),
+    ("non_numeric_ds", hostile_cases.non_numeric_ds),
+    ("deflated", hostile_cases.deflated),
+    ("corrupt_deflate", hostile_cases.corrupt_deflate),
+    ("truncated_deflate", hostile_cases.truncated_deflate),
+]
 
 SEED_ROWS, SEED_COLUMNS = 40, 48  # not square: a swapped Rows/Columns shows
 UNDEFINED = 0xFFFFFFFF

@@ -687,24 +687,28 @@ def test_a_500_and_a_stream_that_breaks_off_are_noted_with_case_and_route(person
     fuzz = Fuzz(personas, good)
     assert via_upload(fuzz, good) == {"good-0": "imported"}
 
-    def broken_metadata(ds, uri):
-        raise ValueError("could not convert string to float: 'x'")
+    def broken_file(path):
+        # A retrieve whose file read fails after the first chunk went out: the status line and
+        # headers are sent, then the body breaks off.
+        yield b"\0" * 128
+        raise OSError("the disk went away")
 
     def broken_search(*args, **kwargs):
         raise RuntimeError("search is down")
 
-    monkeypatch.setattr("labeling.dicomweb.files.metadata", broken_metadata)
+    monkeypatch.setattr("labeling.dicomweb.protocol.file_chunks", broken_file)
     monkeypatch.setattr("labeling.dicomweb.search.search", broken_search)
-    study = Instance.objects.get().study.study_uid
-    fuzz.request("good-0", "study metadata", f"/dicomweb/studies/{study}/metadata")
+    item = Instance.objects.get()
+    fuzz.request(
+        "good-0",
+        "instance as stored",
+        f"/dicomweb/studies/{item.study.study_uid}/series/{item.series.series_uid}"
+        f"/instances/{item.sop_uid}",
+        HTTP_ACCEPT=f'multipart/related; type="application/dicom"; transfer-syntax={item.transfer_syntax}',
+    )
     fuzz.request("good-0", "qido", "/dicomweb/studies")
     assert [(f.case, f.route, f.problem, f.detail) for f in fuzz.findings] == [
-        (
-            "good-0",
-            "study metadata",
-            "aborted stream",
-            "ValueError: could not convert string to float: 'x'",
-        ),
+        ("good-0", "instance as stored", "aborted stream", "OSError: the disk went away"),
         ("good-0", "qido", "500", "RuntimeError: search is down"),
     ]
 
