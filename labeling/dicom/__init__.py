@@ -36,7 +36,14 @@ from .pixels import (
     stored_bits,
     to_uint8,
 )
-from .reading import PixelLayout, drop_cached_pages, pixel_layout, read_dicom, validate_pixels
+from .reading import (
+    PixelLayout,
+    drop_cached_pages,
+    materialise,
+    pixel_layout,
+    read_dicom,
+    validate_pixels,
+)
 from .rules import (
     ACCEPTED_SYNTAXES,
     DEFAULT_LIMITS,
@@ -64,6 +71,7 @@ __all__ = [
     "identity",
     "inflated",
     "lookup",
+    "materialise",
     "parse_da",
     "parse_tm",
     "pixel_layout",

@@ -113,6 +113,7 @@ def _read_stream(fp: BinaryIO, start: int, size: int, limits: ReadLimits) -> Dat
     _materialise(ds.file_meta, limits.max_depth)
     _materialise(ds, limits.max_depth)
     _validate(ds, limits)
+    _repair_meta_vrs(ds)
     return ds
 
 
@@ -141,6 +142,37 @@ def _check_meta_group(ds: Dataset) -> None:
             f"file meta element {Tag(stray)} comes after an element of another group: "
             "the file meta information is interrupted",
         )
+
+
+# File meta elements a writer derives from the dataset when their VR is wrong.
+_META_FROM_DATASET = {0x00020002: "SOPClassUID", 0x00020003: "SOPInstanceUID"}
+
+
+def _repair_meta_vrs(ds: Dataset) -> None:
+    """A file meta element written with another VR than its own (a Media Storage SOP Class
+    UID as US, say) is tolerated: the two Media Storage UIDs are taken again from the dataset,
+    which holds them too, and any other such element is dropped (the writer adds the
+    implementation's own). Left as they were, the writer refuses the file."""
+    meta = ds.file_meta
+    for tag in list(meta.keys()):
+        elem = meta[tag]
+        expected = (
+            pydicom.datadict.dictionary_VR(tag)
+            if pydicom.datadict.dictionary_has_tag(tag)
+            else None
+        )
+        if expected is None or elem.VR == expected or tag in (0x00020000, 0x00020010):
+            continue
+        del meta[tag]
+        if tag in _META_FROM_DATASET:
+            meta[tag] = DataElement(tag, expected, str(ds[_META_FROM_DATASET[tag]].value))
+
+
+def materialise(ds: Dataset, depth: int = DEFAULT_LIMITS.max_depth) -> None:
+    """Convert every element of a dataset read by pydicom as :func:`read_dicom` does: number
+    strings that are not numbers kept as written (see :func:`_keep_as_written`). For a stored
+    file that is written again (a transcode): it was read this way when it was imported."""
+    _materialise(ds, depth)
 
 
 def _materialise(ds: Dataset, depth: int) -> None:

@@ -40,6 +40,7 @@ from ..dicom import (
     DicomRejected,
     decode_frame,
     display_lut,
+    materialise,
     render_jpeg,
     render_png,
     to_uint8,
@@ -247,6 +248,7 @@ def transcode_to_explicit(path: str, out: BinaryIO) -> None:
     ds = read_full(path)
     syntax = ds.file_meta.TransferSyntaxUID
     try:
+        materialise(ds)  # number strings kept as written, as the import read them
         if syntax not in NATIVE_SYNTAXES:
             ds.decompress()
         ds.file_meta.TransferSyntaxUID = EXPLICIT_VR_LE
