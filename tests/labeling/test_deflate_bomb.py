@@ -166,6 +166,7 @@ def refusals(entry: str, answer: dict) -> list:
 def test_a_2_gib_deflate_bomb_is_refused_in_bounded_memory(site, bomb_path, tmp_path, entry):
     found = site.probe(tmp_path, entry, bomb_path, CXR_DICOM_MAX_INFLATED_MB=str(CAP_MB))
     growth = found["after_kib"] - found["before_kib"]
+    print(f"deflate bomb through {entry}: peak RSS grew by {growth / 1024:.1f} MiB")  # with -s
     assert growth <= BOUND_KIB, f"{entry}: peak RSS grew by {growth // 1024} MiB"
     expected = [OUT_OF_RESOURCES] if entry == "stow" else ["too_large"]
     assert refusals(entry, found["answer"]) == expected
