@@ -2,6 +2,10 @@
 test acts on a job at a known point of its run instead of racing a timer.
 
     python -m tests.training.stalling_trainer MARKER EPOCHS worker -Q QUEUE ...
+    python -m tests.training.stalling_trainer MARKER EPOCHS engine train --config FILE
+
+The second runs the engine's own command line (``python -m training.engine``) instead, as
+torchrun starts it on each rank (only rank 0 writes checkpoints; the others wait for it).
 
 EPOCHS is one epoch or several, comma-separated. Once ``last.pt`` holds one of them, the engine
 writes that epoch into MARKER and waits, where a long epoch would be, until a file ``MARKER.go``
@@ -54,13 +58,7 @@ def stall(marker: Path, epoch: int) -> None:
     go(marker).unlink()  # the next stall waits for a go of its own
 
 
-def main() -> None:
-    marker, arguments = Path(sys.argv[1]), sys.argv[3:]
-    epochs = {int(epoch) for epoch in sys.argv[2].split(",")}
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "lab.settings")
-    import django
-
-    django.setup()
+def stall_after_checkpoints(marker: Path, epochs: set[int]) -> None:
     from training.engine import runner
 
     save = runner.save_checkpoint
@@ -71,7 +69,22 @@ def main() -> None:
             stall(marker, state["epoch"])
         return saved
 
-    runner.save_checkpoint = save_then_stall  # the pool's processes fork from this one
+    runner.save_checkpoint = save_then_stall
+
+
+def main() -> None:
+    marker, arguments = Path(sys.argv[1]), sys.argv[3:]
+    epochs = {int(epoch) for epoch in sys.argv[2].split(",")}
+    if arguments[:1] == ["engine"]:
+        from training.engine.__main__ import main as engine
+
+        stall_after_checkpoints(marker, epochs)
+        sys.exit(engine(arguments[1:]))
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "lab.settings")
+    import django
+
+    django.setup()
+    stall_after_checkpoints(marker, epochs)  # the pool's processes fork from this one
     from celery.bin.celery import main as celery
 
     sys.argv = ["celery", "-A", "lab", *arguments]
