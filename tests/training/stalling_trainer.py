@@ -4,14 +4,14 @@ test acts on a job at a known point of its run instead of racing a timer.
     python -m tests.training.stalling_trainer MARKER EPOCHS worker -Q QUEUE ...
     python -m tests.training.stalling_trainer MARKER EPOCHS engine train --config FILE
 
-The second runs the engine's own command line (``python -m training.engine``) instead, as
-torchrun starts it on each rank (only rank 0 writes checkpoints; the others wait for it).
-
 EPOCHS is one epoch or several, comma-separated. Once ``last.pt`` holds one of them, the engine
 writes that epoch into MARKER and waits, where a long epoch would be, until a file ``MARKER.go``
 appears; it takes the file away and goes on, to wait again at the next of EPOCHS. A test that
 kills the worker never writes it. The job stays claimed and beating as on any worker. The test's
 side is :class:`Stall`.
+
+The second form runs the engine's own command line (``python -m training.engine``) instead, as
+torchrun starts it on each rank: rank 0 writes the checkpoints and stalls, the others wait for it.
 """
 
 import os
@@ -29,7 +29,8 @@ class Stall:
         self.epochs = epochs
 
     def command(self) -> tuple[str, ...]:
-        """The arguments for ``python`` that start a worker stalling at these epochs."""
+        """The arguments for ``python`` that start a worker stalling at these epochs (followed by
+        ``engine`` and its arguments, the engine's command line instead)."""
         epochs = ",".join(map(str, self.epochs))
         return ("-m", "tests.training.stalling_trainer", str(self.marker), epochs)
 
