@@ -21,7 +21,10 @@ def main() -> None:
     from results import heatmaps
 
     def stall(heatmap) -> Path:
-        marker.write_text(str(heatmap.pk))
+        # Written beside it, then renamed: a test that sees the marker reads the whole id.
+        written = marker.with_name(marker.name + ".tmp")
+        written.write_text(str(heatmap.pk))
+        os.replace(written, marker)
         while True:
             time.sleep(60)
 

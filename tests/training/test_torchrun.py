@@ -1,6 +1,8 @@
 """A job that asks for several GPUs runs the engine under torchrun: progress relayed from its log,
 cancel terminates it. Tested with two gloo processes on the CPU, through the job's runner."""
 
+from pathlib import Path
+
 import pytest
 
 from jobs import services as job_services
@@ -8,12 +10,15 @@ from jobs.models import Job
 from jobs.registry import KINDS
 from jobs.services import JobCancelled
 from jobs.worker import JobContext
+from training import torchrun
 from training.engine.checkpoints import load_checkpoint
 from training.engine.data import make_synthetic_dataset
 from training.runs import job_folder
 from training.torchrun import ProgressParser
 
 from .runs import TINY
+from .stalling_trainer import Stall
+from .test_worker import wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -67,10 +72,36 @@ class CancelAfterFirstEpoch(JobContext):
         super().report(progress, keep=keep)
 
 
-def test_cancel_terminates_the_torchrun_processes_and_keeps_the_checkpoint(personas):
+def processes_naming(text: str) -> list[int]:
+    """The processes whose command line holds ``text``."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        try:
+            if proc.name.isdigit() and text in (proc / "cmdline").read_text():
+                found.append(int(proc.name))
+        except (FileNotFoundError, ProcessLookupError):
+            continue  # it ended meanwhile
+    return found
+
+
+def test_cancel_terminates_the_torchrun_processes_and_keeps_the_checkpoint(
+    personas, monkeypatch, tmp_path
+):
+    # The ranks stall after epoch 2's checkpoint: the cancel, sent at epoch 1's validation line,
+    # lands before the run's end however late this process reads that line.
+    stall = Stall(tmp_path, "ranks", 2)
+
+    def stalling(nproc: int, config_file: Path) -> list[str]:
+        command = torchrun_command(nproc, config_file)
+        at = command.index("training.engine")
+        return [*command[: at - 1], *stall.command(), "engine", *command[at + 1 :]]
+
+    torchrun_command = torchrun.command
+    monkeypatch.setattr(torchrun, "command", stalling)
     job = claimed_job(personas, epochs=40)
     with pytest.raises(JobCancelled):
         KINDS["train"].function(CancelAfterFirstEpoch(job, "test-worker"))
+    wait_for(lambda: not processes_naming(str(stall.marker)), 60, "torchrun and its ranks to end")
     job.refresh_from_db()
     assert job.progress["epoch"] < 40
     assert load_checkpoint(job_folder(job) / "run" / "last.pt")["epoch"] >= 1

@@ -22,6 +22,7 @@ from jobs.models import Job, JobStatus
 from training.runs import job_folder
 
 from .label_sets import frozen_label_set
+from .stalling_trainer import Stall
 
 ROOT = Path(__file__).resolve().parents[2]
 TINY = {
@@ -53,11 +54,12 @@ def database_url(user: str = "") -> str:
 class Worker:
     """One `celery worker` process (and its pool children) in its own process group, on
     ``queues``; ``command`` starts something that runs Celery's worker (tests/results'
-    stalling_worker, say); ``overrides`` are environment variables."""
+    stalling_worker, say); with ``stall``, one whose training stalls where it says
+    (tests/training/stalling_trainer.py); ``overrides`` are environment variables."""
 
     def __init__(self, tmp_path: Path, name: str, *, queues: str = "default,gpu",
                  command: tuple[str, ...] = ("-m", "celery", "-A", "lab"),
-                 **overrides: str) -> None:  # fmt: skip
+                 stall: Stall | None = None, **overrides: str) -> None:  # fmt: skip
         env = {
             **os.environ,
             "DEBUG": "1",
@@ -70,6 +72,8 @@ class Worker:
             "CXR_JOB_REAP_SECONDS": "1",
             **overrides,
         }
+        self.stall = stall
+        command = stall.command() if stall else command
         self.log = tmp_path / f"worker-{name}.log"
         self.process = subprocess.Popen(
             [sys.executable, *command, "worker", "-Q", queues, "--concurrency", "1",
@@ -98,13 +102,9 @@ def workers(tmp_path):
 
     def start(name: str, *, stall_after: int = 0) -> Worker:
         """A worker; with ``stall_after``, one whose training stalls once ``last.pt`` holds that
-        epoch, writing ``<name>.stalled`` in ``tmp_path`` (tests/training/stalling_trainer.py):
-        a test stops the job there, never at a moment a timer picked."""
-        command = ("-m", "celery", "-A", "lab")
-        if stall_after:
-            marker = tmp_path / f"{name}.stalled"
-            command = ("-m", "tests.training.stalling_trainer", str(marker), str(stall_after))
-        worker = Worker(tmp_path, name, command=command)
+        epoch (``worker.stall``): a test stops the job there, never at a moment a timer picked."""
+        worker = Worker(tmp_path, name, stall=Stall(tmp_path, name, stall_after) if stall_after
+                        else None)  # fmt: skip
         started.append(worker)
         return worker
 
@@ -170,13 +170,13 @@ def test_a_tiny_training_job_runs_on_the_worker_with_metrics_and_predictions(
 
 
 def test_a_killed_worker_s_job_resumes_from_its_checkpoint_on_a_new_worker(
-    personas, label_set, workers, tmp_path
+    personas, label_set, workers
 ):
     # The first worker is killed while it sits after epoch 2's checkpoint, two epochs to go. A
     # kill timed by a poll could land after the last epoch: then nothing is left to resume.
     first = workers("first", stall_after=2)
     job = launch(personas, label_set, epochs=4)
-    wait_for((tmp_path / "first.stalled").exists, 240, "epoch 2's checkpoint", [first.log])
+    wait_for(lambda: first.stall.at(2), 240, "epoch 2's checkpoint", [first.log])
     first.kill()
     assert reload(job).status == JobStatus.RUNNING
     points_before_kill = len(job.history)
@@ -192,12 +192,12 @@ def test_a_killed_worker_s_job_resumes_from_its_checkpoint_on_a_new_worker(
 
 
 def test_a_job_killed_after_its_last_epoch_resumes_to_its_evaluation_without_training(
-    personas, label_set, workers, tmp_path
+    personas, label_set, workers
 ):
     # Where the old resume test's kill could land: after the last checkpoint, in the evaluation.
     first = workers("first", stall_after=2)
     job = launch(personas, label_set, epochs=2)
-    wait_for((tmp_path / "first.stalled").exists, 240, "the last checkpoint", [first.log])
+    wait_for(lambda: first.stall.at(2), 240, "the last checkpoint", [first.log])
     first.kill()
     assert reload(job).status == JobStatus.RUNNING
     points_before_kill = len(job.history)
@@ -226,17 +226,16 @@ def test_a_job_that_crashes_every_time_fails_after_three_attempts(personas, labe
 
 
 def test_cancel_stops_a_running_job_at_its_next_step_keeping_its_checkpoint(
-    personas, label_set, workers, tmp_path
+    personas, label_set, workers
 ):
     worker = workers("one", stall_after=2)
     job = launch(personas, label_set, epochs=20)
     last = job_folder(job) / "run" / "last.pt"
-    stalled = tmp_path / "one.stalled"
-    wait_for(stalled.exists, 240, "epoch 2's checkpoint", [worker.log])
+    wait_for(lambda: worker.stall.at(2), 240, "epoch 2's checkpoint", [worker.log])
     api = APIClient()
     api.force_authenticate(personas.owner)
     assert api.post(reverse("job-cancel", args=[job.pk])).status_code == 200
-    (tmp_path / "one.stalled.go").touch()  # training goes on, and sees the cancel
+    worker.stall.go()  # training goes on, and sees the cancel
     wait_for(lambda: reload(job).finished, 120, "the job to stop", [worker.log])
     assert job.status == JobStatus.CANCELLED
     assert job.progress.get("epoch", 0) <= 3  # the epoch after the stall at the latest

@@ -31,6 +31,7 @@ from training.models import Prediction
 from training.runs import job_folder
 
 from .label_sets import frozen_label_set
+from .stalling_trainer import Stall
 from .test_worker import ROOT, Worker, database_url, launch, reload, wait_for
 
 ON_SERVICES = connection.vendor == "postgresql" and settings.CELERY_BROKER_URL.startswith("redis")
@@ -213,7 +214,9 @@ class Workers:
         self.started: list[Worker] = []
         self.roles: dict[int, str] = {}  # worker pid -> role
 
-    def start(self, name: str, **env: str) -> Worker:
+    def start(self, name: str, *stall_after: int, **env: str) -> Worker:
+        """A worker; with ``stall_after``, one whose training stalls after those epochs'
+        checkpoints (``worker.stall``, tests/training/stalling_trainer.py)."""
         role = f"cxr_worker_{os.getpid()}_{name}"
         with connection.cursor() as cursor:
             cursor.execute(f'DROP ROLE IF EXISTS "{role}"')
@@ -221,8 +224,9 @@ class Workers:
             cursor.execute(f'GRANT ALL ON ALL TABLES IN SCHEMA public TO "{role}"')
             cursor.execute(f'GRANT ALL ON ALL SEQUENCES IN SCHEMA public TO "{role}"')
         # One thread: torch's thread pool slows down many times over when other processes
-        # take the cores, and these tests time their interruptions against the epochs.
-        worker = Worker(self.tmp_path, name, DATABASE_URL=database_url(role),
+        # take the cores.
+        stall = Stall(self.tmp_path, name, *stall_after) if stall_after else None
+        worker = Worker(self.tmp_path, name, stall=stall, DATABASE_URL=database_url(role),
                         OMP_NUM_THREADS="1", **env)  # fmt: skip
         self.started.append(worker)
         self.roles[worker.process.pid] = role
@@ -242,11 +246,19 @@ class Workers:
         return wait_for(lambda: running_on(job, self.started), 120, "the job to start", logs)
 
     def two_and_a_job(self, personas, label_set, epochs: int) -> tuple[Job, Worker, Worker]:
-        """Two workers and a job: the job, the worker that took it, and the idle one."""
-        self.ready(self.start("a"), self.start("b"))
+        """Two workers and a job: the job, the worker that took it, and the idle one. Training
+        stalls after epoch 2's checkpoint (on either worker: which one takes the job is the
+        broker's choice) until the test lets it go on (``holder.stall.go()``)."""
+        self.ready(self.start("a", 2), self.start("b", 2))
         job = launch(personas, label_set, epochs=epochs)
         holder = self.holder(job)
+        self.stalled(holder, 2)
         return job, holder, next(other for other in self.started if other is not holder)
+
+    def stalled(self, worker: Worker, epoch: int) -> None:
+        """Wait until the worker's training waits after this epoch's checkpoint."""
+        wait_for(lambda: worker.stall.at(epoch), 240, f"epoch {epoch}'s checkpoint",
+                 [worker.log])  # fmt: skip
 
     def stop(self) -> None:
         for worker in self.started:
@@ -324,61 +336,98 @@ def reconnected(worker: Worker, times: int) -> bool:
     return text.count(lost) >= times and "Connected to redis" in text.rsplit(lost, 1)[-1]
 
 
-# --- the tests ---------------------------------------------------------------------------------------
+def epoch_ends(worker: Worker, epoch: int) -> list[str]:
+    """When the worker's training logged the end of this epoch."""
+    return log_times(worker, rf"ForkPoolWorker.*\] epoch {epoch}: train loss")
 
-EPOCH_ENDS = r"ForkPoolWorker.*\] epoch \d+: train loss"
+
+def refusals(job: Job, *workers: Worker) -> int:
+    """How many deliveries of the job's message the workers' claims refused (by its id: a
+    message an earlier test left in the broker is refused too)."""
+    return sum(worker.log.read_text().count(f"job {job.pk} is not queued") for worker in workers)
+
+
+# --- the tests ---------------------------------------------------------------------------------------
+#
+# Each test acts at a known point of the job's run: its worker's training stalls after a chosen
+# epoch's checkpoint until the test lets it go on (tests/training/stalling_trainer.py), and the
+# test waits for what the workers log rather than for a time. A fast machine that trains every
+# epoch before an outage begins, or a slow one whose epoch outlasts the outage, sees the same.
 
 
 @on_services
 def test_a_database_outage_shorter_than_the_claim_is_ridden_out(personas, label_set, workers):
-    worker = workers.start("db", CXR_JOB_HEARTBEAT_TIMEOUT="10")
+    # The claim holds 28 s without a write (30 s less two beats), many times the outage: a
+    # missed beat and one small epoch.
+    worker = workers.start("db", 2, 3, CXR_JOB_HEARTBEAT_TIMEOUT="30")
     workers.ready(worker)
-    job = launch(personas, label_set, epochs=200)
-    wait_for(lambda: reload(job).progress.get("epoch", 0) >= 2, 240, "epoch 2", [worker.log])
-    holder, outage = job.worker, workers.outage(worker)
+    job = launch(personas, label_set, epochs=4)
+    workers.stalled(worker, 2)
+    holder, outage = reload(job).worker, workers.outage(worker)
     outage.begin()
     began = now()
     try:
         wait_for(lambda: "heartbeat missed" in worker.log.read_text(), 30, "a missed beat",
                  [worker.log])  # fmt: skip
         assert outage.sessions() == 0  # the worker really is cut off
-        time.sleep(2)
+        worker.stall.go()  # epoch 2 ends and epoch 3 trains without a database
+        workers.stalled(worker, 3)
+        ended = now()
     finally:
         outage.end()
-    ended = now()
+    # The job goes on once its heartbeat is back: a job that ended first would never say so.
+    wait_for(lambda: "heartbeat back" in worker.log.read_text(), 30, "the heartbeat to return",
+             [worker.log])  # fmt: skip
+    worker.stall.go()
     wait_for(lambda: reload(job).finished, 300, "the job to finish", [worker.log])
-    epochs = log_times(worker, EPOCH_ENDS)
-    assert [t for t in epochs if began < t < ended] and [t for t in epochs if t > ended]
+    [during] = epoch_ends(worker, 2)
+    [after] = epoch_ends(worker, 3)
+    assert began <= during <= ended <= after
     assert_ran_once_to_the_end(job, attempts=1)
     assert job.worker == holder and "resumed from" not in job.log
     # Its heartbeat missed beats and came back; the log lines reached the row afterwards.
     assert "heartbeat missed, no database" in job.log
     assert re.search(r"heartbeat back after \d+s without a database", job.log)
-    assert [t for t in log_times(worker, "heartbeat back") if t > ended]
+    assert min(log_times(worker, "heartbeat back")) >= ended
+
+
+# The worker-side timings (test_worker.Worker): a beat every second, requeued by a reaper after 5
+# seconds without one; the claim lapses after 3 (jobs.worker.claim_grace).
+CLAIM_LAPSES_AFTER = 5 - 2 * 1
 
 
 @on_services
 def test_a_worker_cut_off_for_longer_than_its_claim_stops_and_another_resumes(
     personas, label_set, workers
 ):
-    # heartbeat every second; requeued after 5 seconds without one; the claim lapses after 3
-    job, cut_off, healthy = workers.two_and_a_job(personas, label_set, epochs=200)
-    wait_for(lambda: reload(job).progress.get("epoch", 0) >= 2, 240, "epoch 2", [cut_off.log])
+    cut_off = workers.start("cut-off", 2)
+    workers.ready(cut_off)
+    job = launch(personas, label_set, epochs=4)
+    workers.stalled(cut_off, 2)
     outage = workers.outage(cut_off)
     outage.begin()
     try:
-        wait_for(lambda: running_on(job, [healthy]) and reload(job).progress.get("epoch", 0) > 2,
-                 120, "the healthy worker to resume the job", [cut_off.log, healthy.log])  # fmt: skip
-        time.sleep(2)  # both workers alive; only the healthy one may train
+        # No write has gone through since the outage began: once the claim has lapsed, the
+        # job goes on from its stall and pauses at its next report, epoch 2's validation.
+        time.sleep(CLAIM_LAPSES_AFTER + 1)
+        cut_off.stall.go()
+        wait_for(lambda: "pausing until it answers" in cut_off.log.read_text(), 60,
+                 "the cut-off worker to pause", [cut_off.log])  # fmt: skip
+        # A second worker (its reaper) comes only now: the job is requeued, and resumed there
+        # from epoch 2's checkpoint, while the cut-off worker waits for the database.
+        healthy = workers.start("healthy", 3)
+        workers.stalled(healthy, 3)
+        assert running_on(job, [healthy])
     finally:
         outage.end()
+    # Once the database answers, the cut-off worker finds the job taken and stops.
+    wait_for(lambda: "writes nothing more" in cut_off.log.read_text(), 60,
+             "the cut-off worker to stop", [cut_off.log])  # fmt: skip
+    healthy.stall.go()
     wait_for(lambda: reload(job).finished, 300, "the job to finish", [cut_off.log, healthy.log])
     assert_ran_once_to_the_end(job, attempts=2)
     assert "resumed from" in job.log
-    # The cut-off worker paused before the job was requeued, and once the database answered
-    # it found the job taken and stopped, without a training step in between.
-    wait_for(lambda: "writes nothing more" in cut_off.log.read_text(), 60,
-             "the cut-off worker to stop", [cut_off.log])  # fmt: skip
+    # It paused before the job was requeued and stopped after, without a training step between.
     [paused] = log_times(cut_off, "pausing until it answers")
     [stopped] = log_times(cut_off, "writes nothing more")
     requeued = log_times(healthy, "stopped sending heartbeats")
@@ -389,23 +438,20 @@ def test_a_worker_cut_off_for_longer_than_its_claim_stops_and_another_resumes(
 @on_services
 def test_broker_connections_killed_mid_job_neither_lose_nor_repeat_it(personas, label_set, workers):
     # the idle spare worker takes a message delivered again at once
-    job, worker, spare = workers.two_and_a_job(personas, label_set, epochs=150)
-    wait_for(lambda: reload(job).progress.get("epoch", 0) >= 2, 240, "epoch 2", [worker.log])
+    job, worker, spare = workers.two_and_a_job(personas, label_set, epochs=4)
     killed = 0
     for times in (1, 2, 3):
         killed += kill_redis_clients(worker)
         wait_for(lambda: reconnected(worker, times), 60, "the worker to reconnect", [worker.log])  # noqa: B023
     assert killed >= 3
+    worker.stall.go()  # the job goes on after the last reconnection
     wait_for(lambda: reload(job).finished, 300, "the job to finish", [worker.log, spare.log])
-    assert [t for t in log_times(worker, EPOCH_ENDS) if t > log_times(worker, "broker lost")[-1]]
-    time.sleep(3)  # a late redelivery would arrive now
-    assert_ran_once_to_the_end(job, attempts=1)
-    # The unacknowledged message went back to the queue; the claim refused it.
+    assert min(epoch_ends(worker, 2)) >= max(log_times(worker, "broker lost"))
+    # The unacknowledged message went back to the queue; the claim refused it, wherever it went.
     assert "Restoring 1 unacknowledged message" in worker.log.read_text()
-    refusals = worker.log.read_text().count("is not queued") + spare.log.read_text().count(
-        "is not queued"
-    )
-    assert refusals >= 1
+    wait_for(lambda: refusals(job, worker, spare) >= 1, 60, "the message delivered again",
+             [worker.log, spare.log])  # fmt: skip
+    assert_ran_once_to_the_end(reload(job), attempts=1)
 
 
 @on_services
@@ -416,20 +462,22 @@ def test_a_job_requeued_while_the_broker_is_away_is_sent_once_it_is_back(
     QUEUED, and the message must still reach the queue, or the job would wait forever."""
     lines = {name: BrokerLine() for name in ("a", "b")}
     try:
-        started = {workers.start(name, REDIS_URL=line.url): line for name, line in lines.items()}
+        # Training stalls after epoch 2 on both: the one that took the job is killed there; the
+        # other resumes it from epoch 2's checkpoint, past its own stall.
+        started = {workers.start(name, 2, REDIS_URL=line.url): line for name, line in lines.items()}
         workers.ready(*started)
-        job = launch(personas, label_set, epochs=200)
+        job = launch(personas, label_set, epochs=4)
         dead = workers.holder(job)
         reaper = next(worker for worker in started if worker is not dead)
-        wait_for(lambda: reload(job).progress.get("epoch", 0) >= 2, 240, "epoch 2", [dead.log])
+        workers.stalled(dead, 2)
         started[reaper].cut()
+        wait_for(lambda: "Connection to broker lost" in reaper.log.read_text(), 60,
+                 "the reaper's worker to lose the broker", [reaper.log])  # fmt: skip
         dead.kill()
         wait_for(lambda: reload(job).status == JobStatus.QUEUED, 60, "the reaper to requeue",
                  [reaper.log])  # fmt: skip
-        time.sleep(3)  # the broker is away: nothing can take the job
-        assert reload(job).status == JobStatus.QUEUED and "Connection to broker lost" in (
-            reaper.log.read_text()
-        )
+        time.sleep(3)  # the broker is away: nothing can take the job (a while, to be seen)
+        assert reload(job).status == JobStatus.QUEUED
         started[reaper].restore()
         wait_for(lambda: reload(job).finished, 120, "the job to finish", [reaper.log])
     finally:
@@ -446,10 +494,10 @@ def test_a_redelivered_message_of_a_running_job_is_refused_by_the_claim(
     """What a broker reconnect can cause (acks_late): the running job's message again."""
     from jobs.tasks import run_job
 
-    job, worker, spare = workers.two_and_a_job(personas, label_set, epochs=60)
+    job, worker, spare = workers.two_and_a_job(personas, label_set, epochs=4)
     run_job.apply_async(args=[job.pk], queue="gpu")
-    wait_for(lambda: "is not queued" in spare.log.read_text(), 60, "the spare worker to refuse",
-             [spare.log])  # fmt: skip
-    assert running_on(job, [worker])
+    wait_for(lambda: refusals(job, spare), 60, "the spare worker to refuse", [spare.log])
+    assert running_on(job, [worker])  # still stalled after epoch 2, where it was
+    worker.stall.go()
     wait_for(lambda: reload(job).finished, 300, "the job to finish", [worker.log, spare.log])
     assert_ran_once_to_the_end(job, attempts=1)
