@@ -220,6 +220,13 @@ def pull_from_stub(personas, data: bytes, tmp_path: Path) -> dict:
     study = dicom_factory.new_uid("1.9180")
     pacs = start_stub_pacs()
     pacs.add(study, dicom_factory.new_uid("2.9180"), dicom_factory.new_uid("3.9180"), path)
+    job = run_pull(personas, pacs, study)
+    assert job.status == "succeeded", job.error
+    return job.metrics
+
+
+def run_pull(personas, pacs, study: str):
+    """A pull job of ``study`` from the stub PACS, run in this process; the stub is stopped."""
     try:
         PacsConnection.objects.create(team=personas.team, name="Stub", url=pacs.url)
         job = create_job(
@@ -229,8 +236,7 @@ def pull_from_stub(personas, data: bytes, tmp_path: Path) -> dict:
     finally:
         pacs.stop()
     job.refresh_from_db()
-    assert job.status == "succeeded", job.error
-    return job.metrics
+    return job
 
 
 @pytest.mark.parametrize("entry", ENTRY_POINTS)
@@ -256,14 +262,6 @@ def test_a_pacs_listing_a_malformed_uid_gets_no_request_for_it(personas, tmp_pat
     study = dicom_factory.new_uid("1.9181")
     pacs = start_stub_pacs()
     pacs.add(study, dicom_factory.new_uid("2.9181"), "1.2/../../../admin", path)
-    try:
-        PacsConnection.objects.create(team=personas.team, name="Stub", url=pacs.url)
-        job = create_job(
-            personas.team, personas.owner, "pacs_pull", {"studies": [study]}, inline=True
-        )
-        worker.run(job.pk, inline=True)
-    finally:
-        pacs.stop()
-    job.refresh_from_db()
+    job = run_pull(personas, pacs, study)
     assert [r["code"] for r in job.metrics["rejected_files"]] == ["bad_uid"]
     assert pacs.retrieved == []
