@@ -169,13 +169,11 @@ def test_a_tiny_training_job_runs_on_the_worker_with_metrics_and_predictions(
     assert "exported" in job.log
 
 
-def test_a_killed_worker_s_job_resumes_from_its_checkpoint_on_a_new_worker(
-    personas, label_set, workers
-):
-    # The first worker is killed while it sits after epoch 2's checkpoint, two epochs to go. A
-    # kill timed by a poll could land after the last epoch: then nothing is left to resume.
+def kill_after_epoch_2_and_resume(personas, label_set, workers, *, epochs: int):
+    """Kill a worker while its job sits after epoch 2's checkpoint, let a second worker resume
+    the job to success; the job and the history points written after the kill."""
     first = workers("first", stall_after=2)
-    job = launch(personas, label_set, epochs=4)
+    job = launch(personas, label_set, epochs=epochs)
     wait_for(lambda: first.stall.at(2), 240, "epoch 2's checkpoint", [first.log])
     first.kill()
     assert reload(job).status == JobStatus.RUNNING
@@ -185,7 +183,16 @@ def test_a_killed_worker_s_job_resumes_from_its_checkpoint_on_a_new_worker(
     assert job.status == JobStatus.SUCCEEDED, job.error + job.traceback
     assert job.attempts == 2
     assert "resumed from" in job.log
-    resumed = [p["epoch"] for p in job.history[points_before_kill:] if p.get("phase") == "train"]
+    return job, job.history[points_before_kill:]
+
+
+def test_a_killed_worker_s_job_resumes_from_its_checkpoint_on_a_new_worker(
+    personas, label_set, workers
+):
+    # The first worker is killed while it sits after epoch 2's checkpoint, two epochs to go. A
+    # kill timed by a poll could land after the last epoch: then nothing is left to resume.
+    job, after_kill = kill_after_epoch_2_and_resume(personas, label_set, workers, epochs=4)
+    resumed = [p["epoch"] for p in after_kill if p.get("phase") == "train"]
     assert resumed[0] == 3 and set(resumed) == {3, 4}  # it went on; it did not start over
     runs = list(job_folder(job).glob("run*"))
     assert [p.name for p in runs] == ["run"]  # one output folder, no duplicate artifacts
@@ -195,17 +202,8 @@ def test_a_job_killed_after_its_last_epoch_resumes_to_its_evaluation_without_tra
     personas, label_set, workers
 ):
     # Where the old resume test's kill could land: after the last checkpoint, in the evaluation.
-    first = workers("first", stall_after=2)
-    job = launch(personas, label_set, epochs=2)
-    wait_for(lambda: first.stall.at(2), 240, "the last checkpoint", [first.log])
-    first.kill()
-    assert reload(job).status == JobStatus.RUNNING
-    points_before_kill = len(job.history)
-    second = workers("second")
-    wait_for(lambda: reload(job).finished, 300, "the resumed job to finish", [second.log])
-    assert job.status == JobStatus.SUCCEEDED, job.error + job.traceback
-    assert job.attempts == 2 and "resumed from" in job.log
-    assert [p for p in job.history[points_before_kill:] if p.get("phase") == "train"] == []
+    job, after_kill = kill_after_epoch_2_and_resume(personas, label_set, workers, epochs=2)
+    assert [p for p in after_kill if p.get("phase") == "train"] == []
     assert 0.0 <= job.metrics["test"]["auc"] <= 1.0 and job.progress["phase"] == "done"
 
 
