@@ -8,8 +8,8 @@ verdict as the reader gives the file on its own, and a bounded growth of the pea
 
 Entry points, one test each: the upload API one file per request (then every stored instance
 through every read route), the same API with zip archives of many, STOW-RS, and ``manage.py
-ingest`` on a folder. The DIMSE storage listener (``manage.py dicom_listener``) joins them when
-it exists: see the note after the tests.
+ingest`` on a folder. The DIMSE storage listener (``manage.py dicom_listener``) is the fifth:
+see the note after the tests.
 
 On failure the test prints one table row per problem (case, mutation, route, what happened) and
 a summary by cause; ``FUZZ_REPORT=path.json`` also writes every row to a file. A case rebuilds on
@@ -657,9 +657,9 @@ def test_every_case_through_manage_py_ingest_on_a_folder(personas, tmp_path, tem
     run("ingest", feed, personas, temp_dir, every_route=False)
 
 
-# The DIMSE storage listener (manage.py dicom_listener) is the fifth entry point: when it
-# exists, a via_dimse(fuzz, cases) that C-STOREs each case to a listener on a free port and maps
-# the C-STORE status to an outcome joins the four tests above as one more.
+# The DIMSE storage listener (manage.py dicom_listener) is the fifth entry point:
+# tests/labeling/test_dimse_listener_fuzz.py C-STOREs each case to a listener on a free port
+# (via_dimse) and hands the outcomes to run() like the four tests above.
 
 
 # --------------------------------------------------------------------------------------------
