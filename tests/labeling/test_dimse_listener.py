@@ -4,9 +4,14 @@ pynetdicom as an SCU where a test needs to see the A-ASSOCIATE-RJ or break a tra
 from __future__ import annotations
 
 import io
+import os
+import signal
 import socket
+import subprocess
+import sys
 import tempfile
 import threading
+from pathlib import Path
 
 import pydicom
 import pytest
@@ -44,6 +49,7 @@ from tests.labeling.dimse_support import (
 )
 
 pytestmark = pytest.mark.django_db(transaction=True)
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(autouse=True)
@@ -306,3 +312,46 @@ def test_the_event_log_keeps_the_latest_rows_per_team(personas):
     DicomListener.objects.create(team=personas.team, ae_title="CXR", port=free_port())
     listener_module.prune_events(keep=2)
     assert [a.calling_ae for a in associations(personas.team)] == ["A3", "A4"]
+
+
+def test_manage_py_dicom_listener_serves_every_team_and_stops_on_sigterm(personas, tmp_path):
+    """The command itself, as ``make run`` starts it, over this test's database."""
+    team = personas.team
+    port, first_free = free_port(), free_port()
+    DicomListener.objects.create(team=team, ae_title=LISTENER_AE, port=port)
+    DicomPeer.objects.create(team=team, ae_title=PEER_AE, host=HOST)
+    env = {**os.environ, "DEBUG": "1", "DATABASE_URL": _database_url(),
+           "CXR_DATA_DIR": str(settings.DATA_DIR), "CXR_PACS_ALLOWED_HOSTS": "127.0.0.1",
+           "CXR_DICOM_LISTENER_PORT": str(first_free)}  # fmt: skip
+    process = subprocess.Popen(
+        [sys.executable, "manage.py", "dicom_listener", "--poll", "1"],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    try:
+        wait_for(
+            lambda: DicomListener.objects.filter(listening=True).count() == 2,
+            timeout=120,
+            what="both teams listening",
+        )
+        other = DicomListener.objects.get(team=personas.other_team)
+        assert other.port == first_free and other.ae_title == "CXR_RADIOLOGY-B"
+        assert echoscu(port).returncode == 0
+        done = storescu(port, dx_files(tmp_path / "in", [21]))
+        assert done.returncode == 0, done.stderr
+        assert Instance.objects.filter(team=team).count() == 1
+    finally:
+        process.send_signal(signal.SIGTERM)
+        output, _ = process.communicate(timeout=60)
+    assert process.returncode == 0, output
+    assert f"{LISTENER_AE} listening on port {port}" in output
+    assert not DicomListener.objects.filter(listening=True).exists()
+
+
+def _database_url() -> str:
+    from django.db import connection
+
+    db = connection.settings_dict
+    if db["ENGINE"].endswith("sqlite3"):
+        return f"sqlite:///{db['NAME']}"
+    password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
+    return f"postgres://{db['USER']}{password}@{db['HOST']}:{db['PORT'] or 5432}/{db['NAME']}"
