@@ -15,7 +15,7 @@ from teams.access import CAN_CONFIGURE_PACS, CAN_IMPORT, get_visible_or_404, req
 from teams.models import Role
 
 from . import pacs as pacs_client
-from . import services
+from . import services, uploads
 from .dicom import render_png
 from .forms import PacsConnectionForm, PacsSearchForm
 from .models import Instance, PacsConnection
@@ -48,17 +48,6 @@ def _error_tile() -> np.ndarray:
 def upload(request: HttpRequest) -> HttpResponse:
     team = request.team
     can_import = team is not None and role_in(request.user, team) in CAN_IMPORT
-    messages = {
-        "queued": _("queued"),
-        "uploading": _("uploading…"),
-        "imported": _("imported"),
-        "duplicate": _("already there"),
-        "rejected": _("rejected"),
-        "network": _("the connection failed; try again"),
-        "unknown_keys": _("no study for:"),
-        "reports_done": _("%(created)s reports created, %(updated)s updated"),
-        "summary": _("%(imported)s imported, %(duplicate)s already there, %(rejected)s rejected"),
-    }
     return render(
         request,
         "labeling/upload.html",
@@ -66,7 +55,7 @@ def upload(request: HttpRequest) -> HttpResponse:
             "team": team,
             "can_import": can_import,
             "deid": _("on") if team and team.deidentify else _("off"),
-            "upload_messages": messages,
+            "upload_messages": uploads.page_messages(),
         },
     )
 

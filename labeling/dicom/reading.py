@@ -91,6 +91,8 @@ def drop_cached_pages(fp: BinaryIO) -> None:
 
 
 def _check_size(size: int, max_bytes: int) -> None:
+    if size == 0:  # said plainly: "shorter than the preamble" leaves people guessing
+        raise DicomRejected("not_dicom", "the file is empty")
     if size > max_bytes:
         raise DicomRejected("too_large", f"file is larger than the limit of {max_bytes} bytes")
 
