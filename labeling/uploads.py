@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.core.files.uploadedfile import UploadedFile
-from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext, gettext_lazy, ngettext
 
 from teams.models import Team
 
@@ -22,6 +22,30 @@ from . import services
 from .modality import is_chest_radiograph, modality_note
 from .models import Instance
 from .services import IngestResult
+
+# What each rejection code means, in a few words people can act on; the reason after it is the
+# reader's own, technical and in English. Every code of labeling.dicom.rules.REJECT_CODES and
+# of the archive and storage steps has one (tests/labeling/test_import_messages.py).
+HEADLINES = {
+    "not_dicom": gettext_lazy("not a DICOM file"),
+    "too_large": gettext_lazy("the file is too large"),
+    "truncated": gettext_lazy("the file is cut short (an interrupted copy?)"),
+    "bad_value": gettext_lazy("a value in the file is malformed"),
+    "missing_uid": gettext_lazy("an identifying UID is missing"),
+    "bad_uid": gettext_lazy("an identifying UID is malformed"),
+    "no_pixel_data": gettext_lazy("the file holds no image"),
+    "bad_dimensions": gettext_lazy("the image's size is out of range"),
+    "bad_pixel_data": gettext_lazy("the image data is damaged"),
+    "unsupported_transfer_syntax": gettext_lazy("the image's compression is not supported"),
+    "decode_failed": gettext_lazy("the image cannot be decoded"),
+    "bad_deflate": gettext_lazy("the deflated data is damaged"),
+    "bad_archive": gettext_lazy("the zip archive cannot be used"),
+    "bad_archive_entry": gettext_lazy("refused inside the archive"),
+    "unreadable": gettext_lazy("the file cannot be read"),
+}
+# The words for a 0-byte file, here and in the reader (labeling/dicom/reading.py): plain enough
+# without a headline, and said in the reader's language.
+EMPTY = "the file is empty"
 
 # Bound parameters per query when looking up the modalities of a large archive (SQLite allows
 # 32766 in one statement).
@@ -47,8 +71,7 @@ def ingest_upload(team: Team, upload: UploadedFile) -> UploadOutcome:
     name = upload.name or "upload"
     if not upload.size:
         # Not a reader's business: there is nothing to read, and people should be told so.
-        reason = gettext("the file is empty")
-        empty = IngestResult("rejected", name, code="not_dicom", reason=reason)
+        empty = IngestResult("rejected", name, code="not_dicom", reason=EMPTY)
         return UploadOutcome(name, False, [empty])
     upload.seek(0)
     if zipfile.is_zipfile(upload):
@@ -83,6 +106,11 @@ def _counts(results: Iterable[IngestResult]) -> dict[str, int]:
 
 def _result_dict(result: IngestResult, notes: dict[str, str]) -> dict:
     data = result.as_dict()
+    if result.status == "rejected":
+        if result.reason == EMPTY:  # plain enough without a headline
+            data["reason"] = gettext(EMPTY)
+        elif result.code in HEADLINES:
+            data["headline"] = str(HEADLINES[result.code])
     if result.sop_uid in notes:
         data["modality"] = notes[result.sop_uid]
         data["note"] = modality_note(notes[result.sop_uid])
@@ -117,7 +145,7 @@ def archive_summary(files: int, counts: dict[str, int], other: int = 0) -> str:
         "%(count)d images are not chest radiographs (CR, DX)",
         other,
     ) % {"count": other}
-    return f"{held}; {note}"
+    return gettext("%(held)s; %(note)s") % {"held": held, "note": note}
 
 
 def _modality_notes(team: Team, results: list[IngestResult]) -> dict[str, str]:
@@ -142,6 +170,7 @@ def page_messages() -> dict[str, str]:
         "duplicate": gettext("already there"),
         "rejected": gettext("rejected"),
         "archive": gettext("zip archive"),
+        "headline_reason": gettext("%(headline)s: %(reason)s"),
         "network": gettext("the connection failed; try again"),
         "server_error": gettext(
             "the server could not handle this file (HTTP %(status)s); try again, or tell the "

@@ -14,7 +14,8 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from rest_framework.test import APIClient
 
-from labeling import services
+from labeling import services, uploads
+from labeling.dicom.rules import REJECT_CODES
 from labeling.models import Instance, Report
 from tests import dicom_factory
 
@@ -120,6 +121,30 @@ def test_an_empty_list_of_files_is_still_a_400_with_a_message(api):
     response = api.post(reverse("api-uploads"), {}, format="multipart")
     assert response.status_code == 400
     assert isinstance(response.json()["files"][0], str)
+
+
+# ------------------------------------------------------------------------------------------
+# What a rejection means, in words
+# ------------------------------------------------------------------------------------------
+
+
+def test_a_rejection_says_what_is_wrong_before_the_readers_detail(api):
+    cut = dicom_bytes(1)[:700]
+    body = post_files(api, upload_of("notes.txt", b"hello"), upload_of("cut.dcm", cut))
+    text, truncated = body["results"]
+    assert (text["code"], text["headline"]) == ("not_dicom", "not a DICOM file")
+    assert text["reason"]  # the reader's own words stay, for whoever can use them
+    assert truncated["headline"] == str(uploads.HEADLINES[truncated["code"]])
+
+
+def test_the_headline_is_in_the_readers_language(api):
+    body = post_files(api, upload_of("notes.txt", b"hello"), HTTP_ACCEPT_LANGUAGE="zh-hans")
+    assert body["results"][0]["headline"] == "不是 DICOM 文件"
+
+
+def test_every_rejection_code_has_a_headline():
+    storage_codes = {"bad_archive", "bad_archive_entry", "unreadable"}
+    assert set(uploads.HEADLINES) == REJECT_CODES | storage_codes
 
 
 # ------------------------------------------------------------------------------------------

@@ -47,7 +47,12 @@
     return found.length ? found.join(" ") : format(text.server_error, { status: xhr.status });
   }
 
+  // A rejection reads "what is wrong: the reader's detail"; an image that is not a chest
+  // radiograph shows its modality as a badge, then the note.
   function reasonContent(result) {
+    if (result.headline) {
+      return format(text.headline_reason, { headline: result.headline, reason: result.reason || "" });
+    }
     if (!result.note) return result.reason || "";
     const span = document.createElement("span");
     const badge = document.createElement("span");
