@@ -106,6 +106,13 @@ def test_an_empty_file_and_a_zip_read_as_people_need(login, live_server, persona
     assert Instance.objects.of_team(personas.team).count() == 2
     page.screenshot(path=str(shots(tmp_path) / "upload-en.png"), full_page=True)
     assert "[object Object]" not in page.inner_text("#upload-results")
+
+    # The study list marks the CT study with a badge, and only that one.
+    page.goto(f"{live_server.url}{reverse('labeling:study-list')}")
+    badge = page.locator("table.studies .badge.modality-note")
+    assert badge.count() == 1 and badge.inner_text() == "CT"
+    assert badge.get_attribute("title") == "modality CT: this lab is for chest radiographs (CR, DX)"
+    page.screenshot(path=str(shots(tmp_path) / "studies-en.png"), full_page=True)
     assert not errors, errors
 
 
@@ -164,4 +171,14 @@ def test_a_structured_error_shows_its_words(
     )
     page.wait_for_function("() => document.getElementById('upload-summary').textContent !== ''")
     assert rows(page) == [["x.dcm", "rejected", shown]]
+    assert not errors, errors
+
+
+def test_an_empty_reports_file_says_so(login, live_server, personas):
+    page, errors = open_upload_page(login, live_server, personas.owner, "en")
+    page.set_input_files(
+        "#reports-file", [{"name": "reports.csv", "mimeType": "text/csv", "buffer": b""}]
+    )
+    page.wait_for_function("() => document.getElementById('upload-summary').textContent !== ''")
+    assert rows(page) == [["reports.csv", "rejected", "the file is empty"]]
     assert not errors, errors
