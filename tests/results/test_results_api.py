@@ -3,6 +3,7 @@
 or ``page_size`` up to the cap."""
 
 import json
+from pathlib import Path
 
 import pytest
 from django.urls import reverse
@@ -274,3 +275,33 @@ def test_a_list_of_runs_takes_a_fixed_number_of_queries(personas, django_assert_
     api = api_for(personas.owner)
     with django_assert_max_num_queries(8):
         assert len(api.get("/api/runs/?limit=12").json()["results"]) == 12
+
+
+# --- the README's example, against a running server ------------------------------------------------
+
+
+def readme_example() -> str:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    section = readme.split("\n## API for notebooks\n", 1)[1].split("\n## ", 1)[0]
+    return section.split("```python\n", 1)[1].split("```", 1)[0]
+
+
+def test_the_readme_s_notebook_example_runs(live_server, personas, capsys):
+    labels = ["normal", "emphysema"]
+    per_label = {label: 0.5 for label in labels}
+    test = {"n": 4, "accuracy": 0.75, "macro_auc": 0.5, "sensitivity": per_label,
+            "specificity": per_label, "top3_sensitivity": per_label, "auc": per_label,
+            "auc_ci95": {label: [0.1, 0.9] for label in labels}}  # fmt: skip
+    job = run_row(personas.team, task="single_disease")
+    job.metrics = {"task": "single_disease", "class_names": labels, "test": test}
+    job.save(update_fields=["metrics"])
+    scored_images(job, 2500)
+    model_registry.mark_current(job, personas.owner)
+    code = readme_example().replace("http://127.0.0.1:8000", live_server.url)
+    code = code.replace("<key>", issue_token(personas.teammate))
+    namespace: dict = {}
+    exec(compile(code, "README.md", "exec"), namespace)  # the README's own code, as printed
+    assert [run["id"] for run in namespace["runs"]] == [job.pk]
+    assert len(namespace["test_scores"]) == 1250  # two pages: 1000 at most in one
+    assert [model["id"] for model in namespace["current"]] == [job.pk]
+    assert capsys.readouterr().out.splitlines() == ["normal 0.5 0.5 0.5", "emphysema 0.5 0.5 0.5"]
