@@ -52,14 +52,21 @@ def label_sets_of(jobs: list[Job]) -> dict[int, object]:
 
 
 @extend_schema_view(
+    retrieve=extend_schema(
+        description="One run: its test metrics with support and PPV per label (counted from its "
+        "predictions, as its page does), the confusion matrix, the patient-level split, its "
+        "configuration, and which run files are missing."
+    ),
     list=extend_schema(
+        description="Training and evaluation runs of your teams, newest first, with their test "
+        "metrics as on the run page (support and PPV: one run's detail).",
         parameters=[
             OpenApiParameter("task", str, enum=list(TASKS), description="Only this task's runs."),
             OpenApiParameter("status", str, enum=JobStatus.values, description="Only runs in it."),
             OpenApiParameter("kind", str, enum=list(queries.RUN_KINDS)),
             OpenApiParameter("team", str, description="Only this team's (id or slug)."),
-        ]
-    )
+        ],
+    ),
 )
 class RunViewSet(viewsets.ReadOnlyModelViewSet):
     """Runs newest first. A list shows each run's test metrics from its job row; one run adds

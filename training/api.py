@@ -162,13 +162,16 @@ def label_set_versions(jobs) -> dict[int, int]:
 
 
 @extend_schema_view(
+    retrieve=extend_schema(description="One model of the registry (its id is its run's)."),
     list=extend_schema(
+        description="The model registry: your teams' training runs that succeeded, newest "
+        "first, with their headline test figures.",
         parameters=[
             OpenApiParameter("task", str, enum=list(TASKS), description="Only this task's models."),
             OpenApiParameter("current", bool, description="Only current (or only other) models."),
             OpenApiParameter("team", str, description="Only this team's (id or slug)."),
-        ]
-    )
+        ],
+    ),
 )
 class RegisteredModelViewSet(TeamScopedViewSetMixin, viewsets.ReadOnlyModelViewSet):
     """``/api/models/``: the model registry, read-only: the training runs that succeeded, as on
