@@ -56,8 +56,8 @@ system-packages:
 
 # manage.py typed later in another shell runs with what `make run` exports (DEBUG, hence the
 # generated SECRET_KEY): lab/localenv.py records it in the data folder.
-local-env:
-	@$(BIN)/python -m lab.localenv
+local-env: | $(BIN)/python
+	@$(BIN)/python lab/localenv.py
 
 run: install local-env
 	@mkdir -p var

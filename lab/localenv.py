@@ -9,8 +9,9 @@ by its owner only; and ``manage.py`` reads it when the shell sets neither ``DEBU
 ``SECRET_KEY``. A shell that sets either is in charge, and gunicorn and Celery never read the
 file: a production server still needs its own ``SECRET_KEY``.
 
-Pure Python, no Django: ``manage.py`` calls ``load()`` before the settings are read.
-``python -m lab.localenv`` writes the file (the Makefile's ``local-env`` target).
+Pure Python, no Django: ``manage.py`` calls ``load()`` before the settings are read, and
+``python lab/localenv.py`` (the Makefile's ``local-env`` target, run as a script so that it
+needs nothing installed) writes the file.
 """
 
 from __future__ import annotations
