@@ -1,5 +1,6 @@
 // Viewer keys. Single keys are free for the viewer: the page-wide shortcuts in app.js use
-// two-key sequences ("g h") and "?".
+// two-key sequences ("g h") and "?". The viewer listens in the capture phase (mount.js says why)
+// and answers "?" itself, with the page's help and its own keys in it.
 export const KEYS = Object.freeze({
   w: "windowLevel",
   z: "zoom",
@@ -21,10 +22,26 @@ function typingInField(target) {
   );
 }
 
+function ignored(event) {
+  return (
+    event.defaultPrevented ||
+    event.ctrlKey ||
+    event.metaKey ||
+    event.altKey ||
+    typingInField(event.target)
+  );
+}
+
 /** The viewer action a key press asks for, or null when it is not the viewer's to handle. */
 export function actionForKey(event) {
-  if (event.defaultPrevented || event.ctrlKey || event.metaKey || event.altKey) return null;
-  if (typingInField(event.target)) return null;
+  if (ignored(event)) return null;
   const key = event.key.length === 1 ? event.key.toLowerCase() : event.key;
   return KEYS[key] ?? null;
+}
+
+/** "?" shows or hides the key list; Escape hides it. */
+export function helpKey(event) {
+  if (ignored(event)) return null;
+  if (event.key === "?") return "toggle";
+  return event.key === "Escape" ? "hide" : null;
 }
