@@ -65,7 +65,10 @@ def rg1(personas) -> dict[str, Instance]:
     by_syntax = {i.transfer_syntax: i for i in instances}
     assert set(by_syntax) == {"1.2.840.10008.1.2.1", "1.2.840.10008.1.2.4.90"}
     assert len({i.study_id for i in instances}) == 1
-    return {"uncompressed": by_syntax["1.2.840.10008.1.2.1"], "j2k": by_syntax["1.2.840.10008.1.2.4.90"]}
+    return {
+        "uncompressed": by_syntax["1.2.840.10008.1.2.1"],
+        "j2k": by_syntax["1.2.840.10008.1.2.4.90"],
+    }
 
 
 def wait_for_image(page, sop_uid: str) -> None:
@@ -102,9 +105,7 @@ def test_rg1_draws_on_the_gpu_like_the_servers_rendering(login, live_server, per
     page.screenshot(path="/tmp/cxr-viewer-rg1-gpu.png")
 
 
-def test_a_blank_gpu_frame_switches_to_cpu_rendering_and_says_so(
-    login, live_server, personas, rg1
-):
+def test_a_blank_gpu_frame_switches_to_cpu_rendering_and_says_so(login, live_server, personas, rg1):
     page = login(personas.owner)
     page.add_init_script(GPU_DRAWS_NOTHING)
     open_study(login, live_server, personas.owner, rg1["uncompressed"], page=page)

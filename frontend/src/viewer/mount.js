@@ -90,6 +90,7 @@ class Viewer {
     this.entries = [];
     this.failed = new Map();
     this.ranges = new Map();
+    this.initialVoi = new Map(); // image id -> the window Cornerstone chose on its first load
     this.drawnOnGpu = new Set(); // image ids whose GPU frame was checked and not blank
     this.activeTool = "windowLevel";
     // Inversion is tracked here, relative to the photometric default: Cornerstone's CPU path
@@ -185,9 +186,16 @@ class Viewer {
     this.viewportElement.addEventListener("wheel", (event) => this.handleWheel(event), {
       passive: false,
     });
+    // The GPU path reports a frame that failed to load only by this event (its setStack
+    // resolves), so the error tile is shown from here too.
     this.onLoadError = (event) => {
       const { imageId, error } = event.detail ?? {};
-      if (imageId) this.failed.set(imageId, error);
+      if (!imageId) return;
+      this.failed.set(imageId, error);
+      if (imageId === this.loadingImageId) {
+        this.showing += 1; // the show() in flight stops where it is
+        this.showError(error, imageId);
+      }
     };
     eventTarget.addEventListener(Enums.Events.IMAGE_LOAD_ERROR, this.onLoadError);
     // Every render (window drag, zoom, pan, new image) refreshes the on-image readouts.
@@ -285,11 +293,17 @@ class Viewer {
     this.viewport.render();
   }
 
-  /** Back to the image's own window, no inversion of the photometric default, fitted. */
+  /**
+   * Back to the image's own window, no inversion of the photometric default, fitted. Not
+   * viewport.resetProperties(): on the GPU path it restores the initial transfer function of a
+   * MONOCHROME1 image un-inverted while still reporting it inverted, so the image came back
+   * negative.
+   */
   reset() {
     this.userInverted = false;
     this.preset = null;
-    this.viewport.resetProperties();
+    const initial = this.initialVoi.get(this.viewport.getCurrentImageId());
+    if (initial) this.viewport.setProperties({ voiRange: { ...initial } });
     this.viewport.resetCamera();
     this.applyInversion();
     this.viewport.render();
@@ -348,6 +362,8 @@ class Viewer {
   async show(index) {
     const token = ++this.showing;
     const imageId = this.entries[index]?.imageId;
+    this.loadingImageId = imageId;
+    this.failed.delete(imageId); // a new try
     this.setState("loading");
     this.updatePosition(index);
     try {
@@ -357,6 +373,10 @@ class Viewer {
         await this.viewport.setImageIdIndex(index);
       }
       if (token !== this.showing) return;
+      if (this.failed.has(imageId)) throw this.failed.get(imageId);
+      if (!this.initialVoi.has(imageId)) {
+        this.initialVoi.set(imageId, { ...this.viewport.getProperties().voiRange });
+      }
       this.applyInversion();
       if (this.preset) this.applyPreset(this.preset);
       this.viewport.render();
