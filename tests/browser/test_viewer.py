@@ -10,7 +10,8 @@ from django.urls import reverse
 
 from labeling.models import Instance
 from tests.browser import viewer_support
-from tests.browser.viewer_support import (
+from tests.browser.viewer_support import (  # IMAGE_RECT: test_heatmap_overlay.py imports it here
+    IMAGE_RECT,  # noqa: F401
     LEFT_LUNG,
     MEDIASTINUM,
     RIGHT_LUNG,
