@@ -35,3 +35,12 @@ test("? toggles the key list and Escape hides it, unless typing or with modifier
   const input = Object.assign(new globalThis.HTMLElement(), { tagName: "TEXTAREA" });
   assert.equal(helpKey(key("?", { target: input })), null);
 });
+
+test("a checkbox takes no typing: keys still reach the viewer after a click on it", () => {
+  const box = Object.assign(new globalThis.HTMLElement(), { tagName: "INPUT", type: "checkbox" });
+  assert.equal(actionForKey(key("w", { target: box })), "windowLevel");
+  const text = Object.assign(new globalThis.HTMLElement(), { tagName: "INPUT", type: "text" });
+  assert.equal(actionForKey(key("w", { target: text })), null);
+  const range = Object.assign(new globalThis.HTMLElement(), { tagName: "INPUT", type: "range" });
+  assert.equal(actionForKey(key("ArrowLeft", { target: range })), null);
+});

@@ -135,6 +135,8 @@ def test_the_cpu_toggle_switches_rendering_both_ways(login, live_server, persona
     assert "CPU rendering" in page.inner_text(f"{VIEWER} [data-role=status]")
     assert canvas_stats(page)["std"] > 20, "the CPU path drew a blank canvas"
     assert correlation_with_rendered(page, live_server, instance) >= MIN_CORRELATION
+    page.keyboard.press("z")  # the checkbox has the focus: keys still reach the viewer
+    assert page.get_attribute(f"{VIEWER} [data-action=zoom]", "aria-pressed") == "true"
 
     page.uncheck(toggle)
     page.wait_for_selector(f"{VIEWER}[data-rendering=gpu][data-state=ready]")

@@ -15,11 +15,13 @@ export const KEYS = Object.freeze({
   ArrowRight: "next",
 });
 
+// Inputs that take no typing: after a click on the viewer's CPU checkbox, keys still work.
+const NOT_TYPED = new Set(["checkbox", "radio", "button", "submit", "reset"]);
+
 function typingInField(target) {
-  return (
-    target instanceof HTMLElement &&
-    (target.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(target.tagName))
-  );
+  if (!(target instanceof HTMLElement)) return false;
+  if (target.tagName === "INPUT") return !NOT_TYPED.has(String(target.type).toLowerCase());
+  return target.isContentEditable || /^(TEXTAREA|SELECT)$/.test(target.tagName);
 }
 
 function ignored(event) {
