@@ -14,7 +14,7 @@ import numpy as np
 from PIL import Image
 from pydicom.dataset import Dataset
 from pydicom.multival import MultiValue
-from pydicom.pixels import get_decoder
+from pydicom.pixels import apply_color_lut, get_decoder
 
 from .rules import DECODE_ERRORS, NATIVE_SYNTAXES, PARSE_ERRORS, DicomRejected
 
@@ -51,10 +51,61 @@ def to_uint8(ds: Dataset, *, window: tuple[float, float] | None = None) -> np.nd
     folded into a lookup table over every possible stored bit pattern, so the per-pixel work
     is one table lookup whatever the chain.
     """
+    if ds.get("PhotometricInterpretation") == "PALETTE COLOR":
+        rgb, bits = palette_rgb(ds, decode_frame(ds))
+        return _rgb_to_gray(rgb, bits, window)
     if int(ds.SamplesPerPixel) == 3:
         return _rgb_to_gray(decode_frame(ds), int(ds.BitsStored), window)
+    if int(ds.BitsAllocated) == 32:
+        return grey_u8(ds, decode_frame(ds), window=window)
     index = stored_bits(ds)
     return lookup(display_lut(ds, index, window=window), index)
+
+
+def palette_rgb(ds: Dataset, indices: np.ndarray) -> tuple[np.ndarray, int]:
+    """PALETTE COLOR indices through the file's palette (PS3.3 C.7.6.3.1.5): H×W×3 colours
+    and their bits per entry. A missing or broken palette is a decode failure: the image is
+    kept and flagged, as for a codec that refuses its data."""
+    try:
+        rgb = apply_color_lut(indices, ds)
+        bits = int(ds.RedPaletteColorLookupTableDescriptor[2])
+    except (*PARSE_ERRORS, KeyError) as exc:
+        raise DicomRejected("decode_failed", f"PALETTE COLOR: {exc}") from exc
+    return rgb, bits if bits in (8, 16) else 8 * rgb.dtype.itemsize
+
+
+def grey_u8(
+    ds: Dataset, stored: np.ndarray, *, window: tuple[float, float] | None = None
+) -> np.ndarray:
+    """The same chain as :func:`display_lut`, computed pixel by pixel rather than folded into
+    a table: for 32-bit data (RT dose grids, float-like secondary captures), whose bit
+    patterns are too many for a table. ``stored``: decoded values, sign already applied."""
+    values = _modality(stored.astype(np.float64), ds)
+    if window is not None or ds.get("VOILUTSequence") or _file_window(ds, _function(ds)):
+        unit = _voi(values, ds, None, window)
+    else:
+        unit = _percentile_direct(values, stored, ds)
+    if ds.get("PhotometricInterpretation") == "MONOCHROME1":
+        unit = 1.0 - unit
+    return np.rint(unit * 255.0).astype(np.uint8)
+
+
+def _percentile_direct(values: np.ndarray, stored: np.ndarray, ds: Dataset) -> np.ndarray:
+    step = max(1, max(values.shape) // _PERCENTILE_SAMPLES)
+    sample, raw = values[::step, ::step].ravel(), stored[::step, ::step].ravel()
+    padding = ds.get("PixelPaddingValue")
+    if isinstance(padding, int):
+        sample = sample[raw != padding]
+    if sample.size == 0:
+        return np.zeros_like(values)
+    low, high = np.percentile(sample, PERCENTILE_WINDOW)
+    if high <= low:
+        return (values > low).astype(np.float64)
+    return np.clip((values - low) / (high - low), 0.0, 1.0)
+
+
+def _function(ds: Dataset) -> str:
+    return str(ds.get("VOILUTFunction", "LINEAR") or "LINEAR").upper()
 
 
 _LOOKUP_CHUNK = 1 << 16
@@ -145,8 +196,8 @@ def _lut_item(item: Dataset) -> tuple[np.ndarray, int, int]:
     data = item.LUTData
     if isinstance(data, bytes):  # OW; some writers pack 8-bit entries two to a word
         table = np.frombuffer(data, dtype="<u2" if len(data) >= 2 * entries else np.uint8)
-    else:
-        table = np.asarray(data if isinstance(data, MultiValue) else [data])
+    else:  # US values: one int, or a list of them (pydicom gives a list, not a MultiValue)
+        table = np.atleast_1d(np.asarray(data, dtype=np.float64)).ravel()
     table = table[:entries].astype(np.float64)
     if table.size == 0 or not 1 <= depth <= 16:
         raise ValueError(f"LUT with {table.size} entries of {depth} bits")
@@ -159,9 +210,9 @@ def _apply_lut(values: np.ndarray, table: np.ndarray, first: int) -> np.ndarray:
 
 
 def _voi(
-    values: np.ndarray, ds: Dataset, index: np.ndarray, window: tuple[float, float] | None
+    values: np.ndarray, ds: Dataset, index: np.ndarray | None, window: tuple[float, float] | None
 ) -> np.ndarray:
-    function = str(ds.get("VOILUTFunction", "LINEAR") or "LINEAR").upper()
+    function = _function(ds)
     if window is not None:
         center, width = window
         if not width > 0:
@@ -171,6 +222,7 @@ def _voi(
         return unit
     if (file_window := _file_window(ds, function)) is not None:
         return apply_window(values, *file_window, function)
+    assert index is not None, "grey_u8 only comes here with a window or a VOI LUT"
     # Counts per bit pattern, folded onto the stored values the table's period covers.
     counts = _histogram(ds, index).reshape(-1, values.size).sum(axis=0)
     return _percentile_window(values, counts)
@@ -262,8 +314,8 @@ def _rgb_to_gray(
     rgb: np.ndarray, bits_stored: int, window: tuple[float, float] | None
 ) -> np.ndarray:
     """Colour secondary captures: luma (BT.601) scaled to 0..255, optional linear window."""
-    luma = rgb.astype(np.float32) @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
-    luma *= 255.0 / (2**bits_stored - 1)
+    luma = rgb.astype(np.float64) @ np.array([0.299, 0.587, 0.114])
+    luma *= 255.0 / (2.0**bits_stored - 1)
     if window is not None:
         center, width = window
         if not width > 0:
