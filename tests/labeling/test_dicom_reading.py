@@ -364,6 +364,7 @@ def test_big_endian_is_read_as_explicit_vr_little_endian():
     ds = make_dx()
     expected = ds.pixel_array.copy()
     ds.file_meta.TransferSyntaxUID = dcm_uid.ExplicitVRBigEndian
+    ds.PixelData = expected.astype(">u2").tobytes()  # pydicom writes OW bytes as they are
     buffer = io.BytesIO()
     ds.save_as(buffer, implicit_vr=False, little_endian=False, enforce_file_format=True)
     read = read_dicom(io.BytesIO(buffer.getvalue()), max_bytes=MAX)
