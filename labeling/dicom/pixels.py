@@ -16,7 +16,11 @@ from pydicom.dataset import Dataset
 from pydicom.multival import MultiValue
 from pydicom.pixels import apply_color_lut, get_decoder
 
+from .fallback import gdcm_frame
+from .quiet import native_output_to_log, quiet_decoder_logs
 from .rules import DECODE_ERRORS, NATIVE_SYNTAXES, PARSE_ERRORS, DicomRejected
+
+quiet_decoder_logs()
 
 PERCENTILE_WINDOW = (0.5, 99.5)
 _PERCENTILE_SAMPLES = 512  # the percentile histogram samples about this many pixels per side
@@ -25,16 +29,19 @@ _PERCENTILE_SAMPLES = 512  # the percentile histogram samples about this many pi
 def decode_frame(ds: Dataset, index: int = 0) -> np.ndarray:
     """Stored values of one frame: H×W (integer) or H×W×3 (RGB, YBR converted)."""
     syntax = ds.file_meta.TransferSyntaxUID
-    try:
-        arr, _meta = get_decoder(syntax).as_array(ds, index=index, as_rgb=True)
-    except DECODE_ERRORS as exc:
-        raise DicomRejected("decode_failed", f"{syntax.name}: {exc}") from exc
-    except BaseException as exc:
-        # Rust codecs (pylibjpeg-rle) turn a panic on corrupt input into pyo3's
-        # PanicException, which derives from BaseException; everything else propagates.
-        if type(exc).__name__ != "PanicException":
-            raise
-        raise DicomRejected("decode_failed", f"{syntax.name}: codec panicked: {exc}") from exc
+    with native_output_to_log():
+        try:
+            arr, _meta = get_decoder(syntax).as_array(ds, index=index, as_rgb=True)
+        except DECODE_ERRORS as exc:
+            arr = gdcm_frame(ds, index) if syntax.is_compressed else None
+            if arr is None:
+                raise DicomRejected("decode_failed", f"{syntax.name}: {exc}") from exc
+        except BaseException as exc:
+            # Rust codecs (pylibjpeg-rle) turn a panic on corrupt input into pyo3's
+            # PanicException, which derives from BaseException; everything else propagates.
+            if type(exc).__name__ != "PanicException":
+                raise
+            raise DicomRejected("decode_failed", f"{syntax.name}: codec panicked: {exc}") from exc
     expected = (int(ds.Rows), int(ds.Columns))
     if arr.shape[:2] != expected or arr.ndim not in (2, 3):
         raise DicomRejected("decode_failed", f"decoded shape {arr.shape}, header says {expected}")
