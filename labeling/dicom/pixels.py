@@ -177,19 +177,43 @@ def display_lut(
 
 
 def _modality(domain: np.ndarray, ds: Dataset) -> np.ndarray:
-    """Modality LUT Sequence if present, else Rescale Slope / Intercept (PS3.3 C.11.1)."""
+    """Modality LUT Sequence if present, else Rescale Slope / Intercept (PS3.3 C.11.1).
+
+    A broken Modality LUT or a slope or intercept that is not one finite number is ignored:
+    the stored values are used as they are (and :func:`_voi` ignores the file's window, which
+    was written for the values the broken transform would have given)."""
     values = domain.astype(np.float64)
-    try:
-        if ds.get("ModalityLUTSequence"):
+    if ds.get("ModalityLUTSequence"):
+        try:
             table, first, _depth = _lut_item(ds.ModalityLUTSequence[0])
-            return _apply_lut(values, table, first)
-        slope = float(ds.get("RescaleSlope", 1.0))
-        intercept = float(ds.get("RescaleIntercept", 0.0))
-    except PARSE_ERRORS as exc:
-        raise DicomRejected(
-            "bad_value", f"Modality LUT / rescale cannot be applied: {exc}"
-        ) from exc
-    return values * slope + intercept if (slope, intercept) != (1.0, 0.0) else values
+        except PARSE_ERRORS:
+            return values
+        return _apply_lut(values, table, first)
+    rescale = usable_rescale(ds)
+    if rescale is None or rescale == (1.0, 0.0):
+        return values
+    slope, intercept = rescale
+    return values * slope + intercept
+
+
+def usable_rescale(ds: Dataset) -> tuple[float, float] | None:
+    """(slope, intercept), defaults for absent values; ``None`` when either is present but not
+    one finite number, or the slope is 0 (every pixel would get the same value)."""
+    slope = _first_float(ds.get("RescaleSlope", 1.0), single=True)
+    intercept = _first_float(ds.get("RescaleIntercept", 0.0), single=True)
+    if slope is None or intercept is None or slope == 0:
+        return None
+    return slope, intercept
+
+
+def _modality_broken(ds: Dataset) -> bool:
+    if ds.get("ModalityLUTSequence"):
+        try:
+            _lut_item(ds.ModalityLUTSequence[0])
+        except PARSE_ERRORS:
+            return True
+        return False
+    return usable_rescale(ds) is None
 
 
 def _lut_item(item: Dataset) -> tuple[np.ndarray, int, int]:
@@ -264,6 +288,8 @@ def _voi_lut_sequence(values: np.ndarray, ds: Dataset) -> np.ndarray | None:
 
 
 def _file_window(ds: Dataset, function: str) -> tuple[float, float] | None:
+    if _modality_broken(ds):
+        return None
     center = _first_float(ds.get("WindowCenter"))
     width = _first_float(ds.get("WindowWidth"))
     if center is None or width is None:
@@ -274,8 +300,10 @@ def _file_window(ds: Dataset, function: str) -> tuple[float, float] | None:
     return center, width
 
 
-def _first_float(value: object) -> float | None:
-    if isinstance(value, MultiValue):
+def _first_float(value: object, *, single: bool = False) -> float | None:
+    if isinstance(value, MultiValue | list):
+        if single and len(value) != 1:
+            return None
         value = value[0] if len(value) else None
     try:
         result = float(value)  # type: ignore[arg-type]

@@ -289,27 +289,11 @@ def _validate(ds: Dataset, limits: ReadLimits) -> None:
         other = [k for k in ("FloatPixelData", "DoubleFloatPixelData") if k in ds]
         detail = f" (only {other[0]}, which is not a radiograph)" if other else ""
         raise DicomRejected("no_pixel_data", f"no Pixel Data element{detail}")
+    _repair_frame_count(ds)
     layout = pixel_layout(ds, limits)
     if layout.photometric == "PALETTE COLOR":
         _check_palette(ds)
-    _check_rescale(ds)
     _check_pixel_data(ds, layout)
-
-
-def _check_rescale(ds: Dataset) -> None:
-    """Slope and intercept feed arithmetic: one finite number each, or absent.
-
-    Other malformed numbers (an Instance Number of "12abc") are kept as pydicom leaves them,
-    text, and read as ``None`` by :func:`identity`: not worth losing a radiograph over.
-    """
-    for keyword in ("RescaleSlope", "RescaleIntercept"):
-        if keyword not in ds:
-            continue
-        value = ds[keyword].value
-        if isinstance(value, MultiValue) or not isinstance(value, int | float):
-            raise DicomRejected("bad_value", f"{keyword} {value!r:.40} is not one number")
-        if not np.isfinite(value):
-            raise DicomRejected("bad_value", f"{keyword} {value!r} is not finite")
 
 
 def _check_palette(ds: Dataset) -> None:
@@ -341,16 +325,34 @@ def _require_uid(ds: Dataset, keyword: str) -> str:
 
 
 def _us(ds: Dataset, keyword: str, code: str = "bad_value") -> int:
-    """One unsigned short, with the right VR: a wrong VR means the header cannot be trusted."""
+    """One unsigned short. Written with another number VR (SS, UL, IS, an integral DS...), it
+    is tolerated and the element rewritten as US, so every later reader (pydicom's decoders,
+    the viewer) finds the VR it expects; text, bytes or several values are refused, as the
+    header then cannot be trusted."""
     if keyword not in ds:
         raise DicomRejected(code, f"{keyword} is missing")
     elem = ds[keyword]
     value = elem.value
-    if elem.VR != "US" or isinstance(value, MultiValue) or not isinstance(value, int):
+    if elem.VR == "US" and isinstance(value, int) and not isinstance(value, MultiValue):
+        return value
+    number = _integral(value) if elem.VR in _NUMBER_VRS else None
+    if number is None or not 0 <= number <= 0xFFFF:
         raise DicomRejected(
             "bad_value", f"{keyword} must be one US value, got VR {elem.VR} value {value!r:.40}"
         )
-    return value
+    ds[elem.tag] = DataElement(elem.tag, "US", number)
+    return number
+
+
+_NUMBER_VRS = frozenset({"US", "SS", "UL", "SL", "UV", "SV", "IS", "DS"})
+
+
+def _integral(value: object) -> int | None:
+    if isinstance(value, MultiValue | list | bytes | str) or not isinstance(value, int | float):
+        return None
+    if not np.isfinite(value) or value != int(value):
+        return None
+    return int(value)
 
 
 def pixel_layout(ds: Dataset, limits: ReadLimits = DEFAULT_LIMITS) -> PixelLayout:
@@ -395,6 +397,26 @@ def pixel_layout(ds: Dataset, limits: ReadLimits = DEFAULT_LIMITS) -> PixelLayou
             f"{limits.max_pixel_bytes} bytes",
         )
     return layout
+
+
+def _repair_frame_count(ds: Dataset) -> None:
+    """A Number of Frames that is not one integer ("1A") is replaced by the count the pixel
+    data holds: whole native frames, or the encapsulated Basic Offset Table's entries (one frame
+    when it is empty). The limits then apply to that count as to any other."""
+    value = ds.get("NumberOfFrames")
+    if value is None or value == "" or (isinstance(value, int) and not isinstance(value, bool)):
+        return
+    try:
+        rows, columns = int(ds.Rows), int(ds.Columns)
+        samples, allocated = int(ds.SamplesPerPixel), int(ds.BitsAllocated)
+        frame_bits = rows * columns * samples * allocated
+        if ds.file_meta.TransferSyntaxUID.is_compressed:
+            frames = len(parse_basic_offsets(io.BytesIO(ds.PixelData))) or 1
+        else:
+            frames = max(1, len(ds.PixelData) * 8 // frame_bits)
+    except (*PARSE_ERRORS, ZeroDivisionError):
+        return  # pixel_layout says what is wrong
+    ds.NumberOfFrames = frames
 
 
 def _frame_count(ds: Dataset, limits: ReadLimits) -> int:
