@@ -78,7 +78,7 @@ class Command(LabCommand):
             f"{counts['imported']} imported, {counts['duplicate']} duplicates, "
             f"{counts['rejected']} rejected"
         ]
-        lines += [f"  rejected {r['name']}: {r.get('reason', '')}" for r in rejected]
+        lines += [rejection_line(r) for r in rejected]
         if reports:
             lines.append(
                 f"reports: {reports.created} created, {reports.updated} updated, "
@@ -86,6 +86,13 @@ class Command(LabCommand):
             )
             lines += [f"  unknown key {key}" for key in reports.unknown_keys]
         self.emit(summary, "\n".join(lines))
+
+
+def rejection_line(result: dict) -> str:
+    """One line per rejected file: its name, the stable code (README, "Accepted and rejected
+    DICOM objects") and the reason, folded onto the line (codec messages span several)."""
+    reason = " ".join(str(result.get("reason", "")).split())
+    return f"  rejected {result['name']} [{result.get('code', '')}]: {reason}"
 
 
 def _files(paths: list[Path]) -> Iterator[Path]:
