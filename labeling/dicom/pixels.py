@@ -48,24 +48,27 @@ def decode_frame(ds: Dataset, index: int = 0) -> np.ndarray:
     return arr
 
 
-def to_uint8(ds: Dataset, *, window: tuple[float, float] | None = None) -> np.ndarray:
-    """The first frame as H×W uint8 for display and training, air dark.
+def to_uint8(
+    ds: Dataset, *, window: tuple[float, float] | None = None, frame: int = 0
+) -> np.ndarray:
+    """One frame (the first by default) as H×W uint8 for display and training, air dark.
 
     Order (PS3.4 N.2): Modality LUT (sequence, or Rescale Slope/Intercept), then the VOI
     transform, then MONOCHROME1 inversion. The VOI transform is, in order of preference: the
     explicit ``window=(center, width)``, the VOI LUT Sequence, the first Window Center/Width
     with its VOI LUT Function, and finally a 0.5–99.5 % percentile window. The whole chain is
     folded into a lookup table over every possible stored bit pattern, so the per-pixel work
-    is one table lookup whatever the chain.
+    is one table lookup whatever the chain (32-bit data, with too many patterns for a table,
+    goes through :func:`grey_u8`). Colour images (PALETTE COLOR looked up first) become luma.
     """
     if ds.get("PhotometricInterpretation") == "PALETTE COLOR":
-        rgb, bits = palette_rgb(ds, decode_frame(ds))
+        rgb, bits = palette_rgb(ds, decode_frame(ds, frame))
         return _rgb_to_gray(rgb, bits, window)
     if int(ds.SamplesPerPixel) == 3:
-        return _rgb_to_gray(decode_frame(ds), int(ds.BitsStored), window)
+        return _rgb_to_gray(decode_frame(ds, frame), int(ds.BitsStored), window)
     if int(ds.BitsAllocated) == 32:
-        return grey_u8(ds, decode_frame(ds), window=window)
-    index = stored_bits(ds)
+        return grey_u8(ds, decode_frame(ds, frame), window=window)
+    index = stored_bits(ds, frame)
     return lookup(display_lut(ds, index, window=window), index)
 
 
@@ -135,8 +138,8 @@ def lookup(table: np.ndarray, index: np.ndarray) -> np.ndarray:
     return out
 
 
-def stored_bits(ds: Dataset) -> np.ndarray:
-    """The first frame's stored values as raw unsigned bit patterns (uint8 or uint16).
+def stored_bits(ds: Dataset, frame: int = 0) -> np.ndarray:
+    """A frame's stored values as raw unsigned bit patterns (uint8 or uint16).
 
     Native data is viewed straight from the Pixel Data bytes (no copy, no masking: the table
     built by :func:`display_lut` masks unused bits and sign-extends instead); compressed data
@@ -146,11 +149,13 @@ def stored_bits(ds: Dataset) -> np.ndarray:
     unsigned = np.uint8 if int(ds.BitsAllocated) == 8 else np.dtype("<u2")
     if ds.file_meta.TransferSyntaxUID in NATIVE_SYNTAXES:
         try:
-            flat = np.frombuffer(ds.PixelData, dtype=unsigned, count=rows * columns)
+            count = rows * columns
+            offset = frame * count * np.dtype(unsigned).itemsize
+            flat = np.frombuffer(ds.PixelData, dtype=unsigned, count=count, offset=offset)
         except ValueError as exc:
             raise DicomRejected("decode_failed", f"native pixel data: {exc}") from exc
         return flat.reshape(rows, columns)
-    stored = decode_frame(ds)
+    stored = decode_frame(ds, frame)
     if stored.dtype.itemsize != np.dtype(unsigned).itemsize:  # a codec may widen
         stored = stored.astype(np.int32).astype(np.dtype(unsigned).newbyteorder("="))
     return stored.view(np.dtype(unsigned).newbyteorder("="))

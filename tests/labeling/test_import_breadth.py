@@ -287,3 +287,24 @@ def test_palette_color_without_its_palette_is_a_bad_value():
     with pytest.raises(DicomRejected) as caught:
         read_dicom(io.BytesIO(dicom_factory.to_bytes(source)), max_bytes=MAX)
     assert caught.value.code == "bad_value" and "palette" in caught.value.message
+
+
+@pytest.mark.parametrize(
+    "name", ["rtdose.dcm", "OBXXXX1A_2frame.dcm", "SC_rgb_rle_32bit_2frame.dcm", "emri_small.dcm"]
+)
+def test_later_frames_render_like_pydicom_decodes_them(name):
+    """``/rendered`` of frame n goes through ``to_uint8(frame=n - 1)``: 32-bit, palette and
+    colour frames after the first too."""
+    path = corpus(name)
+    source = pydicom.dcmread(path)
+    ds = read_dicom(path, max_bytes=MAX)
+    pixels = source.pixel_array[1]
+    if source.PhotometricInterpretation == "PALETTE COLOR":
+        pixels = apply_color_lut(pixels, source)
+    if pixels.ndim == 3:
+        expected = pixels.astype(np.float64) @ np.array([0.299, 0.587, 0.114])
+    else:
+        expected = apply_modality_lut(pixels, source).astype(np.float64)
+    image = to_uint8(ds, frame=1)
+    assert correlation(image, expected) >= 0.9
+    assert not np.array_equal(image, to_uint8(ds))  # another frame, not the first again
