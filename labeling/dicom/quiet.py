@@ -2,7 +2,8 @@
 
 pydicom reports what it tolerates twice, through its ``pydicom`` logger and as a Python
 warning; the codec plugins log through their own loggers; and the C libraries under them
-(OpenJPEG, libjpeg inside GDCM) print straight to file descriptor 2. None of it is for the
+(OpenJPEG, libjpeg inside GDCM) print straight to file descriptor 2, which a command at a
+terminal captures around each decode (:func:`native_output_captured`). None of it is for the
 person running an import: a file is either imported or rejected with one line saying why. All of
 it goes to the log at DEBUG (``LOG_LEVEL=DEBUG`` shows it), where someone chasing a decoder bug
 finds it.
@@ -53,13 +54,31 @@ _lock = threading.Lock()
 _depth = 0
 _saved_fd: int | None = None
 _spool = None
+_capturing = False
+
+
+@contextmanager
+def native_output_captured() -> Iterator[None]:
+    """Turn :func:`native_output_to_log` on for the duration (and for worker processes forked
+    meanwhile). A command run at a terminal (``manage.py ingest``) does; a server does not,
+    since a redirected descriptor 2 would also take other threads' log lines for that time."""
+    global _capturing
+    previous, _capturing = _capturing, True
+    try:
+        yield
+    finally:
+        _capturing = previous
 
 
 @contextmanager
 def native_output_to_log() -> Iterator[None]:
     """While C code decodes, file descriptor 2 points at a temporary file whose text is logged
-    at DEBUG afterwards. Nested and concurrent uses share one redirection: the first in sets
-    it up, the last out restores the descriptor and logs what was written."""
+    at DEBUG afterwards, when :func:`native_output_captured` is on (else this does nothing).
+    Nested and concurrent uses share one redirection: the first in sets it up, the last out
+    restores the descriptor and logs what was written."""
+    if not _capturing:
+        yield
+        return
     _enter()
     try:
         yield

@@ -19,6 +19,7 @@ from django.core.management.base import CommandError
 from django.db import connections
 
 from labeling import services
+from labeling.dicom import native_output_captured
 from labeling.reports import import_reports
 from teams.management.base import LabCommand
 from teams.models import Team
@@ -60,12 +61,14 @@ class Command(LabCommand):
         counts = {"imported": 0, "duplicate": 0, "rejected": 0}
         rejected = []
         units, refused = units_of(sorted(_files(options["paths"])))
-        prepared = prepare_all(team, units, options["workers"])
-        results = services.commit_in_batches(team, prepared)
-        for result in [*refused, *self.progress(results, len(units), "ingesting")]:
-            counts[result.status] += 1
-            if result.status == "rejected":
-                rejected.append(result.as_dict())
+        # What the C codecs print goes to the DEBUG log, not between the result lines.
+        with native_output_captured():
+            prepared = prepare_all(team, units, options["workers"])
+            results = services.commit_in_batches(team, prepared)
+            for result in [*refused, *self.progress(results, len(units), "ingesting")]:
+                counts[result.status] += 1
+                if result.status == "rejected":
+                    rejected.append(result.as_dict())
         reports = None
         if options["reports"]:
             reports = import_reports(
