@@ -16,11 +16,12 @@ from pydicom.dataset import Dataset
 from pydicom.multival import MultiValue
 from pydicom.pixels import apply_color_lut, get_decoder
 
-from .fallback import gdcm_frame
+from .fallback import gdcm_frame, keep_gdcm_out_of_pydicom
 from .quiet import native_output_to_log, quiet_decoder_logs
 from .rules import DECODE_ERRORS, NATIVE_SYNTAXES, PARSE_ERRORS, DicomRejected
 
 quiet_decoder_logs()
+keep_gdcm_out_of_pydicom()
 
 PERCENTILE_WINDOW = (0.5, 99.5)
 _PERCENTILE_SAMPLES = 512  # the percentile histogram samples about this many pixels per side

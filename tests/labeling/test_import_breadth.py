@@ -10,17 +10,20 @@ these tests hold the code to.
 from __future__ import annotations
 
 import io
+import os
+import time
 from pathlib import Path
 
 import numpy as np
 import pydicom
 import pytest
 from pydicom import uid as dcm_uid
-from pydicom.pixels import apply_color_lut, apply_modality_lut
+from pydicom.pixels import apply_color_lut, apply_modality_lut, get_decoder
 
 from labeling.dicom import (
     NATIVE_SYNTAXES,
     DicomRejected,
+    fallback,
     read_dicom,
     resize_u8,
     to_uint8,
@@ -308,3 +311,30 @@ def test_later_frames_render_like_pydicom_decodes_them(name):
     image = to_uint8(ds, frame=1)
     assert correlation(image, expected) >= 0.9
     assert not np.array_equal(image, to_uint8(ds))  # another frame, not the first again
+
+
+# --------------------------------------------------------------------------------------------
+# GDCM never runs in the caller's process: it aborts on some damaged streams
+# --------------------------------------------------------------------------------------------
+
+
+def test_pydicom_is_not_given_gdcm_as_a_plugin():
+    for syntax in (dcm_uid.JPEGBaseline8Bit, dcm_uid.JPEGExtended12Bit, dcm_uid.JPEG2000):
+        assert "gdcm" not in get_decoder(syntax).available_plugins
+
+
+def test_a_decoder_that_aborts_takes_only_its_child_down():
+    assert fallback.in_child(os.abort, 16) is None
+    assert fallback.in_child(lambda: b"x" * 16, 16) == b"x" * 16
+
+
+def test_a_decoder_past_its_time_is_killed(monkeypatch):
+    monkeypatch.setattr(fallback, "GDCM_SECONDS", 0.2)
+
+    def forever() -> bytes:
+        while True:
+            time.sleep(1)
+
+    started = time.monotonic()
+    assert fallback.in_child(forever, 16) is None
+    assert time.monotonic() - started < 30  # killed at the deadline, not waited for
