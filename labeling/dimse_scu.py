@@ -119,9 +119,13 @@ def associate(connection: PacsConnection, contexts: list, **kwargs) -> Iterator[
         raise _not_established(connection, assoc)
     try:
         yield assoc
-    finally:
+    except BaseException:
+        assoc.abort()  # mid-operation: a release would wait for a PACS that may be gone
+        raise
+    else:
         if assoc.is_established:
             assoc.release()
+    finally:
         ae.shutdown()
 
 
@@ -152,7 +156,9 @@ def echo(connection: PacsConnection) -> None:
     """C-ECHO: returns when the PACS answered with success, raises :class:`PacsError` if not."""
     with associate(connection, [build_context(Verification)]) as assoc:
         status = assoc.send_c_echo()
-    if not _status_is(status, {STORED}):
+    if getattr(status, "Status", None) is None:
+        raise PacsError(_broken_off(connection))
+    if status.Status != STORED:
         _log_status(connection, "C-ECHO", status)
         raise PacsError(_("The PACS answered the echo with a failure."))
 
@@ -179,10 +185,21 @@ def search(
                 if len(found) >= SEARCH_LIMIT:
                     assoc.abort()  # bounded: stop the PACS sending more answers
                     break
+            elif code is None:  # no answer in time, or the PACS broke off the association
+                egress_log.warning("DIMSE C-FIND to team %s's PACS: no answer", connection.team_id)
+                raise PacsError(_broken_off(connection))
             elif code != STORED:
                 _log_status(connection, "C-FIND", status)
                 raise PacsError(_("The PACS could not answer the search (C-FIND)."))
     return found
+
+
+def _broken_off(connection: PacsConnection) -> str:
+    """Orthanc, for one, breaks off the association when it does not know the calling AE."""
+    return _(
+        "The PACS broke off the association without an answer: does it know our calling AE "
+        "title (%(aet)s) and address?"
+    ) % {"aet": connection.calling_aet or DEFAULT_CALLING_AET}
 
 
 def _study_query(
@@ -298,7 +315,10 @@ def _progress(connection: PacsConnection, operation: str, responses) -> Iterator
     for status, _identifier in responses:
         code = getattr(status, "Status", None)
         if code is None:  # no answer in time, or the association went away
-            raise PacsError(_("The PACS stopped answering during the retrieval."))
+            egress_log.warning(
+                "DIMSE %s to team %s's PACS: no answer", operation, connection.team_id
+            )
+            raise PacsError(_broken_off(connection))
         progress = Progress(
             remaining=int(status.get("NumberOfRemainingSuboperations", 0) or 0),
             completed=int(status.get("NumberOfCompletedSuboperations", 0) or 0),
@@ -323,10 +343,6 @@ def _require_context(assoc: Association, sop_class: str, message: str) -> None:
     if not any(c.abstract_syntax == sop_class for c in assoc.accepted_contexts):
         assoc.release()
         raise PacsError(message)
-
-
-def _status_is(status: Dataset, codes: set[int]) -> bool:
-    return getattr(status, "Status", None) in codes
 
 
 def _log_status(connection: PacsConnection, operation: str, status: Dataset) -> None:
