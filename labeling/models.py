@@ -201,3 +201,135 @@ class PacsConnection(TeamOwned):
     def password_unreadable(self) -> bool:
         """The stored password cannot be decrypted with this server's key: enter it again."""
         return isinstance(self.password, Undecryptable)
+
+
+# --------------------------------------------------------------------------------------------
+# The DIMSE storage listener (``manage.py dicom_listener``, labeling/dimse/): each team's
+# settings and peers, written by the team's admins, and what the listener process writes back
+# for the listener page (it runs in a process of its own).
+# --------------------------------------------------------------------------------------------
+
+
+def _valid_ae_title(value: str) -> None:
+    from django.core.exceptions import ValidationError
+
+    from .dimse.titles import ae_title_problem
+
+    problem = ae_title_problem(value)
+    if problem:
+        raise ValidationError(problem, code="ae_title")
+
+
+def _valid_port(value: int) -> None:
+    from django.core.exceptions import ValidationError
+
+    if not 1024 <= value <= 65535:
+        raise ValidationError(_("Choose a port from 1024 to 65535."), code="port")
+
+
+class DicomListener(TeamOwned):
+    """A team's storage listener: the AE title and port it answers on. The listener process
+    creates a row for each team it serves (with a free port from CXR_DICOM_LISTENER_PORT up)
+    and reads the rows every few seconds, so a change reaches it without a restart."""
+
+    ae_title = models.CharField(_("AE title"), max_length=16, validators=[_valid_ae_title])
+    port = models.PositiveIntegerField(
+        _("port"),
+        unique=True,
+        validators=[_valid_port],
+        help_text=_("The TCP port the listener accepts associations on (1024 to 65535)."),
+    )
+    enabled = models.BooleanField(_("enabled"), default=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    # Written by the listener process only (with update(), which leaves updated_at alone).
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    listening = models.BooleanField(default=False)
+    problem = models.CharField(max_length=255, blank=True)
+    associations = models.PositiveIntegerField(default=0)
+    refused = models.PositiveIntegerField(default=0)
+    stored = models.PositiveIntegerField(default=0)
+    duplicates = models.PositiveIntegerField(default=0)
+    rejected = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["team"], name="one_dicom_listener_per_team")]
+        verbose_name = _("DICOM listener")
+        verbose_name_plural = _("DICOM listeners")
+
+    def __str__(self) -> str:
+        return f"{self.ae_title}@{self.port}"
+
+
+class DicomPeer(TeamOwned):
+    """A modality or PACS allowed to send to the team's listener: its calling AE title and the
+    address (an IP address or a host name) its associations come from."""
+
+    ae_title = models.CharField(_("calling AE title"), max_length=16, validators=[_valid_ae_title])
+    host = models.CharField(_("address"), max_length=253)
+    description = models.CharField(_("description"), max_length=100, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["team", "ae_title", "host"], name="one_dicom_peer_per_title_and_host"
+            )
+        ]
+        ordering = ["ae_title", "host"]
+        verbose_name = _("DICOM peer")
+        verbose_name_plural = _("DICOM peers")
+
+    def __str__(self) -> str:
+        return f"{self.ae_title} at {self.host}"
+
+
+class DicomAssociation(TeamOwned):
+    """One association the team's listener was asked for: accepted or refused (and why), how
+    it ended, and what was stored over it. The listener keeps the latest few hundred."""
+
+    class Outcome(models.TextChoices):
+        OPEN = "open", _("open")
+        REFUSED = "refused", _("refused")
+        RELEASED = "released", _("released")
+        ABORTED = "aborted", _("aborted")
+
+    started_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+    calling_ae = models.CharField(_("calling AE title"), max_length=64, blank=True)
+    called_ae = models.CharField(_("called AE title"), max_length=64, blank=True)
+    address = models.CharField(_("address"), max_length=64, blank=True)
+    outcome = models.CharField(_("outcome"), max_length=10, choices=Outcome.choices)
+    reason = models.CharField(_("reason"), max_length=255, blank=True)
+    stored = models.PositiveIntegerField(default=0)
+    duplicates = models.PositiveIntegerField(default=0)
+    rejected = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+        verbose_name = _("DICOM association")
+        verbose_name_plural = _("DICOM associations")
+
+    def __str__(self) -> str:
+        return f"{self.calling_ae} from {self.address}: {self.outcome}"
+
+
+class DicomRejection(TeamOwned):
+    """A file the listener received and refused, with the reason (the ingest service's code
+    and words); the peer got a failure status for it."""
+
+    association = models.ForeignKey(
+        DicomAssociation, null=True, on_delete=models.SET_NULL, related_name="rejections"
+    )
+    at = models.DateTimeField(auto_now_add=True, db_index=True)
+    calling_ae = models.CharField(max_length=64, blank=True)
+    sop_uid = models.CharField(_("SOP Instance UID"), max_length=64, blank=True)
+    code = models.CharField(_("code"), max_length=40)
+    reason = models.CharField(_("reason"), max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        verbose_name = _("rejected DICOM file")
+        verbose_name_plural = _("rejected DICOM files")
+
+    def __str__(self) -> str:
+        return f"{self.sop_uid}: {self.code}"
