@@ -29,7 +29,7 @@ from jobs.worker import JobContext
 
 from . import dimse_scu, services
 from .dicomweb import protocol
-from .models import Instance, PacsConnection
+from .models import DicomListener, Instance, PacsConnection
 from .pacs import PACS_ERRORS, UNUSABLE_ANSWER, PacsError, PacsRefused, client_for, failure
 
 log = logging.getLogger("labeling.pacs")
@@ -202,12 +202,14 @@ def _move_studies(context: JobContext, connection: PacsConnection, studies: list
 
 def _listener_title(team) -> str:
     """The AE title of the team's DICOM listener: the C-MOVE destination."""
-    from django.apps import apps  # TEMP until wt-listener is merged
-
-    listener = apps.get_model("labeling", "DicomListener").objects.filter(team=team, enabled=True).first()
+    listener = DicomListener.objects.filter(team=team, enabled=True).first()
     if listener is None:
         raise PacsRefused(
-            "this team has no enabled DICOM listener to receive a C-MOVE; "
-            "set it up on the listener page, or choose C-GET"
+            str(
+                _(
+                    "This team has no enabled DICOM listener to receive a C-MOVE: set it up on "
+                    "the listener page, or choose C-GET."
+                )
+            )
         )
     return listener.ae_title

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('labeling', '0007_pacs_password_encrypted'),
+        ('labeling', '0008_dicom_listener'),
         ('teams', '0003_hash_drf_tokens'),
     ]
 
