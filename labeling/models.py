@@ -164,10 +164,10 @@ class PacsConnection(TeamOwned):
             "forwarded to it (after the same access checks) instead of served from local files."
         ),
     )
-    host = models.CharField(_("host"), max_length=253, blank=True)
-    port = models.PositiveIntegerField(_("port"), null=True, blank=True)
-    called_aet = models.CharField(_("called AE title"), max_length=16, blank=True)
-    calling_aet = models.CharField(_("calling AE title"), max_length=16, blank=True)
+    host = models.CharField(_("PACS host"), max_length=253, blank=True)
+    port = models.PositiveIntegerField(_("PACS port"), null=True, blank=True)
+    called_aet = models.CharField(_("PACS AE title (called)"), max_length=16, blank=True)
+    calling_aet = models.CharField(_("our AE title (calling)"), max_length=16, blank=True)
     retrieve = models.CharField(
         _("retrieve with"), max_length=4, choices=Retrieve.choices, default=Retrieve.MOVE
     )
