@@ -178,7 +178,8 @@ class PacsConnectionForm(forms.ModelForm):
         self.stored_url = stored.url if stored else ""
         self.stored_password = stored.password if stored else ""
         self.password_dropped = False
-        self.fields["protocol"].widget.attrs["data-pacs-protocol"] = ""
+        # A form posted without them (a script written before DIMSE) means DICOMweb, C-MOVE.
+        self.fields["protocol"].required = self.fields["retrieve"].required = False
         if stored and stored.password_unreadable:
             self.fields["password"].help_text = _(
                 "The stored password cannot be decrypted with this server's key: enter it again."
@@ -196,6 +197,12 @@ class PacsConnectionForm(forms.ModelForm):
                 pacs.refusal_message(refusal.reason), code=refusal.reason
             ) from None
         return url
+
+    def clean_protocol(self) -> str:
+        return self.cleaned_data["protocol"] or PacsConnection.Protocol.DICOMWEB
+
+    def clean_retrieve(self) -> str:
+        return self.cleaned_data["retrieve"] or PacsConnection.Retrieve.MOVE
 
     def clean_host(self) -> str:
         return self.cleaned_data["host"].strip()
