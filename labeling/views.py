@@ -19,7 +19,7 @@ from . import dimse_scu, services
 from . import pacs as pacs_client
 from .dicom import render_png
 from .forms import PacsConnectionForm, PacsSearchForm
-from .models import Instance, PacsConnection
+from .models import DicomListener, Instance, PacsConnection
 
 ERROR_TILE_SIZE = 64
 
@@ -131,6 +131,7 @@ def pacs(request: HttpRequest) -> HttpResponse:
             "connection": connection,
             "connection_form": connection_form,
             "tested": tested,
+            "listener": DicomListener.objects.filter(team=team).first(),
             "search_form": search_form,
             "results": results,
             "error": error,

@@ -12,8 +12,9 @@ from django.urls import reverse
 
 from jobs.models import Job, JobStatus
 from jobs.tasks import run_job
-from labeling.models import Instance, PacsConnection
+from labeling.models import DicomListener, Instance, PacsConnection
 from tests import dicom_factory
+from tests.labeling.pacs_support import dns_fixture, no_connections_fixture  # noqa: F401
 from tests.orthanc import free_port, start_orthanc
 
 pytestmark = pytest.mark.slow
@@ -71,6 +72,20 @@ def test_an_admin_saves_a_dimse_connection(client, personas, dimse_pacs):
     assert (saved.called_aet, saved.calling_aet, saved.retrieve) == (PACS_AET, OUR_AET, "get")
     page = client.get(reverse("labeling:pacs")).content.decode()
     assert f"{PACS_AET}@127.0.0.1:{dimse_pacs.dicom_port}" in page and "over DIMSE" in page
+
+
+def test_the_page_names_our_listener_as_the_move_destination_in_either_language(
+    client, personas, connection
+):
+    connection.retrieve = "move"
+    connection.save()
+    DicomListener.objects.create(team=personas.team, ae_title="CXR_WARD", port=11180)
+    client.force_login(personas.owner)
+    page = html.unescape(client.get(reverse("labeling:pacs")).content.decode())
+    assert "This team's listener: AE title CXR_WARD, port 11180." in page
+    chinese = client.get(reverse("labeling:pacs"), headers={"accept-language": "zh-hans"})
+    page = chinese.content.decode()
+    assert "本团队的接收服务：AE 标题 CXR_WARD，端口 11180。" in page and "测试连接" in page
 
 
 def test_test_connection_echoes_the_typed_values_and_saves_nothing(client, personas, dimse_pacs):
@@ -153,16 +168,26 @@ def test_c_get_pull_imports_the_studies_once(client, personas, connection):
     assert Instance.objects.count() == 2
 
 
-def test_a_loopback_host_not_allowed_by_the_operator_is_refused(client, personas, dimse_pacs,
-                                                                settings):  # fmt: skip
+@pytest.mark.parametrize(
+    "host, message",
+    [
+        ("127.0.0.1", "This address is on a private, loopback or other internal network."),
+        ("10.1.2.3", "This address is on a private, loopback or other internal network."),
+        ("pacs.invalid", "The host name of this address could not be resolved."),
+    ],
+)
+def test_a_host_the_policy_refuses_is_a_form_error_and_nothing_connects(
+    client, personas, dimse_pacs, settings, dns, no_connections, host, message
+):
     settings.CXR_PACS_ALLOWED_HOSTS = []
     client.force_login(personas.owner)
     for action in ("connection", "test"):
-        form = dimse_form(dimse_pacs, action=action)
-        page = client.post(reverse("labeling:pacs"), form).content.decode()
-        assert "The connection works" not in page
-    assert "private, loopback or other internal network" in page
-    assert not PacsConnection.objects.exists()
+        form = dimse_form(dimse_pacs, action=action, host=host)
+        response = client.post(reverse("labeling:pacs"), form)
+        errors = response.context["connection_form"].errors["host"]
+        assert response.status_code == 200 and errors[0].startswith(message)
+        assert message in html.unescape(response.content.decode())
+    assert not PacsConnection.objects.exists() and no_connections == []
 
 
 def test_a_stored_host_no_longer_allowed_stops_the_job_with_a_clear_error(personas, connection,
