@@ -326,8 +326,7 @@ def _progress(connection: PacsConnection, operation: str, responses) -> Iterator
             warning=int(status.get("NumberOfWarningSuboperations", 0) or 0),
             final=code not in PENDING,
         )
-        # 0xB000: some sub-operations failed, which the counts say; other failures stop here.
-        if progress.final and code not in (STORED, 0xB000):
+        if progress.final and not _counted(code, progress):
             _log_status(connection, operation, status)
             if code == 0xA801:
                 raise PacsError(
@@ -337,6 +336,12 @@ def _progress(connection: PacsConnection, operation: str, responses) -> Iterator
                 _("The PACS refused the retrieval (%(operation)s).") % {"operation": operation}
             )
         yield progress
+
+
+def _counted(code: int, progress: Progress) -> bool:
+    """Whether a final status is an outcome that the sub-operation counts describe: success,
+    0xB000 (some failed), or 0xA702 as Orthanc answers when every sub-operation failed."""
+    return code in (STORED, 0xB000) or (code == 0xA702 and progress.failed > 0)
 
 
 def _require_context(assoc: Association, sop_class: str, message: str) -> None:

@@ -37,6 +37,10 @@ def dimse_pacs(tmp_path_factory):
             ds = dicom_factory.make_dx(identity=identity, PatientID=patient, StudyDate=date)
             data = dicom_factory.to_bytes(ds)
             requests.post(f"{server.url}/instances", data=data, timeout=30).raise_for_status()
+        imageless = dicom_factory.make_dx(identity=84, PatientID="DIMSE-C", StudyDate="20230101")
+        del imageless.PixelData  # the PACS keeps it; our import rejects it
+        data = dicom_factory.to_bytes(imageless)
+        requests.post(f"{server.url}/instances", data=data, timeout=30).raise_for_status()
         yield server
     finally:
         server.stop()
@@ -134,6 +138,13 @@ def test_search_by_date_range_and_modality(client, personas, connection):
     assert "The PACS has no study matching this search." in page
 
 
+def test_search_stops_at_the_limit(client, personas, connection, monkeypatch):
+    monkeypatch.setattr("labeling.dimse_scu.SEARCH_LIMIT", 2)
+    client.force_login(personas.owner)
+    page = client.get(reverse("labeling:pacs"), {"modality": "DX"}).content.decode()
+    assert page.count('name="study"') == 2
+
+
 def test_a_pacs_that_does_not_know_us_refuses_the_search_clearly(client, personas, connection):
     connection.calling_aet = "STRANGER"
     connection.save()
@@ -188,6 +199,32 @@ def test_a_host_the_policy_refuses_is_a_form_error_and_nothing_connects(
         assert response.status_code == 200 and errors[0].startswith(message)
         assert message in html.unescape(response.content.decode())
     assert not PacsConnection.objects.exists() and no_connections == []
+
+
+def test_c_get_pull_reports_a_rejected_instance_with_its_reason(personas, connection, settings):
+    job = Job.objects.create(
+        team=personas.team, kind="pacs_pull", config={"studies": [dicom_factory.new_uid("1.84")]}
+    )
+    run_job(job.pk)
+    job.refresh_from_db()
+    assert job.status == JobStatus.SUCCEEDED, job.error
+    assert (job.metrics["imported"], job.metrics["rejected"]) == (0, 1)
+    assert job.metrics["rejected_files"][0]["code"] == "no_pixel_data"
+    assert not Instance.objects.exists()
+    assert not [p for p in settings.DICOM_STORE_DIR.rglob("*") if p.is_file()]
+
+
+def test_c_get_refuses_an_instance_over_the_size_limit(personas, connection, settings):
+    settings.DICOM_MAX_FILE_BYTES = 1000
+    job = Job.objects.create(
+        team=personas.team, kind="pacs_pull", config={"studies": [dicom_factory.new_uid("1.81")]}
+    )
+    run_job(job.pk)
+    job.refresh_from_db()
+    assert job.status == JobStatus.SUCCEEDED, job.error
+    assert job.metrics["rejected_files"][0]["code"] == "too_large"
+    assert job.metrics["failed"] == 1  # the PACS was told: out of resources
+    assert not Instance.objects.exists()
 
 
 def test_a_stored_host_no_longer_allowed_stops_the_job_with_a_clear_error(personas, connection,
