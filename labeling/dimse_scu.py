@@ -251,7 +251,7 @@ def move_study(connection: PacsConnection, study_uid: str, destination: str) -> 
     with associate(connection, [build_context(model)]) as assoc:
         _require_context(assoc, model, _("The PACS does not offer retrieval by C-MOVE."))
         responses = assoc.send_c_move(_retrieve_query(study_uid), destination, model)
-        yield from _progress(connection, "C-MOVE", responses)
+        yield from _progress(connection, "C-MOVE", responses, destination)
 
 
 def get_study(connection: PacsConnection, study_uid: str, folder: Path) -> Iterator[object]:
@@ -311,7 +311,9 @@ def _retrieve_query(study_uid: str) -> Dataset:
     return query
 
 
-def _progress(connection: PacsConnection, operation: str, responses) -> Iterator[Progress]:
+def _progress(
+    connection: PacsConnection, operation: str, responses, destination: str = ""
+) -> Iterator[Progress]:
     for status, _identifier in responses:
         code = getattr(status, "Status", None)
         if code is None:  # no answer in time, or the association went away
@@ -328,14 +330,25 @@ def _progress(connection: PacsConnection, operation: str, responses) -> Iterator
         )
         if progress.final and not _counted(code, progress):
             _log_status(connection, operation, status)
-            if code == 0xA801:
-                raise PacsError(
-                    _("The PACS does not know the destination AE title; add our listener to it.")
-                )
-            raise PacsError(
-                _("The PACS refused the retrieval (%(operation)s).") % {"operation": operation}
-            )
+            raise _retrieval_refused(code, operation, destination)
         yield progress
+
+
+def _retrieval_refused(code: int, operation: str, destination: str) -> PacsError:
+    """A failed retrieval in words. Only "out of resources" (0xA7xx) may pass if tried again;
+    any other failure is the PACS's configuration or our request, and the job stops."""
+    transient = (code & 0xFF00) == 0xA700
+    error = PacsError if transient else PacsRefused
+    if destination and not transient:
+        # Orthanc answers 0xC000, the standard says 0xA801: the destination is not known.
+        return error(
+            _(
+                "The PACS refused the retrieval (C-MOVE): does it know our listener's AE "
+                "title (%(aet)s) as a move destination?"
+            )
+            % {"aet": destination}
+        )
+    return error(_("The PACS refused the retrieval (%(operation)s).") % {"operation": operation})
 
 
 def _counted(code: int, progress: Progress) -> bool:

@@ -113,4 +113,7 @@ def test_c_move_to_a_destination_the_pacs_does_not_know_is_a_clear_error(persona
     connection_for(personas.team, move_pacs)
     job = pull(personas.team, [dicom_factory.new_uid("1.91")])
     assert job.status == JobStatus.FAILED
-    assert "The PACS does not know the destination AE title; add our listener to it." in job.error
+    assert (
+        "The PACS refused the retrieval (C-MOVE): does it know our listener's AE title "
+        "(UNKNOWN_DEST) as a move destination?"
+    ) in job.error
