@@ -159,11 +159,14 @@ def _get_studies(context: JobContext, connection: PacsConnection, studies: list[
                     rejected.append(result.as_dict())
                     log.warning("rejected %s: %s", item.sop_uid, result.reason)
                 context.report(
-                    {"phase": "pull", "study": number, "studies": len(studies), "step": done,
-                     **counts}
+                    {"phase": "pull", "step": number - 1, "total_steps": len(studies),
+                     "instances": done, **counts}
                 )  # fmt: skip
             counts["failed"] += failed
-        context.report({"phase": "pull", "study": number, "studies": len(studies), **counts})
+        context.report(
+            {"phase": "pull", "step": number, "total_steps": len(studies), "instances": done,
+             **counts}
+        )  # fmt: skip
     log.info("pulled %d studies over C-GET: %s", len(studies), counts)
     return {"metrics": {**counts, "rejected_files": rejected[:100]}}
 
@@ -186,8 +189,9 @@ def _move_studies(context: JobContext, connection: PacsConnection, studies: list
         for progress in dimse_scu.move_study(connection, study, destination):
             last = progress
             context.report(
-                {"phase": "move", "study": number, "studies": len(studies),
-                 "moved": totals["moved"] + progress.completed, "remaining": progress.remaining}
+                {"phase": "move", "step": number - int(not progress.final),
+                 "total_steps": len(studies), "moved": totals["moved"] + progress.completed,
+                 "remaining": progress.remaining}
             )  # fmt: skip
         if last is not None:
             totals["moved"] += last.completed
@@ -195,7 +199,7 @@ def _move_studies(context: JobContext, connection: PacsConnection, studies: list
             totals["warning"] += last.warning
     stored = Instance.objects.of_team(context.job.team).filter(study__study_uid__in=studies)
     metrics = {**totals, "instances_here": stored.count()}
-    context.report({"phase": "move", "study": len(studies), "studies": len(studies), **metrics})
+    context.report({"phase": "move", "step": len(studies), "total_steps": len(studies), **metrics})
     log.info("moved %d studies to %s: %s", len(studies), destination, metrics)
     return {"metrics": metrics}
 

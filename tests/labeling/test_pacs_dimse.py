@@ -167,6 +167,11 @@ def test_c_get_pull_imports_the_studies_once(client, personas, connection):
     job.refresh_from_db()
     assert job.status == JobStatus.SUCCEEDED, job.error
     assert job.metrics["imported"] == 2 and job.metrics["failed"] == 0
+    assert (job.progress["step"], job.progress["total_steps"], job.progress["instances"]) == (
+        2,
+        2,
+        2,
+    )
     instances = Instance.objects.of_team(personas.team).select_related("study")
     assert {i.study.study_uid for i in instances} == set(studies)
     assert {i.study.patient_id for i in instances} != {"DIMSE-A"}  # pseudonymised on the way in

@@ -90,6 +90,7 @@ def test_c_move_sends_the_study_to_our_listener_which_imports_it_once(personas, 
     job = pull(personas.team, studies)
     assert job.status == JobStatus.SUCCEEDED, job.error
     assert job.metrics == {"moved": 2, "failed": 0, "warning": 0, "instances_here": 2}
+    assert (job.progress["step"], job.progress["total_steps"]) == (2, 2)
     instances = Instance.objects.of_team(personas.team).select_related("study")
     assert {i.study.study_uid for i in instances} == set(studies)
     assert {i.study.patient_id for i in instances} != {"MOVE-A"}  # de-identified like uploads
