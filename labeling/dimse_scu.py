@@ -83,6 +83,7 @@ class Received:
 
     sop_uid: str
     path: Path | None
+    code: str = ""  # a rejection code of ``labeling.dicom.rules``, when ``path`` is None
     problem: str = ""
 
 
@@ -102,27 +103,23 @@ def associate(connection: PacsConnection, contexts: list, **kwargs) -> Iterator[
             % {"reason": refusal_message(refusal.reason)}
         ) from None
     ae = AE(ae_title=connection.calling_aet or DEFAULT_CALLING_AET)
-    ae.acse_timeout, ae.dimse_timeout, ae.network_timeout = (
-        ACSE_TIMEOUT,
-        DIMSE_TIMEOUT,
-        NETWORK_TIMEOUT,
-    )
-    ae.connection_timeout = ACSE_TIMEOUT
-    assoc = ae.associate(
-        destination.address,
-        destination.port,
-        contexts=contexts,
-        ae_title=connection.called_aet,
-        **kwargs,
-    )
-    if not assoc.is_established:
-        raise _not_established(connection, assoc)
+    ae.connection_timeout = ae.acse_timeout = ACSE_TIMEOUT
+    ae.dimse_timeout, ae.network_timeout = DIMSE_TIMEOUT, NETWORK_TIMEOUT
     try:
-        yield assoc
-    except BaseException:
-        assoc.abort()  # mid-operation: a release would wait for a PACS that may be gone
-        raise
-    else:
+        assoc = ae.associate(
+            destination.address,
+            destination.port,
+            contexts=contexts,
+            ae_title=connection.called_aet,
+            **kwargs,
+        )
+        if not assoc.is_established:
+            raise _not_established(connection, assoc)
+        try:
+            yield assoc
+        except BaseException:
+            assoc.abort()  # mid-operation: a release would wait for a PACS that may be gone
+            raise
         if assoc.is_established:
             assoc.release()
     finally:
@@ -290,7 +287,8 @@ def _store_handler(event, folder: Path, arrived: queue.SimpleQueue, numbers) -> 
     data = event.encoded_dataset(include_meta=True)
     if len(data) > settings.DICOM_MAX_FILE_BYTES:
         limit = settings.DICOM_MAX_FILE_BYTES
-        arrived.put(Received(sop_uid, None, f"file is larger than the limit of {limit} bytes"))
+        problem = f"file is larger than the limit of {limit} bytes"
+        arrived.put(Received(sop_uid, None, "too_large", problem))
         return OUT_OF_RESOURCES
     path = folder / f"{next(numbers):06d}.dcm"
     try:
@@ -299,6 +297,7 @@ def _store_handler(event, folder: Path, arrived: queue.SimpleQueue, numbers) -> 
     except OSError as exc:
         egress_log.warning("C-GET: cannot write %s: %s", path, exc)
         path.unlink(missing_ok=True)
+        arrived.put(Received(sop_uid, None, "bad_value", "the file could not be written here"))
         return OUT_OF_RESOURCES
     arrived.put(Received(sop_uid, path))
     return STORED

@@ -173,7 +173,7 @@ def _get_studies(context: JobContext, connection: PacsConnection, studies: list[
 
 def _import_received(team, name: str, item: dimse_scu.Received) -> services.IngestResult:
     if item.path is None:
-        return services.IngestResult("rejected", name, code="too_large", reason=item.problem)
+        return services.IngestResult("rejected", name, code=item.code, reason=item.problem)
     try:
         return services.ingest_file(team, item.path, name=name)
     finally:
