@@ -171,10 +171,10 @@ def _received(event: evt.Event) -> bytes:
     """The file as the peer sent it: preamble, file meta information made from the C-STORE
     request and the presentation context, then the data set bytes, never decoded here."""
     try:
-        path = event.dataset_path  # pynetdicom's _config.STORE_RECV_CHUNKED_DATASET
+        path = event.dataset_path  # set with pynetdicom's _config.STORE_RECV_CHUNKED_DATASET
     except AttributeError:
-        return event.encoded_dataset(include_meta=True)
-    return path.read_bytes()
+        path = None
+    return path.read_bytes() if path else event.encoded_dataset(include_meta=True)
 
 
 def _application_entity(ae_title: str) -> AE:
