@@ -243,6 +243,12 @@ try:
     AllowList.parse(CXR_PACS_ALLOWED_HOSTS)
 except ValueError as exc:
     raise ImproperlyConfigured(f"CXR_PACS_ALLOWED_HOSTS: {exc}") from None
+# The DIMSE storage listener (manage.py dicom_listener): the address its servers bind, the port
+# a team gets when the listener first serves it (the next team the next free one), and how often
+# it reads the teams' settings, so that a change on the listener page takes effect that soon.
+DICOM_LISTENER_HOST = env_str("CXR_DICOM_LISTENER_HOST", "0.0.0.0")
+DICOM_LISTENER_FIRST_PORT = env_int("CXR_DICOM_LISTENER_PORT", 11112, minimum=1024)
+DICOM_LISTENER_POLL_SECONDS = env_int("CXR_DICOM_LISTENER_POLL_SECONDS", 3, minimum=1)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

@@ -6,5 +6,6 @@ app_name = "labeling"  # lab/urls.py adds the study pages (results/studies.py) t
 urlpatterns = [
     path("upload/", views.upload, name="upload"),
     path("pacs/", views.pacs, name="pacs"),
+    path("pacs/<int:pk>/test/", views.pacs_test, name="pacs-test"),
     path("instances/<int:pk>/thumbnail.png", views.thumbnail, name="instance-thumbnail"),
 ]
