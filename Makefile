@@ -12,7 +12,7 @@ FRONTEND_SOURCES := $(shell find frontend/src -type f 2>/dev/null) frontend/vite
 
 export DEBUG ?= 1
 
-.PHONY: run test install frontend messages lint check system-packages clean help
+.PHONY: run test install frontend messages lint check system-packages clean help local-env
 
 help:
 	@echo "make run   install, migrate, create demo data and start web + worker"
@@ -54,7 +54,12 @@ system-packages:
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
 	fi
 
-run: install
+# manage.py typed later in another shell runs with what `make run` exports (DEBUG, hence the
+# generated SECRET_KEY): lab/localenv.py records it in the data folder.
+local-env: | $(BIN)/python
+	@$(BIN)/python lab/localenv.py
+
+run: install local-env
 	@mkdir -p var
 	$(BIN)/python manage.py migrate --noinput -v0
 	$(BIN)/python manage.py bootstrap --url http://127.0.0.1:$${WEB_PORT:-8000}/ --images $${DEMO_IMAGES:-200} --size $${DEMO_SIZE:-1024}

@@ -6,6 +6,9 @@ import sys
 
 
 def main() -> None:
+    from lab.localenv import load
+
+    load()  # in a shell that sets neither DEBUG nor SECRET_KEY: what `make run` ran with
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "lab.settings")
     from django.core.exceptions import ImproperlyConfigured
     from django.core.management import execute_from_command_line

@@ -9,8 +9,9 @@ from labeling import urls as labeling_urls
 from labeling.api import InstanceViewSet, ReportsUploadView, StudyViewSet, UploadView
 from labeling.dicomweb.views import wado_uri
 from results import studies
+from results.api import RunViewSet
 from teams.api import TeamViewSet
-from training.api import JobViewSet
+from training.api import JobViewSet, RegisteredModelViewSet
 
 from . import views
 
@@ -19,6 +20,9 @@ router.register("teams", TeamViewSet, basename="team")
 router.register("studies", StudyViewSet, basename="study")
 router.register("instances", InstanceViewSet, basename="instance")
 router.register("jobs", JobViewSet, basename="job")
+# Read-only, for notebooks (README, "API"): runs with their metrics and predictions, the registry.
+router.register("runs", RunViewSet, basename="run")
+router.register("models", RegisteredModelViewSet, basename="model")
 
 urlpatterns = [
     path("", views.home, name="home"),

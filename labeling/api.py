@@ -1,5 +1,6 @@
 from django.conf import settings
 from django.db.models import Count
+from django.utils.translation import gettext
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status, viewsets
 from rest_framework.exceptions import APIException, ValidationError
@@ -29,12 +30,15 @@ class InstanceViewSet(TeamScopedViewSetMixin, viewsets.ReadOnlyModelViewSet):
 
 
 class UploadSerializer(serializers.Serializer):
-    files = serializers.ListField(child=serializers.FileField(), allow_empty=False)
+    # An empty file is one result among the others ("the file is empty"), not a 400 for all.
+    files = serializers.ListField(
+        child=serializers.FileField(allow_empty_file=True), allow_empty=False
+    )
     team = serializers.CharField(required=False, help_text="team id or slug (default: active)")
 
 
 class ReportsUploadSerializer(serializers.Serializer):
-    file = serializers.FileField()
+    file = serializers.FileField(allow_empty_file=True)  # refused below, in plain words
     team = serializers.CharField(required=False, help_text="team id or slug (default: active)")
 
 
@@ -58,7 +62,8 @@ def _check_size(request) -> None:
 
 class UploadView(APIView):
     """DICOM files and zip archives into a team: one result per file (imported, duplicate, or
-    rejected with the reason)."""
+    rejected with the reason; a ``note`` on images that are not chest radiographs), and a
+    summary line per zip archive in ``archives``."""
 
     parser_classes = [MultiPartParser]
 
@@ -68,10 +73,8 @@ class UploadView(APIView):
         team = writable_team(request.user, request.data.get("team"), CAN_IMPORT, request.team)
         form = UploadSerializer(data={"files": request.FILES.getlist("files")})
         form.is_valid(raise_exception=True)
-        results = []
-        for upload in form.validated_data["files"]:
-            results += uploads.ingest_upload(team, upload)
-        summary = uploads.summarise(results)
+        outcomes = [uploads.ingest_upload(team, upload) for upload in form.validated_data["files"]]
+        summary = uploads.summarise(team, outcomes)
         imported = summary["counts"]["imported"] > 0
         return Response(summary, status=status.HTTP_201_CREATED if imported else status.HTTP_200_OK)
 
@@ -89,6 +92,8 @@ class ReportsUploadView(APIView):
         form = ReportsUploadSerializer(data={"file": request.FILES.get("file")})
         form.is_valid(raise_exception=True)
         upload = form.validated_data["file"]
+        if not upload.size:
+            raise ValidationError({"file": [gettext("the file is empty")]})
         try:
             result = reports.import_reports(team, upload.read(), source=upload.name or "")
         except reports.ReportFileError as exc:

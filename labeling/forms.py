@@ -1,10 +1,14 @@
 """Filters of the studies list and the PACS forms, validated like any other input."""
 
+import re
+
 from django import forms
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils.translation import gettext_lazy as _
 
 from . import netpolicy, pacs
+from .dimse_scu import DEFAULT_CALLING_AET
 from .models import Instance, PacsConnection, Report, Series
 
 TRISTATE = [("", _("any")), ("yes", _("yes")), ("no", _("no"))]
@@ -72,13 +76,32 @@ def _tristate(studies: QuerySet, choice: str | None, condition) -> QuerySet:
     return studies
 
 
+AE_TITLE = re.compile(r"[ -\[\]-~]{1,16}")  # printable ASCII without a backslash (PS3.5 6.2)
+PORT_VALIDATORS = [MinValueValidator(1), MaxValueValidator(65535)]
+
+
+def clean_ae_title(value: str) -> str:
+    """An AE title without its insignificant leading and trailing spaces."""
+    value = value.strip()
+    if not AE_TITLE.fullmatch(value):
+        raise forms.ValidationError(
+            _("An AE title has 1 to 16 letters, digits, spaces or symbols, and no backslash."),
+            code="ae_title",
+        )
+    return value
+
+
 class PacsConnectionForm(forms.ModelForm):
-    """A team's PACS connection. The address must pass the destination policy
-    (``labeling/netpolicy.py``) now, as it will on every request; the password is write-only."""
+    """A team's PACS connection, over DICOMweb (a URL) or DIMSE (host, port and AE titles).
+
+    Every address must pass the destination policy (``labeling/netpolicy.py``) now, as it will
+    on every request or association; the password is write-only. The other protocol's fields
+    are kept as they are, so that switching back loses nothing."""
 
     url = forms.URLField(
         label=_("DICOMweb URL"),
         max_length=300,
+        required=False,
         assume_scheme="https",
         help_text=_(
             "http:// or https://, without a user name, password or #fragment. A private or "
@@ -96,11 +119,58 @@ class PacsConnectionForm(forms.ModelForm):
             "host and port: a new one drops the stored password, so enter it again."
         ),
     )
-    field_order = ["name", "url", "username", "password", "proxy"]
+    host = forms.CharField(
+        label=_("Host"),
+        required=False,
+        max_length=253,
+        help_text=_("The PACS's DICOM host name or IP address (DIMSE)."),
+    )
+    port = forms.IntegerField(
+        label=_("Port"), required=False, validators=PORT_VALIDATORS, help_text=_("Often 104.")
+    )
+    called_aet = forms.CharField(
+        label=_("Called AE title"),
+        required=False,
+        max_length=16,
+        strip=False,
+        help_text=_("The PACS's own AE title."),
+    )
+    calling_aet = forms.CharField(
+        label=_("Calling AE title"),
+        required=False,
+        max_length=16,
+        strip=False,
+        initial=DEFAULT_CALLING_AET,
+        help_text=_("Ours, as the PACS knows this server."),
+    )
+    field_order = [
+        "name",
+        "protocol",
+        "url",
+        "username",
+        "password",
+        "proxy",
+        "host",
+        "port",
+        "called_aet",
+        "calling_aet",
+        "retrieve",
+    ]
 
     class Meta:
         model = PacsConnection
-        fields = ["name", "url", "username", "proxy"]
+        fields = [
+            "name",
+            "protocol",
+            "url",
+            "username",
+            "proxy",
+            "host",
+            "port",
+            "called_aet",
+            "calling_aet",
+            "retrieve",
+        ]
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -108,6 +178,8 @@ class PacsConnectionForm(forms.ModelForm):
         self.stored_url = stored.url if stored else ""
         self.stored_password = stored.password if stored else ""
         self.password_dropped = False
+        # A form posted without them (a script written before DIMSE) means DICOMweb, C-MOVE.
+        self.fields["protocol"].required = self.fields["retrieve"].required = False
         if stored and stored.password_unreadable:
             self.fields["password"].help_text = _(
                 "The stored password cannot be decrypted with this server's key: enter it again."
@@ -115,6 +187,8 @@ class PacsConnectionForm(forms.ModelForm):
 
     def clean_url(self) -> str:
         url = self.cleaned_data["url"]
+        if not url:
+            return url
         try:
             pacs.check_url(url)
         except netpolicy.DestinationRefused as refusal:
@@ -124,13 +198,50 @@ class PacsConnectionForm(forms.ModelForm):
             ) from None
         return url
 
+    def clean_protocol(self) -> str:
+        return self.cleaned_data["protocol"] or PacsConnection.Protocol.DICOMWEB
+
+    def clean_retrieve(self) -> str:
+        return self.cleaned_data["retrieve"] or PacsConnection.Retrieve.MOVE
+
+    def clean_host(self) -> str:
+        return self.cleaned_data["host"].strip()
+
     def clean(self) -> dict:
         data = super().clean()
+        if data.get("protocol") == PacsConnection.Protocol.DIMSE:
+            self._clean_dimse(data)
+        elif "url" in data and not data["url"]:
+            self.add_error("url", forms.ValidationError(_("Enter the DICOMweb URL."), "required"))
         # The password is never sent back to the browser, so an empty field keeps the stored
         # one; but only for the same origin, or a new URL would receive the old password.
         if not data.get("password") and self.stored_password and "url" in data:
             self.password_dropped = not netpolicy.same_origin(self.stored_url, data["url"])
         return data
+
+    def _clean_dimse(self, data: dict) -> None:
+        if data.get("proxy"):
+            self.add_error("proxy", _("Proxy mode needs DICOMweb: DIMSE has nothing to forward."))
+        for name in ("host", "port", "called_aet"):
+            if name in data and data[name] in ("", None):
+                self.add_error(name, forms.ValidationError(_("Needed for DIMSE."), "required"))
+        for name in ("called_aet", "calling_aet"):
+            if data.get(name):
+                try:
+                    data[name] = clean_ae_title(data[name])
+                except forms.ValidationError as error:
+                    self.add_error(name, error)
+        if not data.get("calling_aet") and "calling_aet" not in self.errors:
+            data["calling_aet"] = DEFAULT_CALLING_AET
+        if data.get("host") and data.get("port"):
+            try:
+                pacs.check_peer(data["host"], data["port"])
+            except netpolicy.DestinationRefused as refusal:
+                pacs.egress_log.warning("DIMSE peer refused: %s", refusal)
+                self.add_error(
+                    "host",
+                    forms.ValidationError(pacs.refusal_message(refusal.reason), refusal.reason),
+                )
 
     def save(self, commit: bool = True) -> PacsConnection:
         connection = super().save(commit=False)

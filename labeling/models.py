@@ -132,15 +132,28 @@ class Report(TeamOwned):
 
 
 class PacsConnection(TeamOwned):
-    """A team's PACS, reached over DICOMweb: searched (QIDO-RS) and pulled from (WADO-RS).
+    """A team's PACS, reached over DICOMweb (QIDO-RS search, WADO-RS pull) or over classic DICOM
+    networking, DIMSE (C-FIND search, C-MOVE to our listener or C-GET pull: ``dimse_scu.py``).
 
     The password is readable by the server (it must log in with it) but stored encrypted and
     never shown or returned by the API; only team admins may change the connection. Every
-    request to ``url`` passes the destination policy (``labeling/netpolicy.py``).
+    request to ``url`` and every association with ``host`` passes the destination policy
+    (``labeling/netpolicy.py``).
     """
 
+    class Protocol(models.TextChoices):
+        DICOMWEB = "dicomweb", _("DICOMweb")
+        DIMSE = "dimse", _("DIMSE (classic DICOM networking)")
+
+    class Retrieve(models.TextChoices):
+        MOVE = "move", _("C-MOVE to our DICOM listener")
+        GET = "get", _("C-GET on the same association")
+
     name = models.CharField(_("name"), max_length=100)
-    url = models.URLField(_("DICOMweb URL"), max_length=300)
+    protocol = models.CharField(
+        _("protocol"), max_length=8, choices=Protocol.choices, default=Protocol.DICOMWEB
+    )
+    url = models.URLField(_("DICOMweb URL"), max_length=300, blank=True)
     username = models.CharField(_("username"), max_length=150, blank=True)
     password = EncryptedTextField(_("password"), blank=True)
     proxy = models.BooleanField(
@@ -151,15 +164,38 @@ class PacsConnection(TeamOwned):
             "forwarded to it (after the same access checks) instead of served from local files."
         ),
     )
+    host = models.CharField(_("PACS host"), max_length=253, blank=True)
+    port = models.PositiveIntegerField(_("PACS port"), null=True, blank=True)
+    called_aet = models.CharField(_("PACS AE title (called)"), max_length=16, blank=True)
+    calling_aet = models.CharField(_("our AE title (calling)"), max_length=16, blank=True)
+    retrieve = models.CharField(
+        _("retrieve with"), max_length=4, choices=Retrieve.choices, default=Retrieve.MOVE
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["team"], name="one_pacs_per_team")]
+        constraints = [
+            models.UniqueConstraint(fields=["team"], name="one_pacs_per_team"),
+            # The DICOMweb proxy forwards to ``url``: a DIMSE connection has nothing to forward to.
+            models.CheckConstraint(
+                condition=models.Q(proxy=False) | models.Q(protocol="dicomweb"),
+                name="pacs_proxy_only_over_dicomweb",
+            ),
+        ]
         verbose_name = _("PACS connection")
         verbose_name_plural = _("PACS connections")
 
     def __str__(self) -> str:
-        return f"{self.name} ({self.url})"
+        return f"{self.name} ({self.address})"
+
+    @property
+    def is_dimse(self) -> bool:
+        return self.protocol == self.Protocol.DIMSE
+
+    @property
+    def address(self) -> str:
+        """Where the PACS is, as people write it: its URL, or ``AE@host:port`` for DIMSE."""
+        return f"{self.called_aet}@{self.host}:{self.port}" if self.is_dimse else self.url
 
     @property
     def password_unreadable(self) -> bool:

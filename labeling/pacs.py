@@ -244,6 +244,15 @@ def search(
     return studies
 
 
+def probe(connection: PacsConnection) -> None:
+    """One small QIDO-RS request (the "test connection" button); raises :class:`PacsError`."""
+    client = client_for(connection)
+    try:
+        client.search_for_studies(limit=1, fields=["StudyInstanceUID"])
+    except (*PACS_ERRORS, *UNUSABLE_ANSWER) as exc:
+        raise failure(exc) from None
+
+
 def _remote_study(item: dict) -> RemoteStudy:
     def value(tag: str) -> str:
         values = item.get(tag, {}).get("Value") or [""]

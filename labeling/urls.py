@@ -7,5 +7,6 @@ urlpatterns = [
     path("upload/", views.upload, name="upload"),
     path("pacs/", views.pacs, name="pacs"),
     path("pacs/listener/", dimse_views.dicom_listener, name="dicom-listener"),
+    path("pacs/<int:pk>/test/", views.pacs_test, name="pacs-test"),
     path("instances/<int:pk>/thumbnail.png", views.thumbnail, name="instance-thumbnail"),
 ]

@@ -9,16 +9,17 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import cache_control
+from django.views.decorators.http import require_POST
 
 from jobs import services as job_services
 from teams.access import CAN_CONFIGURE_PACS, CAN_IMPORT, get_visible_or_404, require_role, role_in
 from teams.models import Role
 
+from . import dimse_scu, services, uploads
 from . import pacs as pacs_client
-from . import services
 from .dicom import render_png
 from .forms import PacsConnectionForm, PacsSearchForm
-from .models import Instance, PacsConnection
+from .models import DicomListener, Instance, PacsConnection
 
 ERROR_TILE_SIZE = 64
 
@@ -48,17 +49,6 @@ def _error_tile() -> np.ndarray:
 def upload(request: HttpRequest) -> HttpResponse:
     team = request.team
     can_import = team is not None and role_in(request.user, team) in CAN_IMPORT
-    messages = {
-        "queued": _("queued"),
-        "uploading": _("uploading…"),
-        "imported": _("imported"),
-        "duplicate": _("already there"),
-        "rejected": _("rejected"),
-        "network": _("the connection failed; try again"),
-        "unknown_keys": _("no study for:"),
-        "reports_done": _("%(created)s reports created, %(updated)s updated"),
-        "summary": _("%(imported)s imported, %(duplicate)s already there, %(rejected)s rejected"),
-    }
     return render(
         request,
         "labeling/upload.html",
@@ -66,24 +56,32 @@ def upload(request: HttpRequest) -> HttpResponse:
             "team": team,
             "can_import": can_import,
             "deid": _("on") if team and team.deidentify else _("off"),
-            "upload_messages": messages,
+            "upload_messages": uploads.page_messages(),
         },
     )
 
 
 @login_required
 def pacs(request: HttpRequest) -> HttpResponse:
-    """The team's PACS: its connection (admins), a QIDO search, and pulling what is chosen."""
+    """The team's PACS: its connection (admins), a search (QIDO-RS or C-FIND), and pulling what
+    is chosen (a job)."""
     team = request.team
     if team is None:
         return redirect("home")
     role = role_in(request.user, team)
     connection = PacsConnection.objects.filter(team=team).first()
-    connection_form = PacsConnectionForm(instance=connection)
-    if request.method == "POST" and request.POST.get("action") == "connection":
+    connection_form, tested = PacsConnectionForm(instance=connection), None
+    action = request.POST.get("action") if request.method == "POST" else None
+    if action in ("connection", "test"):
         require_role(request.user, team, CAN_CONFIGURE_PACS)
         connection_form = PacsConnectionForm(request.POST, instance=connection)
-        if connection_form.is_valid():
+        if connection_form.is_valid() and action == "test":
+            # What was typed, before it is saved: nothing is stored.
+            candidate = connection_form.save(commit=False)
+            candidate.team = team
+            tested = _test_connection(candidate)
+            connection = PacsConnection.objects.filter(team=team).first()
+        elif connection_form.is_valid():
             saved = connection_form.save(commit=False)
             saved.team = team
             saved.save()
@@ -97,7 +95,7 @@ def pacs(request: HttpRequest) -> HttpResponse:
                     ),
                 )
             return redirect("labeling:pacs")
-    elif request.method == "POST" and request.POST.get("action") == "pull":
+    elif action == "pull":
         require_role(request.user, team, CAN_IMPORT)
         studies = [uid for uid in request.POST.getlist("study") if uid.strip()]
         if connection is None or not studies:
@@ -110,8 +108,9 @@ def pacs(request: HttpRequest) -> HttpResponse:
         return redirect("training:job-detail", pk=job.pk)
     search_form, results, error = PacsSearchForm(request.GET or None), None, ""
     if connection is not None and search_form.is_bound and search_form.is_valid():
+        search = dimse_scu.search if connection.is_dimse else pacs_client.search
         try:
-            results = pacs_client.search(connection, **search_form.cleaned_data)
+            results = search(connection, **search_form.cleaned_data)
         except pacs_client.PacsError as exc:
             error = str(exc)
     return render(
@@ -120,6 +119,8 @@ def pacs(request: HttpRequest) -> HttpResponse:
         {
             "connection": connection,
             "connection_form": connection_form,
+            "tested": tested,
+            "listener": DicomListener.objects.filter(team=team).first(),
             "search_form": search_form,
             "results": results,
             "error": error,
@@ -127,3 +128,27 @@ def pacs(request: HttpRequest) -> HttpResponse:
             "can_pull": role in CAN_IMPORT,
         },
     )
+
+
+@login_required
+@require_POST
+def pacs_test(request: HttpRequest, pk: int) -> HttpResponse:
+    """Test the saved connection (C-ECHO or one QIDO-RS request): any member of its team."""
+    connection = get_visible_or_404(PacsConnection, request.user, pk=pk)
+    ok, sentence = _test_connection(connection)
+    (messages.success if ok else messages.error)(request, sentence)
+    return redirect("labeling:pacs")
+
+
+def _test_connection(connection: PacsConnection) -> tuple[bool, str]:
+    """Whether the PACS answers, in one sentence."""
+    try:
+        if connection.is_dimse:
+            dimse_scu.echo(connection)
+        else:
+            pacs_client.probe(connection)
+    except pacs_client.PacsError as exc:
+        return False, _("The connection does not work: %(reason)s") % {"reason": exc}
+    if connection.is_dimse:
+        return True, _("The connection works: the PACS answered a C-ECHO.")
+    return True, _("The connection works: the PACS answered a study search (QIDO-RS).")

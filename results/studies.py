@@ -36,7 +36,9 @@ def study_list(request: HttpRequest) -> HttpResponse:
             studies = form.apply(studies)
         studies = (
             studies.select_related("report")
-            .prefetch_related(Prefetch("instances", Instance.objects.order_by("id")))
+            .prefetch_related(
+                Prefetch("instances", Instance.objects.select_related("series").order_by("id"))
+            )
             .order_by("-study_date", "-id")
         )
     page = Paginator(studies, STUDIES_PER_PAGE).get_page(request.GET.get("page"))

@@ -97,8 +97,14 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_orthanc(workdir: Path, *, name: str = "CXRTEST") -> OrthancServer:
-    """Start an Orthanc with the DICOMweb plugin under ``workdir`` and wait until it answers."""
+def start_orthanc(
+    workdir: Path, *, name: str = "CXRTEST", dicom_modalities: dict | None = None
+) -> OrthancServer:
+    """Start an Orthanc with the DICOMweb plugin under ``workdir`` and wait until it answers.
+
+    ``name`` is also its DIMSE AE title (``DicomAet``); ``dicom_modalities`` its
+    ``DicomModalities``: the DIMSE peers it serves C-FIND / C-GET / C-MOVE for and moves to,
+    ``{"name": ["AET", "127.0.0.1", port]}``."""
     binary = ensure_orthanc_installed()
     workdir.mkdir(parents=True, exist_ok=True)
     storage = workdir / "storage"
@@ -116,6 +122,7 @@ def start_orthanc(workdir: Path, *, name: str = "CXRTEST") -> OrthancServer:
         "AuthenticationEnabled": False,
         "HttpCompressionEnabled": False,
         "DicomWeb": {"Enable": True, "Root": "/dicom-web/", "EnableWado": True},
+        "DicomModalities": dicom_modalities or {},
     }
     config_path = workdir / "orthanc.json"
     config_path.write_text(json.dumps(config, indent=2))

@@ -1,7 +1,10 @@
 """``/api/jobs/``: list, create (through training/launch.py, as the forms and commands do),
 cancel, retry, predictions and the model registry."""
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from __future__ import annotations
+
+from django.db.models import Exists, OuterRef
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound, ValidationError
@@ -12,15 +15,18 @@ from jobs import services as job_services
 from jobs.models import Job
 from teams.access import CAN_TRAIN, TeamScopedViewSetMixin, require_role, writable_team
 
-from . import model_registry
+from . import model_registry, run_filters
+from .engine.config import TASKS
 from .launch import InvalidConfig, MissingInput, launch_job
 from .modelcard import model_card
+from .models import CurrentModel
 from .serializers import (
     JobCreateSerializer,
     JobDetailSerializer,
     JobRegistrySerializer,
     JobSerializer,
     PredictionSerializer,
+    RegisteredModelSerializer,
 )
 from .views import weights_response
 
@@ -143,3 +149,55 @@ class JobViewSet(
         except job_services.JobStateError as exc:
             return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
         return Response(JobSerializer(job).data)
+
+
+def label_set_versions(jobs) -> dict[int, int]:
+    """Label-set id to version for these training jobs' sets (their own team's only), at once."""
+    from curation.models import LabelSet
+
+    wanted = {(job.config.get("label_set"), job.team_id) for job in jobs}
+    rows = LabelSet.objects.filter(pk__in={pk for pk, _team in wanted} - {None})
+    return {pk: version for pk, team, version in rows.values_list("pk", "team_id", "version")
+            if (pk, team) in wanted}  # fmt: skip
+
+
+@extend_schema_view(
+    retrieve=extend_schema(description="One model of the registry (its id is its run's)."),
+    list=extend_schema(
+        description="The model registry: your teams' training runs that succeeded, newest "
+        "first, with their headline test figures.",
+        parameters=[
+            OpenApiParameter("task", str, enum=list(TASKS), description="Only this task's models."),
+            OpenApiParameter("current", bool, description="Only current (or only other) models."),
+            OpenApiParameter("team", str, description="Only this team's (id or slug)."),
+        ],
+    ),
+)
+class RegisteredModelViewSet(TeamScopedViewSetMixin, viewsets.ReadOnlyModelViewSet):
+    """``/api/models/``: the model registry, read-only: the training runs that succeeded, as on
+    the Models page. Renaming, tagging, marking current, the card and the weights are under
+    ``/api/jobs/{id}/``; a model's per-label metrics and predictions under ``/api/runs/{id}/``."""
+
+    queryset = model_registry.registered_runs().order_by("-finished_at", "-id")
+    serializer_class = RegisteredModelSerializer
+
+    def get_queryset(self):
+        return (
+            super()
+            .get_queryset()
+            .annotate(current=Exists(CurrentModel.objects.filter(job=OuterRef("pk"))))
+        )
+
+    def list(self, request):
+        params = request.query_params
+        models = run_filters.by_team(self.get_queryset(), params)
+        models = run_filters.by_current(run_filters.by_task(models, params), params)
+        page = self.paginate_queryset(models)
+        return self.get_paginated_response(self._represent(page))
+
+    def retrieve(self, request, pk=None):
+        return Response(self._represent([self.get_object()])[0])
+
+    def _represent(self, jobs) -> list[dict]:
+        context = {**self.get_serializer_context(), "label_set_versions": label_set_versions(jobs)}
+        return RegisteredModelSerializer(jobs, many=True, context=context).data

@@ -18,6 +18,11 @@ def registered_run(job: Job) -> Job:
     return job
 
 
+def registered_runs():
+    """Every model of the registry (the rule of ``registered_run``, as a queryset)."""
+    return Job.objects.filter(kind=JobKind.TRAIN, status=JobStatus.SUCCEEDED)
+
+
 def run_task(job: Job) -> str:
     return job.metrics.get("task") or job.config.get("engine", {}).get("task", "")
 

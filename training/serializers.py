@@ -4,6 +4,8 @@
 parser behind training/launch.py, whichever of the form, the API or a command launched the job.
 """
 
+from django.urls import reverse
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from jobs.models import Job
@@ -149,3 +151,88 @@ class PredictionSerializer(serializers.ModelSerializer):
     class Meta:
         model = Prediction
         fields = ["instance", "sop_uid", "study", "split", "probabilities", "created"]
+
+
+# --- the model registry, read-only (/api/models/) ------------------------------------------------
+
+HEADLINE = ("n", "accuracy", "auc", "macro_auc", "mean_ap")
+
+
+class HeadlineSerializer(serializers.Serializer):
+    """A test report's one-number figures; a per-label figure (a dict) is null here."""
+
+    n = serializers.IntegerField(allow_null=True)
+    accuracy = serializers.FloatField(allow_null=True)
+    auc = serializers.FloatField(allow_null=True, help_text="task 1 only")
+    macro_auc = serializers.FloatField(allow_null=True)
+    mean_ap = serializers.FloatField(allow_null=True)
+
+
+def headline(block: dict | None) -> dict | None:
+    if not block:
+        return None
+    values = {name: block.get(name) for name in HEADLINE}
+    return {name: None if isinstance(value, dict | list) else value
+            for name, value in values.items()}  # fmt: skip
+
+
+class RegisteredModelSerializer(serializers.ModelSerializer):
+    """A model of the registry: a training job that succeeded, named, tagged, maybe current.
+
+    Its id is its run's: ``/api/runs/{id}/`` has the per-label metrics and predictions.
+    """
+
+    task = serializers.SerializerMethodField()
+    architecture = serializers.SerializerMethodField()
+    label_set = serializers.SerializerMethodField()
+    label_set_version = serializers.SerializerMethodField()
+    current = serializers.BooleanField(read_only=True, help_text="the team's model for its task")
+    best_epoch = serializers.SerializerMethodField()
+    test = serializers.SerializerMethodField()
+    multi_disease = serializers.SerializerMethodField()
+    card = serializers.SerializerMethodField()
+    weights = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Job
+        fields = [
+            "id", "team", "name", "tags", "task", "architecture", "label_set",
+            "label_set_version", "current", "best_epoch", "test", "multi_disease", "created_at",
+            "finished_at", "card", "weights",
+        ]  # fmt: skip
+        read_only_fields = fields
+
+    def get_task(self, job: Job) -> str:
+        return job.metrics.get("task") or job.config.get("engine", {}).get("task", "")
+
+    def get_architecture(self, job: Job) -> str:
+        return job.metrics.get("arch") or job.config.get("engine", {}).get("arch", "")
+
+    def get_label_set(self, job: Job) -> int | None:
+        return job.config.get("label_set")
+
+    def get_label_set_version(self, job: Job) -> int | None:
+        return self.context.get("label_set_versions", {}).get(job.config.get("label_set"))
+
+    def get_best_epoch(self, job: Job) -> int | None:
+        return job.metrics.get("best_epoch")
+
+    @extend_schema_field(HeadlineSerializer(allow_null=True))
+    def get_test(self, job: Job) -> dict | None:
+        return headline(job.metrics.get("test"))
+
+    @extend_schema_field(HeadlineSerializer(allow_null=True))
+    def get_multi_disease(self, job: Job) -> dict | None:
+        """Task 2 runs also score the paper's task 3 (images with several labels)."""
+        return headline((job.metrics.get("multi_disease") or {}).get("test"))
+
+    def get_card(self, job: Job) -> str:
+        return self._url("job-card", job)
+
+    def get_weights(self, job: Job) -> str:
+        return self._url("job-weights", job)
+
+    def _url(self, name: str, job: Job) -> str:
+        path = reverse(name, args=[job.pk])
+        request = self.context.get("request")
+        return request.build_absolute_uri(path) if request else path

@@ -25,3 +25,22 @@ test("typing in a field never triggers the viewer", () => {
   const input = Object.assign(new globalThis.HTMLElement(), { tagName: "INPUT" });
   assert.equal(actionForKey(key("w", { target: input })), null);
 });
+
+test("? toggles the key list and Escape hides it, unless typing or with modifiers", async () => {
+  const { helpKey } = await import("../src/viewer/shortcuts.js");
+  assert.equal(helpKey(key("?", { shiftKey: true })), "toggle");
+  assert.equal(helpKey(key("Escape")), "hide");
+  assert.equal(helpKey(key("w")), null);
+  assert.equal(helpKey(key("?", { ctrlKey: true })), null);
+  const input = Object.assign(new globalThis.HTMLElement(), { tagName: "TEXTAREA" });
+  assert.equal(helpKey(key("?", { target: input })), null);
+});
+
+test("a checkbox takes no typing: keys still reach the viewer after a click on it", () => {
+  const box = Object.assign(new globalThis.HTMLElement(), { tagName: "INPUT", type: "checkbox" });
+  assert.equal(actionForKey(key("w", { target: box })), "windowLevel");
+  const text = Object.assign(new globalThis.HTMLElement(), { tagName: "INPUT", type: "text" });
+  assert.equal(actionForKey(key("w", { target: text })), null);
+  const range = Object.assign(new globalThis.HTMLElement(), { tagName: "INPUT", type: "range" });
+  assert.equal(actionForKey(key("ArrowLeft", { target: range })), null);
+});

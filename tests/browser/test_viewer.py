@@ -1,125 +1,37 @@
 """The study page's Cornerstone viewer in Debian chromium, against our own /dicomweb/ endpoints.
 
-Pages open with ?cpu=1: headless chromium renders Cornerstone's GPU path black.
+These pages open with ?cpu=1, so Cornerstone's CPU path stays covered; the GPU (WebGL) path, the
+switch between the two and the controls are in test_viewer_rendering.py and
+test_viewer_controls.py.
 """
 
 import pytest
-from django.core.management import call_command
 from django.urls import reverse
 
 from labeling.models import Instance
+from tests.browser import viewer_support
+from tests.browser.viewer_support import (  # IMAGE_RECT: test_heatmap_overlay.py imports it here
+    IMAGE_RECT,  # noqa: F401
+    LEFT_LUNG,
+    MEDIASTINUM,
+    RIGHT_LUNG,
+    VIEWER,
+    canvas_stats,
+    drag,
+    grid_change,
+    region_mean,
+    settled_mean,
+    wait_for_change,
+)
+from tests.browser.viewer_support import open_study as open_page
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
-
-VIEWER = "[data-cxr-viewer]"
-# Where labeling/synth/anatomy.py draws the anatomy, as fractions of (column, row, column, row).
-LEFT_LUNG = (0.22, 0.30, 0.36, 0.55)
-RIGHT_LUNG = (0.64, 0.30, 0.78, 0.55)
-MEDIASTINUM = (0.46, 0.30, 0.54, 0.70)
-
-# Copies the viewer canvas (2D or WebGL) into a 2D canvas and returns the mean grey level of a
-# rectangle (canvas pixels; the whole canvas when none is given) and of an 8×8 grid of cells.
-CANVAS_STATS = """(rect) => {
-  const source = document.querySelector('[data-cxr-viewer] canvas');
-  const copy = document.createElement('canvas');
-  copy.width = source.width; copy.height = source.height;
-  const ctx = copy.getContext('2d');
-  ctx.drawImage(source, 0, 0);
-  const [x0, y0, x1, y1] = (rect || [0, 0, copy.width, copy.height]).map(Math.round);
-  const data = ctx.getImageData(x0, y0, x1 - x0, y1 - y0).data;
-  const w = x1 - x0, h = y1 - y0, grid = new Array(64).fill(0), counts = new Array(64).fill(0);
-  let sum = 0, sumSq = 0;
-  for (let i = 0; i < w * h; i++) {
-    const grey = (data[4 * i] + data[4 * i + 1] + data[4 * i + 2]) / 3;
-    sum += grey; sumSq += grey * grey;
-    const cell = Math.floor((Math.floor(i / w) * 8) / h) * 8 + Math.floor(((i % w) * 8) / w);
-    grid[cell] += grey; counts[cell] += 1;
-  }
-  const mean = sum / (w * h);
-  return { mean, std: Math.sqrt(sumSq / (w * h) - mean * mean),
-           grid: grid.map((g, k) => g / counts[k]) };
-}"""
-
-# Canvas rectangle showing image rectangle [c0, r0, c1, r1] of the current image.
-IMAGE_RECT = """([c0, r0, c1, r1]) => {
-  const viewer = document.querySelector('[data-cxr-viewer]').cxrViewer;
-  const [x0, y0] = viewer.imagePointToCanvas(c0, r0);
-  const [x1, y1] = viewer.imagePointToCanvas(c1, r1);
-  return [Math.min(x0, x1), Math.min(y0, y1), Math.max(x0, x1), Math.max(y0, y1)];
-}"""
-
-
-@pytest.fixture
-def demo_studies(personas, tmp_path) -> dict[str, Instance]:
-    """Two synthetic radiographs (seed 0: one MONOCHROME1, one MONOCHROME2), by photometric."""
-    call_command(
-        "demo", "--team", personas.team.name, "--images", "2", "--size", "256",
-        "--workers", "1", "--out", str(tmp_path / "demo"),
-    )  # fmt: skip
-    instances = {i.photometric: i for i in Instance.objects.select_related("study")}
-    assert set(instances) == {"MONOCHROME1", "MONOCHROME2"}
-    return instances
+demo_studies = viewer_support.demo_studies
 
 
 def open_study(login, live_server, user, instance: Instance):
     """The study page in CPU mode, once the viewer has shown its first image (or failed)."""
-    page = login(user)
-    url = reverse("labeling:study-detail", args=[instance.study_id])
-    page.goto(f"{live_server.url}{url}?cpu=1")
-    page.wait_for_selector(f"{VIEWER}:not([data-state=loading])")
-    return page
-
-
-def canvas_stats(page, rect=None) -> dict:
-    return page.evaluate(CANVAS_STATS, rect)
-
-
-def region_mean(page, instance: Instance, fractions: tuple[float, float, float, float]) -> float:
-    """Mean grey level on screen of an image region given as fractions of columns / rows."""
-    c0, r0, c1, r1 = fractions
-    image_rect = [
-        c0 * instance.columns,
-        r0 * instance.rows,
-        c1 * instance.columns,
-        r1 * instance.rows,
-    ]
-    return canvas_stats(page, page.evaluate(IMAGE_RECT, image_rect))["mean"]
-
-
-def grid_change(before: dict, after: dict) -> float:
-    return max(abs(a - b) for a, b in zip(before["grid"], after["grid"], strict=True))
-
-
-def drag(page, dx: float, dy: float) -> None:
-    """A primary-button drag from the middle of the viewport."""
-    box = page.locator(f"{VIEWER} [data-role=viewport]").bounding_box()
-    x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
-    page.mouse.move(x, y)
-    page.mouse.down()
-    page.mouse.move(x + dx, y + dy, steps=8)
-    page.mouse.up()
-
-
-def wait_for_change(page, before: dict, minimum: float = 8.0) -> dict:
-    """Rendering follows input by an animation frame or two: poll briefly for the new pixels."""
-    for _ in range(40):
-        after = canvas_stats(page)
-        if grid_change(before, after) >= minimum:
-            return after
-        page.wait_for_timeout(50)
-    return after
-
-
-def settled_mean(page, instance: Instance, region, target: float, tolerance: float = 3.0) -> float:
-    """A region's mean once it comes within ``tolerance`` of ``target``, or the last one seen
-    after two seconds: a reset redraws over a frame or two, and the first changed frame can be a
-    half-drawn one (seen as an all-black region under load)."""
-    for _ in range(40):
-        mean = region_mean(page, instance, region)
-        if abs(mean - target) < tolerance:
-            break
-        page.wait_for_timeout(50)
-    return mean
+    return open_page(login, live_server, user, instance, "?cpu=1")
 
 
 def test_study_page_viewer_draws_the_radiograph_and_a_window_drag_changes_it(

@@ -114,6 +114,9 @@ OBJECT_ROUTES = {
     "training:job-cancel": lambda w: {"pk": w.job.pk},
     "training:job-retry": lambda w: {"pk": w.job.pk},
     "results:run": lambda w: {"pk": w.job.pk},
+    "run-detail": lambda w: {"pk": w.job.pk},
+    "run-predictions": lambda w: {"pk": w.job.pk},
+    "model-detail": lambda w: {"pk": _trained(w).pk},
     "results:cases": lambda w: {"pk": w.job.pk},
     "results:heatmap": lambda w: {
         "pk": _explained(w).pk,

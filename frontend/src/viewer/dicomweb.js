@@ -3,6 +3,8 @@
 // metadata manager before its frames are requested.
 import { wadors } from "@cornerstonejs/dicom-image-loader";
 
+import { sanitizeInstance } from "./sanitize.js";
+
 export const TAG = Object.freeze({
   sopInstanceUid: "00080018",
   seriesInstanceUid: "0020000E",
@@ -52,15 +54,35 @@ export function frameEntries(root, studyUid, instances) {
     const sopUid = firstValue(instance, TAG.sopInstanceUid);
     const base = `wadors:${root}/studies/${studyUid}/series/${seriesUid}/instances/${sopUid}/frames/`;
     const frames = Math.max(1, Number(firstValue(instance, TAG.numberOfFrames)) || 1);
-    return Array.from({ length: frames }, (_, i) => ({ imageId: `${base}${i + 1}`, instance }));
+    return Array.from({ length: frames }, (_, i) => ({
+      imageId: `${base}${i + 1}`,
+      instance,
+      frame: i + 1,
+    }));
   });
 }
 
-/** Registers metadata under frame 1 of each instance; the loader derives the other frames. */
+/** The server's own rendering of a stack entry's frame (PS3.18 WADO-RS rendered). */
+export function renderedFrameUrl(imageId, viewport = null) {
+  const url = `${imageId.replace(/^wadors:/, "")}/rendered`;
+  return viewport ? `${url}?viewport=${viewport.join(",")}` : url;
+}
+
+/**
+ * Registers metadata under frame 1 of each instance; the loader derives the other frames. The
+ * loader gets the sanitised copy (sanitize.js says why); the entries keep the file's values for
+ * the tag panel, and each entry's `repairs` names the elements changed.
+ */
 export function registerMetadata(entries) {
-  for (const { imageId, instance } of entries) {
-    if (imageId.endsWith("/frames/1")) {
-      wadors.metaDataManager.add(imageId, instance);
+  const sanitised = new Map(); // one pass per instance, however many frames it has
+  for (const entry of entries) {
+    if (!sanitised.has(entry.instance)) {
+      sanitised.set(entry.instance, sanitizeInstance(entry.instance));
+    }
+    const { instance, repairs } = sanitised.get(entry.instance);
+    entry.repairs = repairs;
+    if (entry.imageId.endsWith("/frames/1")) {
+      wadors.metaDataManager.add(entry.imageId, instance);
     }
   }
 }
