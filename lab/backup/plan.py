@@ -19,9 +19,20 @@ from django.db import models
 
 from teams.models import Team
 
-# Team-reachable models deliberately left out: label -> why. None today; a model added here
-# must say why a restored team does not need its rows.
-EXCLUDED: dict[str, str] = {}
+# Team-reachable models deliberately left out: label -> why. A model added here must say why a
+# restored team does not need its rows.
+EXCLUDED: dict[str, str] = {
+    "labeling.dicomlistener": (
+        "its port and AE title belong to the installation it ran on (a copy restored beside its "
+        "source would claim the same port); the listener gives a restored team a fresh row with "
+        "a free port on its next poll"
+    ),
+    "labeling.dicomassociation": (
+        "the listener's log of this installation's network traffic, not the team's data; a "
+        "restored team starts a new log"
+    ),
+    "labeling.dicomrejection": "part of the listener's traffic log (see dicomassociation)",
+}
 
 TEAM, USER, SELF = "team", "user", "self"
 

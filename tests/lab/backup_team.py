@@ -23,7 +23,7 @@ from curation.models import Label
 from jobs import services as job_services
 from jobs.models import Job
 from lab.backup import plan
-from labeling.models import PacsConnection
+from labeling.models import DicomPeer, PacsConnection
 from results import heatmaps
 from tests.training.label_sets import frozen_label_set
 from tests.training.runs import TINY, run_inline, trained_job
@@ -63,6 +63,8 @@ def build(personas, tmp_path: Path) -> dict:
     mark_current(train, teammate)
     PacsConnection.objects.create(team=team, name="PACS", url="https://pacs.example.org/dicom-web",
                                   username="reader", password="pacs-password-1")  # fmt: skip
+    DicomPeer.objects.create(team=team, ae_title="MODALITY1", host="203.0.113.7",
+                             description="the CR room")  # fmt: skip
     queued = job_services.create_job(team, teammate, "train",
                                      {"label_set": truth.pk, "engine": TINY}, name="waiting")  # fmt: skip
     return {"train": train, "predict": predict, "heatmap": heatmap, "queued": queued}

@@ -80,7 +80,9 @@ PYTHON_STRING = re.compile(r"""\b_\((["'])(.+?)\1\)""")
 def marked_strings() -> set[str]:
     found = set()
     for path in (ROOT / "templates").rglob("*.html"):
-        found |= {m.group(2) for m in TEMPLATE_STRING.finditer(path.read_text(encoding="utf-8"))}
+        # {% translate %} looks a constant up with each % doubled, as makemessages writes it.
+        text = path.read_text(encoding="utf-8")
+        found |= {m.group(2).replace("%", "%%") for m in TEMPLATE_STRING.finditer(text)}
     for app in ("lab", "teams", "jobs", "labeling", "curation", "training", "results"):
         for path in (ROOT / app).rglob("*.py"):
             found |= {m.group(2) for m in PYTHON_STRING.finditer(path.read_text(encoding="utf-8"))}
