@@ -589,6 +589,7 @@ def run(
     every_route: bool,
     reads: Callable[[bytes], bytes] = as_is,
     allowed: frozenset[str] = frozenset(),
+    rss_limit_mb: int = RSS_GROWTH_LIMIT_MB,
 ) -> None:
     """Feed the corpus through one entry point, read back what it stored, check, report."""
     cases = list(fuzz_corpus.corpus())
@@ -611,7 +612,7 @@ def run(
         else:
             read_stored(fuzz, lambda item: case_of(item.sop_uid))
     check_orphans(fuzz, temp_dir)
-    if rss.growth_mb > RSS_GROWTH_LIMIT_MB:
+    if rss.growth_mb > rss_limit_mb:
         fuzz.note("(process)", entry, "memory", f"peak RSS grew by {rss.growth_mb:.0f} MB")
     stored = Instance.objects.filter(team=fuzz.team).count()
     _report(entry, fuzz.findings)
