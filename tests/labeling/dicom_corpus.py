@@ -20,8 +20,8 @@ they are what a user may drop on the upload page too.
 Names are stable (a source and the path under it), so a row of the table is the same file on
 every machine. The corpus itself needs pydicom only; :func:`our_outcome` needs a configured
 Django and is used by tests/labeling/test_corpus_orthanc.py and bench/dicom_corpus.py. The fuzz
-suite reuses the corpus too: :func:`fuzz_cases` turns each file into one more case of
-tests/fuzz_corpus.py.
+suite reuses the corpus too: ``tests.fuzz_corpus.real_world()`` turns each file of
+:func:`for_fuzzing` into one more case.
 """
 
 from __future__ import annotations
@@ -47,11 +47,12 @@ from tests.orthanc import GDCM_PLUGIN, start_orthanc
 
 DICOMDIR_CLASS = "1.2.840.10008.1.3.10"  # Media Storage Directory Storage
 _PYDICOM = Path(pydicom.data.__file__).resolve().parent
-# Larger than this, a file is left out of the fuzz suite's cases (:func:`fuzz_cases`): the fuzz
-# suite sends each case through five entry points and every read route, and the radiographs of
-# pydicom-data (4-7 MB, JPEG 2000 among them) would multiply its run time. This module's own
-# test imports every file, whatever its size.
+# Larger than this (bytes, or pixels of all frames), a file is left out of the fuzz suite's
+# cases (:func:`for_fuzzing`): the fuzz suite sends each case through every entry point and
+# every read route, and pydicom-data's radiographs (up to 7 MB, 1841 x 1955, JPEG 2000 among
+# them) would multiply its run time. This module's own test imports every file.
 FUZZ_MAX_BYTES = 1 << 20
+FUZZ_MAX_PIXELS = 1 << 20
 CRASH_SECONDS = 15  # an Orthanc that breaks a connection and has not exited by then is alive
 
 
@@ -87,6 +88,8 @@ class Entry:
     has_pixels: bool  # Pixel Data (or Float / Double Float Pixel Data) is present
     frames: int
     size: int  # bytes
+    rows: int = 0
+    columns: int = 0
 
     @property
     def syntax_name(self) -> str:
@@ -186,6 +189,8 @@ def _entry(name: str, path: Path) -> Entry | None:
         pixels,
         _frames(ds),
         path.stat().st_size,
+        _count(ds, "Rows"),
+        _count(ds, "Columns"),
     )
 
 
@@ -198,10 +203,24 @@ def _meta_syntax(path: Path) -> str:
 
 
 def _frames(ds) -> int:
+    return max(1, _count(ds, "NumberOfFrames", 1))
+
+
+def _count(ds, keyword: str, default: int = 0) -> int:
     try:
-        return max(1, int(ds.get("NumberOfFrames", 1) or 1))
+        return int(ds.get(keyword, default) or default)
     except (TypeError, ValueError):
-        return 1
+        return default
+
+
+def for_fuzzing() -> tuple[Entry, ...]:
+    """The files the fuzz suite (``tests.fuzz_corpus.real_world``) sends through every
+    entry point: all but the big ones (:data:`FUZZ_MAX_BYTES`, :data:`FUZZ_MAX_PIXELS`)."""
+    return tuple(
+        e
+        for e in corpus()
+        if e.size <= FUZZ_MAX_BYTES and e.rows * e.columns * e.frames <= FUZZ_MAX_PIXELS
+    )
 
 
 @contextlib.contextmanager
