@@ -344,6 +344,27 @@ def _orthanc_error(response: requests.Response) -> str:
         return ""
 
 
+def our_outcomes(entries: Iterable[Entry]) -> Iterator[tuple[Entry, Outcome]]:
+    """:func:`our_outcome` of each file, imported into a team of its own (pydicom's files share
+    SOP Instance UIDs: each is judged on its own bytes, never as another's duplicate) and
+    rendered by a member. Needs a configured Django and database."""
+    from django.contrib.auth import get_user_model
+    from django.test import Client
+
+    from teams import services as teams
+    from teams.models import Role
+
+    user = get_user_model().objects.create_user("corpus-reader", password="pw-corpus-1234")
+    client = Client(SERVER_NAME="localhost")
+    client.force_login(user)
+    for number, item in enumerate(entries):
+        team = teams.create_team(f"Corpus {number}")
+        teams.add_member(team, user, Role.VIEWER)
+        with quiet_pydicom():
+            outcome = our_outcome(team, client, item)
+        yield item, outcome
+
+
 def our_outcome(team, client, item: Entry) -> Outcome:
     """Import the file into ``team`` through the upload path (``labeling.services``, which
     ``manage.py ingest`` and every other entry point use too), then require the cached image

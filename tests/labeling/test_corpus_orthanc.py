@@ -11,16 +11,10 @@ not. Every file that Orthanc stores and renders a preview of must be imported an
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
-from django.contrib.auth import get_user_model
-from django.test import Client
 
-from teams import services as teams
-from teams.models import Role
 from tests.labeling import dicom_corpus
-from tests.labeling.dicom_corpus import Entry, OrthancProbe, Outcome, Row
+from tests.labeling.dicom_corpus import OrthancProbe, Outcome, Row
 
 # Files Orthanc renders that we may refuse, by the README's rule ("Accepted and rejected DICOM
 # objects"): name -> (our rejection code, the rule that permits it). Keep it small and true: a
@@ -36,20 +30,6 @@ def orthanc_outcomes(tmp_path_factory) -> dict[str, Outcome]:
         return {item.name: probe.outcome(item) for item in dicom_corpus.corpus()}
 
 
-def our_outcomes(entries: tuple[Entry, ...]) -> Iterator[tuple[Entry, Outcome]]:
-    """Each file imported into a team of its own (pydicom's files share SOP Instance UIDs:
-    each is judged on its own bytes, never as a duplicate of another), rendered by a member."""
-    user = get_user_model().objects.create_user("corpus-reader", password="pw-corpus-1234")
-    client = Client()
-    client.force_login(user)
-    for number, item in enumerate(entries):
-        team = teams.create_team(f"Corpus {number}")
-        teams.add_member(team, user, Role.VIEWER)
-        with dicom_corpus.quiet_pydicom():
-            outcome = dicom_corpus.our_outcome(team, client, item)
-        yield item, outcome
-
-
 @pytest.mark.slow
 @pytest.mark.django_db
 def test_every_file_orthanc_renders_is_rendered_here_or_refused_by_the_readme_rule(
@@ -57,7 +37,7 @@ def test_every_file_orthanc_renders_is_rendered_here_or_refused_by_the_readme_ru
 ):
     rows = [
         Row(item, orthanc_outcomes[item.name], ours)
-        for item, ours in our_outcomes(dicom_corpus.corpus())
+        for item, ours in dicom_corpus.our_outcomes(dicom_corpus.corpus())
     ]
     print("\n" + dicom_corpus.table(rows))
     missing = [
