@@ -413,10 +413,10 @@ def table(rows: Iterable[Row]) -> str:
     """The table (file, what it is, Orthanc, ours) and the totals."""
     rows = list(rows)
     width = max([len(r.entry.name) for r in rows] + [4])
-    lines = [f"{'file':{width}}  {'what':48}  {'Orthanc':34}  ours"]
+    lines = [f"{'file':{width}}  {'what':48}  {'Orthanc':46}  ours"]
     for r in rows:
         lines.append(
-            f"{r.entry.name:{width}}  {r.entry.what()[:48]:48}  {r.orthanc.cell()[:34]:34}  "
+            f"{r.entry.name:{width}}  {r.entry.what()[:48]:48}  {r.orthanc.cell()[:46]:46}  "
             f"{r.ours.cell()[:60]}"
         )
     lines.append(totals(rows))

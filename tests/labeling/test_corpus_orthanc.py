@@ -55,3 +55,73 @@ def test_every_file_orthanc_renders_is_rendered_here_or_refused_by_the_readme_ru
         if name not in by_name or by_name[name].ours.rendered or not by_name[name].orthanc.rendered
     ]
     assert not stale, f"no longer exceptions (remove them from PERMITTED): {stale}"
+
+
+# --------------------------------------------------------------------------------------------
+# The corpus itself, and the table (fast: no Orthanc, no import)
+# --------------------------------------------------------------------------------------------
+
+
+def test_the_corpus_holds_every_source_and_stable_unique_names():
+    names = [e.name for e in dicom_corpus.corpus()]
+    assert len(names) == len(set(names)) and names == sorted(names)
+    for rg in ("RG1", "RG3"):
+        assert {
+            f"pydicom-data/{rg}_{kind}.dcm" for kind in ("UNCI", "UNCR", "J2KI", "J2KR")
+        } <= set(names)
+    assert "pydicom/charset/chrH31.dcm" in names
+    assert "pydicom/dicomdirtests/77654033/CR1/6154" in names
+    assert "pydicom/JPEG-lossy.dcm" in names
+    assert len(names) > 200
+
+
+def test_the_rule_leaves_out_dicomdirs_and_files_that_are_not_dicom():
+    names = {e.name for e in dicom_corpus.corpus()}
+    left_out = {
+        "pydicom/dicomdirtests/DICOMDIR",  # an index of files, not an object
+        "pydicom/dicomdirtests/TINY_ALPHA/DICOMDIR",
+        "pydicom/README.txt",
+        "pydicom/test1.json",
+        "pydicom/crayons.icc",
+        "pydicom/zipMR.gz",
+        "pydicom/rtplan.dump",
+        "pydicom/no_meta.dcm",  # no preamble, and pydicom finds no SOP class in it
+    }
+    assert not left_out & names
+    assert not any("DICOMDIR" in name for name in names)
+    # Without the DICM prefix but a data set with a SOP class: in.
+    assert {"pydicom-data/OT-PAL-8-face.dcm", "pydicom/ExplVR_BigEndNoMeta.dcm"} <= names
+    # With the prefix but broken (no SOP class, truncated): in, as a user may send them too.
+    assert {"pydicom/meta_missing_tsyntax.dcm", "pydicom/MR_truncated.dcm"} <= names
+
+
+def test_each_entry_says_what_it_is():
+    rg1 = dicom_corpus.entry("pydicom-data/RG1_J2KR.dcm")
+    assert rg1.transfer_syntax == "1.2.840.10008.1.2.4.90"
+    assert (rg1.photometric, rg1.has_pixels, rg1.frames) == ("MONOCHROME1", True, 1)
+    assert (rg1.rows, rg1.columns) == (1955, 1841)
+    assert rg1.what() == "J2K lossless, MONOCHROME1, Computed Radiography Image"
+    sr = dicom_corpus.entry("pydicom/test-SR.dcm")
+    assert not sr.has_pixels and sr.what() == "Explicit LE, no pixels, Comprehensive SR"
+    assert dicom_corpus.entry("pydicom-data/emri_small_RLE.dcm").frames == 10
+    assert dicom_corpus.entry("pydicom/image_dfl.dcm").syntax_name == "Deflated"
+
+
+def test_the_fuzz_suite_gets_every_file_but_the_biggest():
+    fuzzed = dicom_corpus.for_fuzzing()
+    assert "pydicom-data/RG1_UNCI.dcm" not in {e.name for e in fuzzed}  # 7 MB
+    assert "pydicom-data/vlut_04.dcm" in {e.name for e in fuzzed}
+    assert len(fuzzed) > 200
+
+
+def test_the_table_counts_and_names_what_only_orthanc_renders():
+    one, two = dicom_corpus.corpus()[:2]
+    rows = [
+        Row(one, Outcome(True, True), Outcome(False, False, "bad_value")),
+        Row(two, Outcome(True, False, "preview HTTP 415"), Outcome(True, True)),
+    ]
+    text = dicom_corpus.table(rows)
+    assert f"{one.name}" in text and "refused (bad_value)" in text
+    assert "stored, no image (preview HTTP 415)" in text
+    assert text.endswith("2 files: Orthanc stored 2, rendered 1; ours stored 1, rendered 1")
+    assert dicom_corpus.only_orthanc_renders(rows) == [rows[0]]
