@@ -309,3 +309,56 @@ def cached_pages(path: Path) -> int:
             del start  # the mapping cannot close while ctypes holds a pointer into it
     assert code == 0, os.strerror(ctypes.get_errno())
     return sum(page & 1 for page in residency)
+
+
+# --------------------------------------------------------------------------------------------
+# Encodings the store rewrites at import (#14): big endian, 1-bit, colour layouts
+# --------------------------------------------------------------------------------------------
+
+
+def to_big_endian_bytes(ds: Dataset) -> bytes:
+    """The Part 10 file of a native ``ds`` in Explicit VR Big Endian, pixel bytes swapped (pydicom
+    writes OW values as they are)."""
+    out = copy.deepcopy(ds)
+    pixels = out.pixel_array
+    if int(out.BitsAllocated) > 8:
+        out.PixelData = pixels.astype(pixels.dtype.newbyteorder(">")).tobytes()
+    out.file_meta.TransferSyntaxUID = dcm_uid.ExplicitVRBigEndian
+    buffer = io.BytesIO()
+    out.save_as(buffer, implicit_vr=False, little_endian=False, enforce_file_format=True)
+    return buffer.getvalue()
+
+
+def make_colour(
+    rgb: np.ndarray, *, photometric: str = "RGB", planar: int = 0, **attributes: object
+) -> Dataset:
+    """A secondary-capture-like 8-bit colour instance holding ``rgb`` (H×W×3 uint8), stored as
+    ``photometric`` (RGB, or YBR_FULL converted by pydicom) with ``planar`` configuration."""
+    from pydicom.pixels import convert_color_space
+
+    ds = make_dx(pixels=rgb[..., 0], bits_stored=8, **attributes)
+    samples = rgb if photometric == "RGB" else convert_color_space(rgb, "RGB", photometric)
+    ds.SamplesPerPixel = 3
+    ds.PhotometricInterpretation = photometric
+    ds.PlanarConfiguration = planar
+    ds.PixelData = (samples.transpose(2, 0, 1) if planar else samples).tobytes()
+    ds["PixelData"].VR = "OB"
+    return ds
+
+
+def colour_phantom(rows: int, columns: int) -> np.ndarray:
+    """H×W×3 uint8: the grey phantom in red, a ramp in green, the phantom flipped in blue."""
+    grey = phantom(rows, columns, bits_stored=8)
+    ramp = np.linspace(0, 255, columns, dtype=np.float64)[None, :].repeat(rows, axis=0)
+    return np.stack([grey, ramp.astype(np.uint8), grey[::-1]], axis=-1)
+
+
+def make_one_bit(mask: np.ndarray, **attributes: object) -> Dataset:
+    """A 1-bit MONOCHROME2 instance (a segmentation-like mask), bits packed as PS3.5 8.1.1."""
+    from pydicom.pixels import pack_bits
+
+    ds = make_dx(pixels=mask.astype(np.uint8), bits_stored=8, **attributes)
+    ds.BitsAllocated, ds.BitsStored, ds.HighBit = 1, 1, 0
+    ds.PixelData = pack_bits(mask.astype(np.uint8))
+    ds["PixelData"].VR = "OB"
+    return ds

@@ -19,6 +19,9 @@ it, so that what the model is trained on is what the user is shown. Callers impo
   second), :func:`to_uint8` does, and raises ``DicomRejected("decode_failed")`` when a codec
   refuses the data. The ingest service can then keep a well-formed but undecodable image
   (flagged, shown as an error tile) apart from input that must be rejected outright;
+* ``native``: the native encodings rewritten at import (big endian, 1-bit, native 4:2:2);
+* ``fallback``: GDCM for the compressed frames pydicom's plugins refuse;
+* ``quiet``: decoder messages to the DEBUG log, never to the user's terminal;
 * ``writing``: Part 10 files written without copying the pixel data twice.
 """
 
@@ -36,6 +39,7 @@ from .pixels import (
     stored_bits,
     to_uint8,
 )
+from .quiet import native_output_captured
 from .reading import (
     PixelLayout,
     drop_cached_pages,
@@ -72,6 +76,7 @@ __all__ = [
     "inflated",
     "lookup",
     "materialise",
+    "native_output_captured",
     "parse_da",
     "parse_tm",
     "pixel_layout",

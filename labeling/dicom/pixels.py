@@ -14,9 +14,14 @@ import numpy as np
 from PIL import Image
 from pydicom.dataset import Dataset
 from pydicom.multival import MultiValue
-from pydicom.pixels import get_decoder
+from pydicom.pixels import apply_color_lut, get_decoder
 
+from .fallback import gdcm_frame, keep_gdcm_out_of_pydicom
+from .quiet import native_output_to_log, quiet_decoder_logs
 from .rules import DECODE_ERRORS, NATIVE_SYNTAXES, PARSE_ERRORS, DicomRejected
+
+quiet_decoder_logs()
+keep_gdcm_out_of_pydicom()
 
 PERCENTILE_WINDOW = (0.5, 99.5)
 _PERCENTILE_SAMPLES = 512  # the percentile histogram samples about this many pixels per side
@@ -25,36 +30,93 @@ _PERCENTILE_SAMPLES = 512  # the percentile histogram samples about this many pi
 def decode_frame(ds: Dataset, index: int = 0) -> np.ndarray:
     """Stored values of one frame: H×W (integer) or H×W×3 (RGB, YBR converted)."""
     syntax = ds.file_meta.TransferSyntaxUID
-    try:
-        arr, _meta = get_decoder(syntax).as_array(ds, index=index, as_rgb=True)
-    except DECODE_ERRORS as exc:
-        raise DicomRejected("decode_failed", f"{syntax.name}: {exc}") from exc
-    except BaseException as exc:
-        # Rust codecs (pylibjpeg-rle) turn a panic on corrupt input into pyo3's
-        # PanicException, which derives from BaseException; everything else propagates.
-        if type(exc).__name__ != "PanicException":
-            raise
-        raise DicomRejected("decode_failed", f"{syntax.name}: codec panicked: {exc}") from exc
+    with native_output_to_log():
+        try:
+            arr, _meta = get_decoder(syntax).as_array(ds, index=index, as_rgb=True)
+        except DECODE_ERRORS as exc:
+            arr = gdcm_frame(ds, index) if syntax.is_compressed else None
+            if arr is None:
+                raise DicomRejected("decode_failed", f"{syntax.name}: {exc}") from exc
+        except BaseException as exc:
+            # Rust codecs (pylibjpeg-rle) turn a panic on corrupt input into pyo3's
+            # PanicException, which derives from BaseException; everything else propagates.
+            if type(exc).__name__ != "PanicException":
+                raise
+            raise DicomRejected("decode_failed", f"{syntax.name}: codec panicked: {exc}") from exc
     expected = (int(ds.Rows), int(ds.Columns))
     if arr.shape[:2] != expected or arr.ndim not in (2, 3):
         raise DicomRejected("decode_failed", f"decoded shape {arr.shape}, header says {expected}")
     return arr
 
 
-def to_uint8(ds: Dataset, *, window: tuple[float, float] | None = None) -> np.ndarray:
-    """The first frame as H×W uint8 for display and training, air dark.
+def to_uint8(
+    ds: Dataset, *, window: tuple[float, float] | None = None, frame: int = 0
+) -> np.ndarray:
+    """One frame (the first by default) as H×W uint8 for display and training, air dark.
 
     Order (PS3.4 N.2): Modality LUT (sequence, or Rescale Slope/Intercept), then the VOI
     transform, then MONOCHROME1 inversion. The VOI transform is, in order of preference: the
     explicit ``window=(center, width)``, the VOI LUT Sequence, the first Window Center/Width
     with its VOI LUT Function, and finally a 0.5–99.5 % percentile window. The whole chain is
     folded into a lookup table over every possible stored bit pattern, so the per-pixel work
-    is one table lookup whatever the chain.
+    is one table lookup whatever the chain (32-bit data, with too many patterns for a table,
+    goes through :func:`grey_u8`). Colour images (PALETTE COLOR looked up first) become luma.
     """
+    if ds.get("PhotometricInterpretation") == "PALETTE COLOR":
+        rgb, bits = palette_rgb(ds, decode_frame(ds, frame))
+        return _rgb_to_gray(rgb, bits, window)
     if int(ds.SamplesPerPixel) == 3:
-        return _rgb_to_gray(decode_frame(ds), int(ds.BitsStored), window)
-    index = stored_bits(ds)
+        return _rgb_to_gray(decode_frame(ds, frame), int(ds.BitsStored), window)
+    if int(ds.BitsAllocated) == 32:
+        return grey_u8(ds, decode_frame(ds, frame), window=window)
+    index = stored_bits(ds, frame)
     return lookup(display_lut(ds, index, window=window), index)
+
+
+def palette_rgb(ds: Dataset, indices: np.ndarray) -> tuple[np.ndarray, int]:
+    """PALETTE COLOR indices through the file's palette (PS3.3 C.7.6.3.1.5): H×W×3 colours
+    and their bits per entry. A missing or broken palette is a decode failure: the image is
+    kept and flagged, as for a codec that refuses its data."""
+    try:
+        rgb = apply_color_lut(indices, ds)
+        bits = int(ds.RedPaletteColorLookupTableDescriptor[2])
+    except (*PARSE_ERRORS, KeyError) as exc:
+        raise DicomRejected("decode_failed", f"PALETTE COLOR: {exc}") from exc
+    return rgb, bits if bits in (8, 16) else 8 * rgb.dtype.itemsize
+
+
+def grey_u8(
+    ds: Dataset, stored: np.ndarray, *, window: tuple[float, float] | None = None
+) -> np.ndarray:
+    """The same chain as :func:`display_lut`, computed pixel by pixel rather than folded into
+    a table: for 32-bit data (RT dose grids, float-like secondary captures), whose bit
+    patterns are too many for a table. ``stored``: decoded values, sign already applied."""
+    values = _modality(stored.astype(np.float64), ds)
+    if window is not None or ds.get("VOILUTSequence") or _file_window(ds, _function(ds)):
+        unit = _voi(values, ds, None, window)
+    else:
+        unit = _percentile_direct(values, stored, ds)
+    if ds.get("PhotometricInterpretation") == "MONOCHROME1":
+        unit = 1.0 - unit
+    return np.rint(unit * 255.0).astype(np.uint8)
+
+
+def _percentile_direct(values: np.ndarray, stored: np.ndarray, ds: Dataset) -> np.ndarray:
+    step = max(1, max(values.shape) // _PERCENTILE_SAMPLES)
+    sample, raw = values[::step, ::step].ravel(), stored[::step, ::step].ravel()
+    padding = ds.get("PixelPaddingValue")
+    if isinstance(padding, int):
+        sample = sample[raw != padding]
+    if sample.size == 0:
+        return np.zeros_like(values)
+    low, high = np.percentile(sample, PERCENTILE_WINDOW)
+    if high <= low:
+        return (values > low).astype(np.float64)
+    return np.clip((values - low) / (high - low), 0.0, 1.0)
+
+
+def _function(ds: Dataset) -> str:
+    return str(ds.get("VOILUTFunction", "LINEAR") or "LINEAR").upper()
 
 
 _LOOKUP_CHUNK = 1 << 16
@@ -77,8 +139,8 @@ def lookup(table: np.ndarray, index: np.ndarray) -> np.ndarray:
     return out
 
 
-def stored_bits(ds: Dataset) -> np.ndarray:
-    """The first frame's stored values as raw unsigned bit patterns (uint8 or uint16).
+def stored_bits(ds: Dataset, frame: int = 0) -> np.ndarray:
+    """A frame's stored values as raw unsigned bit patterns (uint8 or uint16).
 
     Native data is viewed straight from the Pixel Data bytes (no copy, no masking: the table
     built by :func:`display_lut` masks unused bits and sign-extends instead); compressed data
@@ -88,11 +150,13 @@ def stored_bits(ds: Dataset) -> np.ndarray:
     unsigned = np.uint8 if int(ds.BitsAllocated) == 8 else np.dtype("<u2")
     if ds.file_meta.TransferSyntaxUID in NATIVE_SYNTAXES:
         try:
-            flat = np.frombuffer(ds.PixelData, dtype=unsigned, count=rows * columns)
+            count = rows * columns
+            offset = frame * count * np.dtype(unsigned).itemsize
+            flat = np.frombuffer(ds.PixelData, dtype=unsigned, count=count, offset=offset)
         except ValueError as exc:
             raise DicomRejected("decode_failed", f"native pixel data: {exc}") from exc
         return flat.reshape(rows, columns)
-    stored = decode_frame(ds)
+    stored = decode_frame(ds, frame)
     if stored.dtype.itemsize != np.dtype(unsigned).itemsize:  # a codec may widen
         stored = stored.astype(np.int32).astype(np.dtype(unsigned).newbyteorder("="))
     return stored.view(np.dtype(unsigned).newbyteorder("="))
@@ -119,19 +183,43 @@ def display_lut(
 
 
 def _modality(domain: np.ndarray, ds: Dataset) -> np.ndarray:
-    """Modality LUT Sequence if present, else Rescale Slope / Intercept (PS3.3 C.11.1)."""
+    """Modality LUT Sequence if present, else Rescale Slope / Intercept (PS3.3 C.11.1).
+
+    A broken Modality LUT or a slope or intercept that is not one finite number is ignored:
+    the stored values are used as they are (and :func:`_voi` ignores the file's window, which
+    was written for the values the broken transform would have given)."""
     values = domain.astype(np.float64)
-    try:
-        if ds.get("ModalityLUTSequence"):
+    if ds.get("ModalityLUTSequence"):
+        try:
             table, first, _depth = _lut_item(ds.ModalityLUTSequence[0])
-            return _apply_lut(values, table, first)
-        slope = float(ds.get("RescaleSlope", 1.0))
-        intercept = float(ds.get("RescaleIntercept", 0.0))
-    except PARSE_ERRORS as exc:
-        raise DicomRejected(
-            "bad_value", f"Modality LUT / rescale cannot be applied: {exc}"
-        ) from exc
-    return values * slope + intercept if (slope, intercept) != (1.0, 0.0) else values
+        except PARSE_ERRORS:
+            return values
+        return _apply_lut(values, table, first)
+    rescale = usable_rescale(ds)
+    if rescale is None or rescale == (1.0, 0.0):
+        return values
+    slope, intercept = rescale
+    return values * slope + intercept
+
+
+def usable_rescale(ds: Dataset) -> tuple[float, float] | None:
+    """(slope, intercept), defaults for absent values; ``None`` when either is present but not
+    one finite number, or the slope is 0 (every pixel would get the same value)."""
+    slope = _first_float(ds.get("RescaleSlope", 1.0), single=True)
+    intercept = _first_float(ds.get("RescaleIntercept", 0.0), single=True)
+    if slope is None or intercept is None or slope == 0:
+        return None
+    return slope, intercept
+
+
+def _modality_broken(ds: Dataset) -> bool:
+    if ds.get("ModalityLUTSequence"):
+        try:
+            _lut_item(ds.ModalityLUTSequence[0])
+        except PARSE_ERRORS:
+            return True
+        return False
+    return usable_rescale(ds) is None
 
 
 def _lut_item(item: Dataset) -> tuple[np.ndarray, int, int]:
@@ -145,8 +233,8 @@ def _lut_item(item: Dataset) -> tuple[np.ndarray, int, int]:
     data = item.LUTData
     if isinstance(data, bytes):  # OW; some writers pack 8-bit entries two to a word
         table = np.frombuffer(data, dtype="<u2" if len(data) >= 2 * entries else np.uint8)
-    else:
-        table = np.asarray(data if isinstance(data, MultiValue) else [data])
+    else:  # US values: one int, or a list of them (pydicom gives a list, not a MultiValue)
+        table = np.atleast_1d(np.asarray(data, dtype=np.float64)).ravel()
     table = table[:entries].astype(np.float64)
     if table.size == 0 or not 1 <= depth <= 16:
         raise ValueError(f"LUT with {table.size} entries of {depth} bits")
@@ -159,9 +247,9 @@ def _apply_lut(values: np.ndarray, table: np.ndarray, first: int) -> np.ndarray:
 
 
 def _voi(
-    values: np.ndarray, ds: Dataset, index: np.ndarray, window: tuple[float, float] | None
+    values: np.ndarray, ds: Dataset, index: np.ndarray | None, window: tuple[float, float] | None
 ) -> np.ndarray:
-    function = str(ds.get("VOILUTFunction", "LINEAR") or "LINEAR").upper()
+    function = _function(ds)
     if window is not None:
         center, width = window
         if not width > 0:
@@ -171,6 +259,7 @@ def _voi(
         return unit
     if (file_window := _file_window(ds, function)) is not None:
         return apply_window(values, *file_window, function)
+    assert index is not None, "grey_u8 only comes here with a window or a VOI LUT"
     # Counts per bit pattern, folded onto the stored values the table's period covers.
     counts = _histogram(ds, index).reshape(-1, values.size).sum(axis=0)
     return _percentile_window(values, counts)
@@ -205,6 +294,8 @@ def _voi_lut_sequence(values: np.ndarray, ds: Dataset) -> np.ndarray | None:
 
 
 def _file_window(ds: Dataset, function: str) -> tuple[float, float] | None:
+    if _modality_broken(ds):
+        return None
     center = _first_float(ds.get("WindowCenter"))
     width = _first_float(ds.get("WindowWidth"))
     if center is None or width is None:
@@ -215,8 +306,10 @@ def _file_window(ds: Dataset, function: str) -> tuple[float, float] | None:
     return center, width
 
 
-def _first_float(value: object) -> float | None:
-    if isinstance(value, MultiValue):
+def _first_float(value: object, *, single: bool = False) -> float | None:
+    if isinstance(value, MultiValue | list):
+        if single and len(value) != 1:
+            return None
         value = value[0] if len(value) else None
     try:
         result = float(value)  # type: ignore[arg-type]
@@ -262,8 +355,8 @@ def _rgb_to_gray(
     rgb: np.ndarray, bits_stored: int, window: tuple[float, float] | None
 ) -> np.ndarray:
     """Colour secondary captures: luma (BT.601) scaled to 0..255, optional linear window."""
-    luma = rgb.astype(np.float32) @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
-    luma *= 255.0 / (2**bits_stored - 1)
+    luma = rgb.astype(np.float64) @ np.array([0.299, 0.587, 0.114])
+    luma *= 255.0 / (2.0**bits_stored - 1)
     if window is not None:
         center, width = window
         if not width > 0:

@@ -27,6 +27,7 @@ from pydicom.multival import MultiValue
 from pydicom.tag import Tag
 
 from .inflate import SPOOL_BYTES, inflate
+from .native import BIG_ENDIAN, needs_rewrite, rewrite_native
 from .rules import (
     ACCEPTED_SYNTAXES,
     DEFAULT_LIMITS,
@@ -101,7 +102,9 @@ def _read_stream(fp: BinaryIO, start: int, size: int, limits: ReadLimits) -> Dat
     if syntax == dcm_uid.DeflatedExplicitVRLittleEndian:
         return _read_inflated(fp, start, cursor.pos, start + size, limits)
     _check_syntax(syntax)
-    walk_elements(cursor, implicit=syntax == dcm_uid.ImplicitVRLittleEndian, depth=0)
+    if syntax == BIG_ENDIAN:
+        cursor.order = ">"
+    walk_elements(cursor, implicit=_reads_implicit(cursor, syntax), depth=0)
     fp.seek(start)
     try:
         ds = pydicom.dcmread(fp, force=False)
@@ -114,7 +117,21 @@ def _read_stream(fp: BinaryIO, start: int, size: int, limits: ReadLimits) -> Dat
     _materialise(ds, limits.max_depth)
     _validate(ds, limits)
     _repair_meta_vrs(ds)
+    if needs_rewrite(ds):
+        rewrite_native(ds)
     return ds
+
+
+def _reads_implicit(cursor: Cursor, syntax: dcm_uid.UID) -> bool:
+    """Implicit VR, or Explicit VR whose first element has no VR: a writer that labelled an
+    implicit dataset explicit. pydicom reads such a file as implicit (and warns), and the
+    scan follows it, so the file is stored with the transfer syntax it claims."""
+    if syntax == dcm_uid.ImplicitVRLittleEndian:
+        return True
+    if cursor.end - cursor.pos < 8 or syntax == BIG_ENDIAN:
+        return False
+    vr = cursor.peek(8, "an element header")[4:6]
+    return not (vr.isalpha() and vr.isupper())
 
 
 def _read_inflated(fp: BinaryIO, start: int, meta_end: int, end: int, limits: ReadLimits):
@@ -125,7 +142,7 @@ def _read_inflated(fp: BinaryIO, start: int, meta_end: int, end: int, limits: Re
 
 
 def _check_syntax(syntax: dcm_uid.UID) -> None:
-    if syntax not in ACCEPTED_SYNTAXES:
+    if syntax not in ACCEPTED_SYNTAXES and syntax != BIG_ENDIAN:
         raise DicomRejected(
             "unsupported_transfer_syntax",
             f"transfer syntax {syntax} ({syntax.name}): no accepted decoder",
@@ -230,6 +247,7 @@ _REQUIRED_UIDS = ("SOPClassUID", "SOPInstanceUID", "StudyInstanceUID", "SeriesIn
 _PHOTOMETRIC_SAMPLES = {
     "MONOCHROME1": 1,
     "MONOCHROME2": 1,
+    "PALETTE COLOR": 1,
     "RGB": 3,
     "YBR_FULL": 3,
     "YBR_FULL_422": 3,
@@ -255,6 +273,14 @@ class PixelLayout:
     def frame_bytes(self) -> int:
         return self.rows * self.columns * self.samples * self.bits_allocated // 8
 
+    @property
+    def native_bytes(self) -> int:
+        """What native Pixel Data of all frames needs: 1-bit frames are packed end to end,
+        and native YBR_FULL_422 stores two samples per pixel (PS3.5 8.2.1, 8.1.1)."""
+        samples = 2 if self.photometric == "YBR_FULL_422" else self.samples
+        bits = self.rows * self.columns * samples * self.bits_allocated * self.frames
+        return (bits + 7) // 8
+
 
 def _validate(ds: Dataset, limits: ReadLimits) -> None:
     for keyword in _REQUIRED_UIDS:
@@ -263,25 +289,25 @@ def _validate(ds: Dataset, limits: ReadLimits) -> None:
         other = [k for k in ("FloatPixelData", "DoubleFloatPixelData") if k in ds]
         detail = f" (only {other[0]}, which is not a radiograph)" if other else ""
         raise DicomRejected("no_pixel_data", f"no Pixel Data element{detail}")
+    _repair_frame_count(ds)
     layout = pixel_layout(ds, limits)
-    _check_rescale(ds)
+    if layout.photometric == "PALETTE COLOR":
+        _check_palette(ds)
     _check_pixel_data(ds, layout)
 
 
-def _check_rescale(ds: Dataset) -> None:
-    """Slope and intercept feed arithmetic: one finite number each, or absent.
-
-    Other malformed numbers (an Instance Number of "12abc") are kept as pydicom leaves them,
-    text, and read as ``None`` by :func:`identity`: not worth losing a radiograph over.
-    """
-    for keyword in ("RescaleSlope", "RescaleIntercept"):
-        if keyword not in ds:
-            continue
-        value = ds[keyword].value
-        if isinstance(value, MultiValue) or not isinstance(value, int | float):
-            raise DicomRejected("bad_value", f"{keyword} {value!r:.40} is not one number")
-        if not np.isfinite(value):
-            raise DicomRejected("bad_value", f"{keyword} {value!r} is not finite")
+def _check_palette(ds: Dataset) -> None:
+    """PALETTE COLOR pixels are indices: without the three palettes they mean nothing."""
+    for colour in ("Red", "Green", "Blue"):
+        descriptor = ds.get(f"{colour}PaletteColorLookupTableDescriptor")
+        has_data = any(
+            f"{kind}{colour}PaletteColorLookupTableData" in ds for kind in ("", "Segmented")
+        )
+        # US or SS by Pixel Representation: pydicom may leave an ambiguous value as bytes.
+        if not isinstance(descriptor, MultiValue | list | bytes) or not has_data:
+            raise DicomRejected(
+                "bad_value", f"PALETTE COLOR without a usable {colour.lower()} palette"
+            )
 
 
 def _require_uid(ds: Dataset, keyword: str) -> str:
@@ -299,16 +325,34 @@ def _require_uid(ds: Dataset, keyword: str) -> str:
 
 
 def _us(ds: Dataset, keyword: str, code: str = "bad_value") -> int:
-    """One unsigned short, with the right VR: a wrong VR means the header cannot be trusted."""
+    """One unsigned short. Written with another number VR (SS, UL, IS, an integral DS...), it
+    is tolerated and the element rewritten as US, so every later reader (pydicom's decoders,
+    the viewer) finds the VR it expects; text, bytes or several values are refused, as the
+    header then cannot be trusted."""
     if keyword not in ds:
         raise DicomRejected(code, f"{keyword} is missing")
     elem = ds[keyword]
     value = elem.value
-    if elem.VR != "US" or isinstance(value, MultiValue) or not isinstance(value, int):
+    if elem.VR == "US" and isinstance(value, int) and not isinstance(value, MultiValue):
+        return value
+    number = _integral(value) if elem.VR in _NUMBER_VRS else None
+    if number is None or not 0 <= number <= 0xFFFF:
         raise DicomRejected(
             "bad_value", f"{keyword} must be one US value, got VR {elem.VR} value {value!r:.40}"
         )
-    return value
+    ds[elem.tag] = DataElement(elem.tag, "US", number)
+    return number
+
+
+_NUMBER_VRS = frozenset({"US", "SS", "UL", "SL", "UV", "SV", "IS", "DS"})
+
+
+def _integral(value: object) -> int | None:
+    if isinstance(value, MultiValue | list | bytes | str) or not isinstance(value, int | float):
+        return None
+    if not np.isfinite(value) or value != int(value):
+        return None
+    return int(value)
 
 
 def pixel_layout(ds: Dataset, limits: ReadLimits = DEFAULT_LIMITS) -> PixelLayout:
@@ -332,8 +376,10 @@ def pixel_layout(ds: Dataset, limits: ReadLimits = DEFAULT_LIMITS) -> PixelLayou
     stored = _us(ds, "BitsStored")
     high_bit = _us(ds, "HighBit")
     representation = _us(ds, "PixelRepresentation")
-    if allocated not in (8, 16):
-        raise DicomRejected("bad_value", f"BitsAllocated {allocated} is not 8 or 16")
+    if allocated not in (1, 8, 16, 32):
+        raise DicomRejected("bad_value", f"BitsAllocated {allocated} is not 1, 8, 16 or 32")
+    if allocated == 1 and (samples != 1 or photometric == "PALETTE COLOR"):
+        raise DicomRejected("bad_value", f"BitsAllocated 1 with {photometric}")
     if not 1 <= stored <= allocated or high_bit != stored - 1:
         raise DicomRejected(
             "bad_value",
@@ -351,6 +397,26 @@ def pixel_layout(ds: Dataset, limits: ReadLimits = DEFAULT_LIMITS) -> PixelLayou
             f"{limits.max_pixel_bytes} bytes",
         )
     return layout
+
+
+def _repair_frame_count(ds: Dataset) -> None:
+    """A Number of Frames that is not one integer ("1A") is replaced by the count the pixel
+    data holds: whole native frames, or the encapsulated Basic Offset Table's entries (one frame
+    when it is empty). The limits then apply to that count as to any other."""
+    value = ds.get("NumberOfFrames")
+    if value is None or value == "" or (isinstance(value, int) and not isinstance(value, bool)):
+        return
+    try:
+        rows, columns = int(ds.Rows), int(ds.Columns)
+        samples, allocated = int(ds.SamplesPerPixel), int(ds.BitsAllocated)
+        frame_bits = rows * columns * samples * allocated
+        if ds.file_meta.TransferSyntaxUID.is_compressed:
+            frames = len(parse_basic_offsets(io.BytesIO(ds.PixelData))) or 1
+        else:
+            frames = max(1, len(ds.PixelData) * 8 // frame_bits)
+    except (*PARSE_ERRORS, ZeroDivisionError):
+        return  # pixel_layout says what is wrong
+    ds.NumberOfFrames = frames
 
 
 def _frame_count(ds: Dataset, limits: ReadLimits) -> int:
@@ -380,8 +446,8 @@ def validate_pixels(ds: Dataset, limits: ReadLimits = DEFAULT_LIMITS) -> None:
 def _check_pixel_data(ds: Dataset, layout: PixelLayout) -> None:
     elem = ds["PixelData"]
     syntax = ds.file_meta.TransferSyntaxUID
-    if syntax in NATIVE_SYNTAXES:
-        expected = layout.frame_bytes * layout.frames
+    if syntax in NATIVE_SYNTAXES or syntax == BIG_ENDIAN:
+        expected = layout.native_bytes
         if len(elem.value) < expected:
             raise DicomRejected(
                 "bad_pixel_data",

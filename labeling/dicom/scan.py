@@ -30,6 +30,8 @@ class Cursor:
     end: int
     limits: ReadLimits
     elements: int = 0
+    # "<" for every encoding but Explicit VR Big Endian (the file meta group is always "<").
+    order: str = "<"
 
     def read(self, n: int, what: str) -> bytes:
         data = self.peek(n, what)
@@ -84,16 +86,17 @@ def scan_file_meta(cursor: Cursor) -> dcm_uid.UID:
 
 def _element_header(cursor: Cursor, *, implicit: bool) -> tuple[int, bytes | None, int]:
     raw = cursor.read(8, "an element header")
-    group, element = struct.unpack_from("<HH", raw)
+    order = cursor.order
+    group, element = struct.unpack_from(order + "HH", raw)
     tag = group << 16 | element
     if implicit or group == 0xFFFE:  # item and delimiter tags never carry a VR
-        return tag, None, struct.unpack_from("<L", raw, 4)[0]
+        return tag, None, struct.unpack_from(order + "L", raw, 4)[0]
     vr = raw[4:6]
     if not (vr.isalpha() and vr.isupper()):
         raise DicomRejected("bad_value", f"element {Tag(tag)} has an invalid VR {vr!r}")
     if vr in LONG_VRS:
-        return tag, vr, struct.unpack("<L", cursor.read(4, "an element length"))[0]
-    return tag, vr, struct.unpack_from("<H", raw, 6)[0]
+        return tag, vr, struct.unpack(order + "L", cursor.read(4, "an element length"))[0]
+    return tag, vr, struct.unpack_from(order + "H", raw, 6)[0]
 
 
 def walk_elements(cursor: Cursor, *, implicit: bool, depth: int, in_item: bool = False) -> None:
@@ -110,15 +113,25 @@ def walk_elements(cursor: Cursor, *, implicit: bool, depth: int, in_item: bool =
             continue
         if vr not in (None, b"SQ", b"UN", b"OB", b"OW"):
             raise DicomRejected("bad_value", f"element {Tag(tag)} ({vr!r}) has undefined length")
-        # An undefined-length UN holds implicit VR items (PS3.5 6.2.2).
-        _walk_items(cursor, implicit=implicit or vr == b"UN", depth=depth + 1)
+        if vr != b"UN":
+            _walk_items(cursor, implicit=implicit, depth=depth + 1)
+            continue
+        # An undefined-length UN holds Implicit VR Little Endian items (PS3.5 6.2.2), whatever
+        # the file's transfer syntax.
+        order, cursor.order = cursor.order, "<"
+        try:
+            _walk_items(cursor, implicit=True, depth=depth + 1)
+        finally:
+            cursor.order = order
 
 
 def _walk_items(cursor: Cursor, *, implicit: bool, depth: int) -> None:
     if depth > cursor.limits.max_depth:
         raise DicomRejected("bad_value", f"sequences nested deeper than {cursor.limits.max_depth}")
     while True:
-        group, element, length = struct.unpack("<HHL", cursor.read(8, "a sequence item"))
+        group, element, length = struct.unpack(
+            cursor.order + "HHL", cursor.read(8, "a sequence item")
+        )
         tag = group << 16 | element
         cursor.count_element()
         if tag == _SEQUENCE_END:

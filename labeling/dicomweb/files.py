@@ -39,7 +39,6 @@ from ..dicom import (
     NATIVE_SYNTAXES,
     DicomRejected,
     decode_frame,
-    display_lut,
     materialise,
     render_jpeg,
     render_png,
@@ -420,14 +419,7 @@ def frame_u8(ds: Dataset, number: int, window: tuple[float, float, str] | None) 
     if window is not None:
         ds.VOILUTFunction = window[2]
     centre_width = None if window is None else (window[0], window[1])
-    if number == 1:
-        return to_uint8(ds, window=centre_width)
-    # Later frames of a multi-frame image: the same lookup table, another frame's values.
-    stored = decode_frame(ds, number - 1)
-    if stored.ndim == 3:
-        raise BadRequest("rendering frames after the first of a colour image is not supported")
-    index = stored.view(np.uint8 if stored.dtype.itemsize == 1 else np.uint16)
-    return display_lut(ds, index, window=centre_width)[index]
+    return to_uint8(ds, window=centre_width, frame=number - 1)
 
 
 def apply_viewport(image: np.ndarray, viewport: Viewport) -> np.ndarray:

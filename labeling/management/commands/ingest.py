@@ -19,6 +19,7 @@ from django.core.management.base import CommandError
 from django.db import connections
 
 from labeling import services
+from labeling.dicom import native_output_captured
 from labeling.reports import import_reports
 from teams.management.base import LabCommand
 from teams.models import Team
@@ -60,12 +61,14 @@ class Command(LabCommand):
         counts = {"imported": 0, "duplicate": 0, "rejected": 0}
         rejected = []
         units, refused = units_of(sorted(_files(options["paths"])))
-        prepared = prepare_all(team, units, options["workers"])
-        results = services.commit_in_batches(team, prepared)
-        for result in [*refused, *self.progress(results, len(units), "ingesting")]:
-            counts[result.status] += 1
-            if result.status == "rejected":
-                rejected.append(result.as_dict())
+        # What the C codecs print goes to the DEBUG log, not between the result lines.
+        with native_output_captured():
+            prepared = prepare_all(team, units, options["workers"])
+            results = services.commit_in_batches(team, prepared)
+            for result in [*refused, *self.progress(results, len(units), "ingesting")]:
+                counts[result.status] += 1
+                if result.status == "rejected":
+                    rejected.append(result.as_dict())
         reports = None
         if options["reports"]:
             reports = import_reports(
@@ -78,7 +81,7 @@ class Command(LabCommand):
             f"{counts['imported']} imported, {counts['duplicate']} duplicates, "
             f"{counts['rejected']} rejected"
         ]
-        lines += [f"  rejected {r['name']}: {r.get('reason', '')}" for r in rejected]
+        lines += [rejection_line(r) for r in rejected]
         if reports:
             lines.append(
                 f"reports: {reports.created} created, {reports.updated} updated, "
@@ -86,6 +89,13 @@ class Command(LabCommand):
             )
             lines += [f"  unknown key {key}" for key in reports.unknown_keys]
         self.emit(summary, "\n".join(lines))
+
+
+def rejection_line(result: dict) -> str:
+    """One line per rejected file: its name, the stable code (README, "Accepted and rejected
+    DICOM objects") and the reason, folded onto the line (codec messages span several)."""
+    reason = " ".join(str(result.get("reason", "")).split())
+    return f"  rejected {result['name']} [{result.get('code', '')}]: {reason}"
 
 
 def _files(paths: list[Path]) -> Iterator[Path]:
