@@ -1,7 +1,7 @@
 """Real-world DICOM files as one corpus: pydicom's own test files and pydicom-data's, and how
 one of them fares in Orthanc and here (issue #14, "the measure").
 
-The corpus is every DICOM file under these folders, recursively (:data:`ROOTS`):
+The corpus is every DICOM file under these folders, recursively (:func:`roots`):
 
 * ``pydicom/data/test_files`` (with ``dicomdirtests/``), named ``pydicom/<relative path>``;
 * ``pydicom/data/charset_files``, named ``pydicom/charset/<file>``;

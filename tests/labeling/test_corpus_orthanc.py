@@ -115,6 +115,10 @@ def test_the_rule_leaves_out_dicomdirs_and_files_that_are_not_dicom():
         "pydicom/no_meta.dcm",  # no preamble, and pydicom finds no SOP class in it
     }
     assert not left_out & names
+    folder = dict(dicom_corpus.roots())["pydicom"]
+    assert not dicom_corpus.is_dicom(folder / "dicomdirtests" / "DICOMDIR")
+    assert not dicom_corpus.is_dicom(folder / "README.txt")
+    assert dicom_corpus.is_dicom(folder / "CT_small.dcm")
     assert not any("DICOMDIR" in name for name in names)
     # Without the DICM prefix but a data set with a SOP class: in.
     assert {"pydicom-data/OT-PAL-8-face.dcm", "pydicom/ExplVR_BigEndNoMeta.dcm"} <= names
