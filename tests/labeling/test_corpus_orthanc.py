@@ -17,6 +17,7 @@ import pytest
 
 from tests.labeling import dicom_corpus
 from tests.labeling.dicom_corpus import OrthancProbe, Outcome, Row
+from tests.orthanc import OrthancUnavailable
 
 # Files Orthanc renders that we may refuse, by the README's rule ("Accepted and rejected DICOM
 # objects"): name -> (our rejection code, the rule that permits it). Keep it small and true: a
@@ -42,8 +43,11 @@ README_SECTION = "## Accepted and rejected DICOM objects"
 def orthanc_outcomes(tmp_path_factory) -> dict[str, Outcome]:
     """Orthanc's verdict on every file, from one Orthanc for the module (a fresh one only
     after a file crashes it)."""
-    with OrthancProbe(tmp_path_factory.mktemp("corpus-orthanc")) as probe:
-        return {item.name: probe.outcome(item) for item in dicom_corpus.corpus()}
+    try:
+        with OrthancProbe(tmp_path_factory.mktemp("corpus-orthanc")) as probe:
+            return {item.name: probe.outcome(item) for item in dicom_corpus.corpus()}
+    except OrthancUnavailable as exc:  # not installed, or it did not start (or restart)
+        pytest.fail(str(exc), pytrace=False)
 
 
 @pytest.mark.slow
