@@ -24,7 +24,7 @@ import pydicom
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from labeling.dicom import read_dicom, resize_u8, to_uint8
+from labeling.dicom import native_output_captured, read_dicom, resize_u8, to_uint8
 from tests.dicom_factory import (
     make_dx,
     make_one_bit,
@@ -89,4 +89,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    with native_output_captured():  # GDCM's libjpeg messages to the DEBUG log, as in ingest
+        main()

@@ -15,6 +15,7 @@ dies, or runs past :data:`GDCM_SECONDS`, is a decode failure like any other.
 
 from __future__ import annotations
 
+import faulthandler
 import os
 import select
 import signal
@@ -74,6 +75,7 @@ def in_child(work: Callable[[], bytes], size: int) -> bytes | None:
     if pid == 0:  # the child: no logging, no cleanup handlers, just the bytes
         status = 1
         try:
+            faulthandler.disable()  # an abort here is expected, and answered by the parent
             os.close(reader)
             view = memoryview(work())
             while view:

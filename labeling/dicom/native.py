@@ -53,7 +53,7 @@ def rewrite_native(ds: Dataset) -> None:
     if syntax == BIG_ENDIAN:
         _swap_binary_values(ds)
         ds.file_meta.TransferSyntaxUID = dcm_uid.ExplicitVRLittleEndian
-        ds.set_original_encoding(False, True, ds.original_character_set)
+        _now_little_endian(ds)
     if int(ds.BitsAllocated) == 1:
         frames = frames.astype(np.uint8)
         ds.BitsAllocated, ds.BitsStored, ds.HighBit = 8, 1, 0
@@ -80,3 +80,13 @@ def _swap_binary_values(ds: Dataset) -> None:
         usable = len(elem.value) - len(elem.value) % size
         words = np.frombuffer(elem.value, dtype=f">u{size}", count=usable // size)
         elem.value = words.astype(f"<u{size}").tobytes() + elem.value[usable:]
+
+
+def _now_little_endian(ds: Dataset) -> None:
+    """Mark the dataset and every sequence item as read little endian, so the writer encodes
+    their (already decoded) values without a second, byte-order-changing pass."""
+    ds.set_original_encoding(False, True, ds.original_character_set)
+    for elem in ds.iterall():
+        if elem.VR == "SQ":
+            for item in elem.value:
+                item.set_original_encoding(False, True, item.original_character_set)

@@ -259,6 +259,8 @@ def _voi(
         return unit
     if (file_window := _file_window(ds, function)) is not None:
         return apply_window(values, *file_window, function)
+    if int(ds.BitsStored) == 1:  # a mask: set bits white, even when every bit is set
+        return (values != values[0]).astype(np.float64)
     assert index is not None, "grey_u8 only comes here with a window or a VOI LUT"
     # Counts per bit pattern, folded onto the stored values the table's period covers.
     counts = _histogram(ds, index).reshape(-1, values.size).sum(axis=0)

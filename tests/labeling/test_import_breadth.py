@@ -184,6 +184,22 @@ def test_one_bit_images_are_stored_one_byte_per_pixel(shape):
     np.testing.assert_array_equal(to_uint8(ds), np.where(mask, 255, 0).astype(np.uint8))
 
 
+def test_one_bit_frames_packed_across_byte_boundaries_are_unpacked_frame_by_frame():
+    from pydicom.pixels import pack_bits
+
+    rng = np.random.default_rng(5)
+    masks = rng.random((3, 5, 7)) > 0.5  # 35 bits a frame: frames 2 and 3 start mid-byte
+    masks[1] = True  # all set: white, not the black a percentile window of one value gives
+    source = dicom_factory.make_one_bit(masks[0])
+    source.NumberOfFrames = 3
+    source.PixelData = pack_bits(masks.astype(np.uint8))
+    ds = read_dicom(io.BytesIO(dicom_factory.to_bytes(source)), max_bytes=MAX)
+    np.testing.assert_array_equal(stored_again(ds).pixel_array, masks.astype(np.uint8))
+    for frame in range(3):
+        expected = np.where(masks[frame], 255, 0).astype(np.uint8)
+        np.testing.assert_array_equal(to_uint8(ds, frame=frame), expected)
+
+
 @pytest.mark.parametrize(
     ("photometric", "planar"), [("RGB", 0), ("RGB", 1), ("YBR_FULL", 0), ("YBR_FULL", 1)]
 )
