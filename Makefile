@@ -46,7 +46,7 @@ messages: $(MESSAGES)
 
 # Debian packages the tests drive for real: a browser (Playwright, with CJK fonts for the
 # Chinese UI) and a PACS (Orthanc).
-SYSTEM_PACKAGES := chromium fonts-noto-cjk orthanc orthanc-dicomweb dcmtk
+SYSTEM_PACKAGES := chromium fonts-noto-cjk orthanc orthanc-dicomweb orthanc-gdcm dcmtk
 system-packages:
 	@missing=$$(for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	if [ -n "$$missing" ]; then \

@@ -19,6 +19,8 @@ substitution keeps every length, so they stay valid in each case's copy.
 
 Hand-made files that once broke a route join the corpus through :data:`HOSTILE` (name and bytes,
 or a builder returning bytes); they run first, so a regression among them is easy to spot.
+Real-world files, unmutated, join the suite through :func:`real_world`: pydicom's and
+pydicom-data's (tests/labeling/dicom_corpus.py, the corpus issue #14 measures against Orthanc).
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ from pydicom import uid as dcm_uid
 from pydicom.dataset import Dataset
 
 from tests import dicom_factory, hostile_cases
+from tests.labeling import dicom_corpus
 
 # Known-bad files from elsewhere in the test suite, as (name, bytes or a builder of bytes).
 # The deflate bomb has its own test (tests/labeling/test_deflate_bomb.py): building 2 GB of
@@ -893,9 +896,24 @@ def _mutated() -> Iterator[Case]:
                 yield Case(case_id, seed.name, family, detail, rng_seed(case_id), data)
 
 
+@functools.cache
+def real_world() -> tuple[Case, ...]:
+    """The real-world corpus's files (all but the biggest: ``dicom_corpus.for_fuzzing``), as
+    they are: decades of vendors' oddities through every entry point (seed and family "real")."""
+    return tuple(
+        Case(f"real-{_slug(item.name)}", "real", "real", item.what(), 0, item.data())
+        for item in dicom_corpus.for_fuzzing()
+    )
+
+
+def _slug(name: str) -> str:
+    """A corpus name as a file name of one part ("pydicom/dicomdirtests/77654033/CR1/6154")."""
+    return name.removesuffix(".dcm").replace("/", "-")
+
+
 def case(case_id: str) -> Case:
     """One case by its id (to rebuild a failure on its own)."""
-    return next(c for c in corpus() if c.id == case_id)
+    return next(c for c in (*corpus(), *real_world()) if c.id == case_id)
 
 
 def _tag(tag: int) -> str:

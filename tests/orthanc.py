@@ -28,6 +28,8 @@ import requests
 DEBIAN_PACKAGES = ("orthanc", "orthanc-dicomweb")
 BINARY_CANDIDATES = ("/usr/sbin/Orthanc", "/usr/bin/Orthanc")
 DICOMWEB_PLUGIN = "/usr/share/orthanc/plugins/libOrthancDicomWeb.so"
+# Debian orthanc-gdcm: loaded, Orthanc decodes images with GDCM (JPEG 2000 among them).
+GDCM_PLUGIN = "/usr/share/orthanc/plugins/libOrthancGdcm.so"
 READY_SECONDS = 60
 
 
@@ -98,14 +100,22 @@ def free_port() -> int:
 
 
 def start_orthanc(
-    workdir: Path, *, name: str = "CXRTEST", dicom_modalities: dict | None = None
+    workdir: Path,
+    *,
+    name: str = "CXRTEST",
+    dicom_modalities: dict | None = None,
+    plugins: tuple[str, ...] = (),
 ) -> OrthancServer:
-    """Start an Orthanc with the DICOMweb plugin under ``workdir`` and wait until it answers.
+    """Start an Orthanc with the DICOMweb plugin (and ``plugins``, e.g. :data:`GDCM_PLUGIN`)
+    under ``workdir`` and wait until it answers.
 
     ``name`` is also its DIMSE AE title (``DicomAet``); ``dicom_modalities`` its
     ``DicomModalities``: the DIMSE peers it serves C-FIND / C-GET / C-MOVE for and moves to,
     ``{"name": ["AET", "127.0.0.1", port]}``."""
     binary = ensure_orthanc_installed()
+    missing = [plugin for plugin in plugins if not Path(plugin).exists()]
+    if missing:
+        raise OrthancUnavailable(f"no Orthanc plugin {missing}; apt-get install orthanc-gdcm")
     workdir.mkdir(parents=True, exist_ok=True)
     storage = workdir / "storage"
     storage.mkdir(exist_ok=True)
@@ -114,7 +124,7 @@ def start_orthanc(
         "Name": name,
         "StorageDirectory": str(storage),
         "IndexDirectory": str(storage),
-        "Plugins": [DICOMWEB_PLUGIN],
+        "Plugins": [DICOMWEB_PLUGIN, *plugins],
         "HttpPort": http_port,
         "DicomPort": dicom_port,
         "DicomAet": name,

@@ -1,5 +1,6 @@
-"""The fuzz suite (#17): over a thousand mutated DICOM files (tests/fuzz_corpus.py) through every
-entry point, then every stored instance read back through every read route.
+"""The fuzz suite (#17): over a thousand mutated DICOM files (tests/fuzz_corpus.py), and the
+real-world files of tests/labeling/dicom_corpus.py as they are (#14), through every entry point,
+then every stored instance read back through every read route.
 
 Goals, asserted for each entry point: no response of 500 or more (nor an exception out of
 ``manage.py ingest``), no streamed response that breaks off, no orphan (a row without its file,
@@ -592,7 +593,7 @@ def run(
     rss_limit_mb: int = RSS_GROWTH_LIMIT_MB,
 ) -> None:
     """Feed the corpus through one entry point, read back what it stored, check, report."""
-    cases = list(fuzz_corpus.corpus())
+    cases = [*fuzz_corpus.corpus(), *fuzz_corpus.real_world()]
     sop_of = {c.id: _read(reads(c.data))[1] for c in cases}  # before memory is measured
     fuzz = Fuzz(personas, cases)
     with PeakRss() as rss:
