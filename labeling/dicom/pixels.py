@@ -12,6 +12,7 @@ import io
 
 import numpy as np
 from PIL import Image
+from pydicom import uid as dcm_uid
 from pydicom.dataset import Dataset
 from pydicom.multival import MultiValue
 from pydicom.pixels import apply_color_lut, get_decoder
@@ -25,6 +26,30 @@ keep_gdcm_out_of_pydicom()
 
 PERCENTILE_WINDOW = (0.5, 99.5)
 _PERCENTILE_SAMPLES = 512  # the percentile histogram samples about this many pixels per side
+
+
+def decompress(ds: Dataset) -> None:
+    """Rewrite ``ds``'s compressed Pixel Data as native (Explicit VR Little Endian ready), as
+    pydicom's ``Dataset.decompress`` does, with the same GDCM fallback as :func:`decode_frame`:
+    a stream pydicom's plugins refuse but whose thumbnail the import made must also transcode
+    (WADO-RS of ``JPEG-lossy.dcm`` in Explicit VR LE broke off after its 200 before this)."""
+    syntax = ds.file_meta.TransferSyntaxUID
+    with native_output_to_log():
+        try:
+            ds.decompress()
+            return
+        except DECODE_ERRORS as exc:
+            failure = exc
+    frames = [gdcm_frame(ds, i) for i in range(int(ds.get("NumberOfFrames") or 1))]
+    if any(frame is None for frame in frames):
+        raise DicomRejected("decode_failed", f"{syntax.name}: {failure}") from failure
+    data = b"".join(frame.tobytes() for frame in frames)
+    ds.PixelData = data + b"\0" * (len(data) % 2)
+    ds["PixelData"].VR = "OW" if int(ds.BitsAllocated) > 8 else "OB"
+    ds["PixelData"].is_undefined_length = False
+    if int(ds.SamplesPerPixel) > 1:
+        ds.PlanarConfiguration = 0  # GDCM hands colour back interleaved
+    ds.file_meta.TransferSyntaxUID = dcm_uid.ExplicitVRLittleEndian
 
 
 def decode_frame(ds: Dataset, index: int = 0) -> np.ndarray:

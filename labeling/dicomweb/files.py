@@ -39,6 +39,7 @@ from ..dicom import (
     NATIVE_SYNTAXES,
     DicomRejected,
     decode_frame,
+    decompress,
     materialise,
     render_jpeg,
     render_png,
@@ -249,7 +250,7 @@ def transcode_to_explicit(path: str, out: BinaryIO) -> None:
     try:
         materialise(ds)  # number strings kept as written, as the import read them
         if syntax not in NATIVE_SYNTAXES:
-            ds.decompress()
+            decompress(ds)
         ds.file_meta.TransferSyntaxUID = EXPLICIT_VR_LE
         ds.save_as(out, enforce_file_format=True)
     except _CODEC_ERRORS as exc:

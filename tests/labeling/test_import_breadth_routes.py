@@ -67,3 +67,25 @@ def test_stored_by_stow_then_served_natively_and_rendered(personas, token_client
     image = np.asarray(Image.open(io.BytesIO(body_of(rendered))))
     thumbnail = to_uint8(read_dicom(io.BytesIO(data), max_bytes=1 << 30))
     np.testing.assert_array_equal(image, thumbnail)
+
+
+def test_a_stream_only_gdcm_decodes_is_transcoded_by_gdcm_too(personas, token_client):
+    """JPEG-lossy.dcm's thumbnail comes from the GDCM fallback; asked for in Explicit VR Little
+    Endian, WADO-RS used to transcode with pydicom alone and broke the stream off after its 200
+    (found by the fuzz suite's real-world cases). Its native pixels are GDCM's decode."""
+    data = corpus("JPEG-lossy.dcm").read_bytes()
+    assert stow(token_client(), multipart(data)).status_code == 200
+    instance = Instance.objects.get(team=personas.team)
+    assert instance.decode_error == ""
+    response = token_client().get(
+        instance_url(instance),
+        HTTP_ACCEPT='multipart/related; type="application/dicom"; transfer-syntax='
+        + pydicom.uid.ExplicitVRLittleEndian,
+    )
+    assert response.status_code == 200
+    ((content_type, served),) = parts_of(response)
+    assert content_type.endswith(pydicom.uid.ExplicitVRLittleEndian)
+    native = pydicom.dcmread(io.BytesIO(served))
+    assert native.file_meta.TransferSyntaxUID == pydicom.uid.ExplicitVRLittleEndian
+    source = read_dicom(io.BytesIO(data), max_bytes=1 << 30)
+    np.testing.assert_array_equal(to_uint8(native), to_uint8(source))
