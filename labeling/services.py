@@ -362,7 +362,8 @@ class _Parents:
     def study(self, found: InstanceIdentity) -> Study:
         if found.study_uid in self.studies:
             return self.studies[found.study_uid]
-        return Study.objects.create(
+        return _create_fitted(
+            Study,
             team=self.team,
             study_uid=found.study_uid,
             accession_number=found.accession_number,
@@ -370,22 +371,23 @@ class _Parents:
             patient_sex=found.patient_sex,
             patient_age=found.patient_age,
             study_date=found.study_date,
-            description=found.study_description[:200],
-            patient_name=found.patient_name[:200],
+            description=found.study_description,
+            patient_name=found.patient_name,
             study_time=found.study_time,
         )
 
     def one_series(self, found: InstanceIdentity, study: Study) -> Series:
         if found.series_uid in self.series:
             return self.series[found.series_uid]
-        return Series.objects.create(
+        return _create_fitted(
+            Series,
             team=self.team,
             series_uid=found.series_uid,
             study=study,
             modality=found.modality,
             series_number=found.series_number,
             body_part=found.body_part,
-            description=found.series_description[:200],
+            description=found.series_description,
         )
 
     def remember(self, instance: Instance) -> None:
@@ -400,7 +402,8 @@ def _create_rows(
     found = item.found
     study = parents.study(found)
     series = parents.one_series(found, study)
-    return Instance.objects.create(
+    return _create_fitted(
+        Instance,
         team=team,
         study=study,
         series=series,
@@ -420,6 +423,22 @@ def _create_rows(
         quarantined=item.quarantine,
         cache_row=cache_row,
     )
+
+
+def _create_fitted(model, **values):
+    """``model.objects.create(**values)`` with each text cut to its column's length.
+
+    A reader-accepted file may still carry values longer than DICOM allows (a 24-character CS
+    View Position, a long description): they are kept as far as the column holds them, never a
+    reason to refuse an image whose pixels decode. SQLite ignores column lengths; PostgreSQL
+    refuses the row, so without this the same file imported on one and was a 500 on the other.
+    """
+    for name, value in values.items():
+        if isinstance(value, str):
+            limit = model._meta.get_field(name).max_length
+            if limit is not None:
+                values[name] = value[:limit]
+    return model.objects.create(**values)
 
 
 # Archives whose entries expand more than this against their compressed size are zip bombs.

@@ -382,3 +382,19 @@ def test_an_implicit_file_with_a_non_numeric_ds_is_transcoded_whole(personas, to
     assert response.status_code == 200
     body = b"".join(response.streaming_content)  # raised mid-stream before the fix
     assert b"DS\x04\x00\x98.67" in body  # explicit VR now, the value as it was written
+
+
+def test_values_longer_than_dicom_allows_are_imported_cut_to_their_columns(personas):
+    """The fuzz suite's big-endian case with a 24-character CS View Position imported on SQLite
+    (which ignores column lengths) and was a 500 on PostgreSQL: such values are tolerated, kept
+    as far as the column holds them, on every database."""
+    ds = make_dx(identity=9196)
+    ds.ViewPosition = "9" * 24
+    ds.Modality = "DX" + "X" * 20
+    ds.BodyPartExamined = "CHEST" * 20
+    result = services.ingest_file(personas.team, io.BytesIO(to_bytes(ds)), name="long.dcm")
+    assert result.status == "imported", result
+    instance = Instance.objects.select_related("series").get()
+    assert instance.view_position == "9" * 16
+    assert instance.series.modality == ("DX" + "X" * 20)[:16]
+    assert instance.series.body_part == ("CHEST" * 20)[:64]
