@@ -111,10 +111,11 @@ def second_binary(personas, label_set):
 
 
 def test_binary_runs_show_auc_sensitivity_and_specificity_as_their_run_pages(
-    client, personas, binary_run, second_binary
+    client, personas, binary_run, second_binary, django_assert_max_num_queries
 ):
     client.force_login(personas.teammate)
-    html = compare_page(client, binary_run, second_binary)
+    with django_assert_max_num_queries(10):
+        html = compare_page(client, binary_run, second_binary)
     values, deltas = cells_of(html)
     for run in (binary_run, second_binary):
         metrics, _ = engine_outputs(run)
