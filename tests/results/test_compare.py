@@ -322,6 +322,10 @@ def test_different_tasks_label_sets_and_labels_are_each_named(client, personas, 
         f"#{single_run.pk} Single disease): their numbers measure different things on "
         "different test images."
     ]
+    with translation.override("zh-hans"):
+        chinese = warnings_of(compare_page(client, binary_run, single_run,
+                                           HTTP_ACCEPT_LANGUAGE="zh-hans"))  # fmt: skip
+    assert len(chinese) == 1 and chinese[0].startswith("这些运行属于不同任务（")
     smaller = fewer_labels(label_set, ("normal", "increased_lung_marking"))
     two = trained_job(personas.team, personas.owner, smaller, task="single_disease",
                       balance="none", epochs=1, split_fractions=SPLIT)  # fmt: skip
