@@ -3,7 +3,7 @@
 A run page is Table II of the paper for the run's task (plus AUC with its CI, support, PPV and a
 reference column), its confusion matrix, ROC curves, AP CDF and training curves. Every number
 comes from the engine's metrics.json; support and PPV are counted from the same predictions the
-engine scored. Galleries list the cases behind a number; comparisons line runs up per label.
+engine scored. Galleries list the cases behind a number; comparisons are compare.py's.
 """
 
 from __future__ import annotations
@@ -217,70 +217,6 @@ def _shown_case(case: artifacts.Case, instance, names: dict) -> dict:
             for i, (k, p) in enumerate(case.probabilities)
         ],
     }  # fmt: skip
-
-
-# --- comparison -------------------------------------------------------------------------------------
-
-
-METRICS = ("auc", "sensitivity", "specificity", "top3_sensitivity")
-
-
-def compare_context(jobs: list[Job]) -> dict:
-    """Runs side by side per label, deltas against the first, overlaid ROC, and warnings."""
-    loaded = [(job, queries.artifacts_for(job)) for job in jobs]
-    keys: list[str] = []
-    for _job, run in loaded:
-        keys += [k for k in run.class_names if k not in keys]
-    names = queries.display_names(queries.label_set_of(jobs[0]), keys) if jobs else {}
-    rows = []
-    for key in keys:
-        cells = []
-        for metric in METRICS:
-            values = [
-                _value(artifacts.report_block(run, "task"), metric, key) for _j, run in loaded
-            ]
-            base = values[0]
-            cells.append({"metric": metric, "values": [
-                {"value": v, "delta": None if i == 0 or v is None or base is None else v - base}
-                for i, v in enumerate(values)]})  # fmt: skip
-        rows.append({"key": key, "name": names.get(key, key), "cells": cells})
-    roc = {}
-    for job, run in loaded:
-        data = _scored(run, "task")
-        roc[str(job.pk)] = artifacts.roc_curves(data) if data is not None else {}
-    return {"runs": loaded, "rows": rows, "names": names, "warnings": comparison_warnings(loaded),
-            "chart_strings": chart_strings(),
-            "charts": {"names": names, "roc": roc,
-                       "runs": [{"id": str(j.pk), "name": f"#{j.pk} {j.name}"} for j in jobs]}}  # fmt: skip
-
-
-def comparison_warnings(loaded: list[tuple[Job, artifacts.RunArtifacts]]) -> list[str]:
-    """Why the runs' numbers may not be comparable: other labels, tasks, splits or test sets."""
-    warnings = []
-
-    def differ(values) -> bool:
-        return len({repr(v) for v in values}) > 1
-
-    runs = [run for _job, run in loaded]
-    if differ(run.metrics.get("label_set_hash") for run in runs) or differ(
-        queries.label_set_id(job) for job, _run in loaded
-    ):
-        warnings.append(_("These runs used different label sets: their test images and labels "
-                          "differ."))  # fmt: skip
-    if differ(run.class_names for run in runs):
-        warnings.append(_("These runs have different label vocabularies."))
-    if differ(run.task for run in runs):
-        warnings.append(_("These runs are of different tasks."))
-    splits = [(run.config.get("split_fractions"), run.config.get("seed"),
-               run.config.get("min_per_label_eval"), run.metrics.get("split_counts"))
-              for run in runs]  # fmt: skip
-    if differ(splits):
-        warnings.append(_("These runs split their data differently (fractions, seed or counts): "
-                          "they were tested on different images."))  # fmt: skip
-    missing = [f"#{job.pk}" for job, run in loaded if not run.metrics]
-    if missing:
-        warnings.append(_("No metrics for %(runs)s.") % {"runs": ", ".join(missing)})
-    return warnings
 
 
 # --- review queue ---------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ curation review queue (curation.services.queue_model_disagreements); viewers get
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.serializers.json import DjangoJSONEncoder
-from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import urlencode
@@ -19,10 +19,8 @@ from curation.services import queue_model_disagreements
 from teams.access import CAN_CURATE, require_role, role_in
 from training.modelcard import to_markdown
 
-from . import artifacts, exports, pages, queries
+from . import artifacts, comparison, exports, pages, queries
 from .summary import task_of
-
-MAX_COMPARED = 6
 
 
 @login_required
@@ -30,7 +28,7 @@ def run_list(request: HttpRequest) -> HttpResponse:
     runs = queries.runs(request.user)
     if request.team is not None:
         runs = runs.filter(team=request.team)
-    rows = [(job, task_of(job)) for job in runs[:200]]
+    rows = [(job, task_of(job), comparison.refusal(job)) for job in runs[:200]]
     return render(request, "results/run_list.html", {"rows": rows})
 
 
@@ -52,14 +50,28 @@ def cases(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 def compare(request: HttpRequest) -> HttpResponse:
-    ids = [value for value in request.GET.getlist("runs") if value.isdigit()][:MAX_COMPARED]
-    jobs = {job.pk: job for job in queries.runs(request.user).filter(pk__in=ids)}
-    chosen = [jobs[int(i)] for i in dict.fromkeys(ids) if int(i) in jobs]
-    context = {"candidates": queries.runs(request.user).filter(status="succeeded")[:100]}
-    if len(chosen) >= 2:
-        context.update(pages.compare_context(chosen))
-    else:
+    """Two to six runs side by side. Another team's run (or none) is a 404; a malformed list or
+    a run without results (failed, running...) is refused with a 400 that says which and why."""
+    context = {"candidates": comparison.candidates(request.user)}
+    try:
+        ids = comparison.requested_ids(request.GET.getlist("runs"))
+    except comparison.CompareError as exc:
+        context["error"] = str(exc)
+        return render(request, "results/compare.html", context, status=400)
+    found = {job.pk: job for job in queries.runs(request.user).filter(pk__in=ids)}
+    if any(pk not in found for pk in ids):
+        raise Http404(_("No such run."))
+    chosen = [found[pk] for pk in ids]
+    context["chosen"] = ids
+    refused = [(job, reason) for job in chosen if (reason := comparison.refusal(job))]
+    if refused:
+        context["refused"] = refused
+        context["others"] = [pk for pk in ids if pk not in {job.pk for job, _r in refused}]
+        return render(request, "results/compare.html", context, status=400)
+    if len(chosen) < 2:
         context["need_more"] = True
+        return render(request, "results/compare.html", context)
+    context.update(comparison.compare_context([comparison.load(job) for job in chosen]))
     return render(request, "results/compare.html", context)
 
 

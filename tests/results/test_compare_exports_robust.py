@@ -1,4 +1,4 @@
-"""Comparing runs, downloads, pages for runs with missing artifacts, the review queue of
+"""Downloads, pages for runs with missing artifacts, the review queue of
 confident disagreements, the team home's results, and bounded queries on list pages."""
 
 import csv
@@ -11,22 +11,6 @@ from jobs.models import Job
 from training.runs import job_folder
 
 from .pages import engine_outputs
-
-
-def test_comparing_two_runs_lines_them_up_and_warns_when_they_differ(client, personas,
-                                                                     single_run, binary_run):  # fmt: skip
-    client.force_login(personas.owner)
-    response = client.get(reverse("results:compare"), {"runs": [single_run.pk, binary_run.pk]})
-    html = response.content.decode()
-    assert response.status_code == 200
-    assert "different tasks" in html and "different label vocabularies" in html
-    assert f"#{single_run.pk}" in html and f"#{binary_run.pk}" in html
-    charts = json.loads(html[html.index(">", html.index('id="results-charts"')) + 1 :
-                             html.index("</script>", html.index('id="results-charts"'))])  # fmt: skip
-    assert set(charts["roc"]) == {str(single_run.pk), str(binary_run.pk)}
-    # A run compared with itself has zero deltas and no warning.
-    same = client.get(reverse("results:compare"), {"runs": [single_run.pk, single_run.pk]})
-    assert b"need_more" not in same.content and b"data-warning" not in same.content
 
 
 def test_exports_hold_the_engine_s_metrics_and_every_prediction(client, personas, single_run):
