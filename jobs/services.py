@@ -21,6 +21,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from . import registry
+from .errors import retry_can_help
 from .models import Job, JobStatus, WorkerPresence
 
 log = logging.getLogger(__name__)
@@ -262,6 +263,11 @@ def retry(job: Job) -> Job:
     if job.status not in (JobStatus.FAILED, JobStatus.CANCELLED):
         raise JobStateError(
             f"only failed or cancelled jobs can be retried; job {job.pk} is {job.status}"
+        )
+    if not retry_can_help(job):
+        raise JobStateError(
+            f"job {job.pk} failed on its input ({job.error[:200]}); a retry would fail the same "
+            "way: rerun it with an edited config"
         )
     job.status = JobStatus.QUEUED
     job.cancel_requested = False
