@@ -90,8 +90,11 @@ def _job_strings() -> dict:
         "position": _("(#%(position)s in queue)"),
         "phases": {
             "prepare": _("preparing: exporting the data and building the model"),
-            "train": _("training"), "validate": _("validating"), "test": _("testing"),
-            "done": _("done"), "stopped": _("stopped"),
+            "train": _("training"),
+            "validate": _("validating"),
+            "test": _("testing"),
+            "done": _("done"),
+            "stopped": _("stopped"),
         },  # fmt: skip
         "epoch": _("epoch %(epoch)s of %(epochs)s"),
         "step": _("batch %(step)s of %(total)s (%(percent)s)"),

@@ -32,14 +32,15 @@ def page(client, personas, job: Job) -> str:
 
 
 MISSING_WEIGHTS = ConfigError(
-    "weights: vgg16-397923af.pth was not found in the folder /srv/weights/hub/checkpoints"
+    "weights: /srv/weights/hub/checkpoints/vgg16-397923af.pth not found: the folder "
+    "/srv/weights/hub/checkpoints needs the file vgg16-397923af.pth"
 )
 
 
 def test_a_missing_weights_file_says_what_to_do_then_names_file_and_folder(client, personas):
     html = page(client, personas, failed_job(personas, MISSING_WEIGHTS))
     advice = html.index('id="job-advice"')
-    detail = html.index("vgg16-397923af.pth was not found in the folder /srv/weights/hub/checkpoints")
+    detail = html.index("the folder /srv/weights/hub/checkpoints needs the file vgg16-397923af.pth")
     folded = html.index('<details id="job-traceback">')
     assert advice < detail < folded  # the sentence first, the traceback last and folded
     assert "copy the file named below into that folder" in html

@@ -71,18 +71,22 @@ def test_the_eta_waits_for_two_points_then_follows_the_pace_between_them():
 def test_a_missing_weights_file_names_the_file_and_the_folder(tmp_path):
     with pytest.raises(ConfigError) as missing:
         resolve_weights("vgg16", str(tmp_path))
-    assert str(missing.value) == f"weights: vgg16-397923af.pth was not found in the folder {tmp_path}"
+    assert str(missing.value) == (
+        f"weights: {tmp_path / 'vgg16-397923af.pth'} not found: the folder {tmp_path} needs the "
+        "file vgg16-397923af.pth"
+    )
 
 
 def test_a_missing_weights_folder_is_named_with_the_file_it_should_hold(tmp_path):
     folder = tmp_path / "hub" / "checkpoints"
     with pytest.raises(ConfigError) as missing:
-        resolve_weights("vgg16", str(folder))
+        resolve_weights("resnet101", str(folder))
     message = str(missing.value)
-    assert "vgg16-397923af.pth" in message and str(folder) in message
-    assert "the folder does not exist" in message
+    assert f"the folder {folder}, which does not exist," in message
+    assert message.endswith("needs the file resnet101-cd907fc2.pth or resnet101-63fe2227.pth")
 
 
-def test_a_missing_weights_file_given_by_its_path_names_file_and_folder(tmp_path):
-    with pytest.raises(ConfigError, match=f"resnet101-63fe2227.pth was not found in the folder {tmp_path}$"):
-        resolve_weights("resnet101", str(tmp_path / "resnet101-63fe2227.pth"))
+def test_a_missing_weights_file_given_by_its_path_names_it(tmp_path):
+    path = tmp_path / "resnet101-63fe2227.pth"
+    with pytest.raises(ConfigError, match=f"^weights: {path} not found$"):
+        resolve_weights("resnet101", str(path))

@@ -111,15 +111,16 @@ def resolve_weights(arch: str, weights: str) -> Path | None:
             if (path / name).is_file():
                 return path / name
         raise ConfigError(missing_weights_message(arch, path))
-    raise ConfigError(f"weights: the file {path.name} was not found in the folder {path.parent}")
+    raise ConfigError(f"weights: {path} not found")
 
 
 def missing_weights_message(arch: str, folder: Path) -> str:
     """Names the file torchvision publishes and the folder it was looked for in, so that the
     user can copy it there (README "Pretrained weights, offline")."""
     names = " or ".join(WEIGHT_FILES[arch])
-    state = "" if folder.is_dir() else " (the folder does not exist)"
-    return f"weights: {names} was not found in the folder {folder}{state}"
+    state = "" if folder.is_dir() else ", which does not exist,"
+    return (f"weights: {folder / WEIGHT_FILES[arch][0]} not found: the folder {folder}{state} "
+            f"needs the file {names}")  # fmt: skip
 
 
 _DENSENET_OLD_KEY = re.compile(r"^(.*denselayer\d+\.(?:norm|relu|conv))\.([12]\.\w+)$")
