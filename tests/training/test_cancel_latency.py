@@ -17,7 +17,7 @@ from jobs.models import Job, JobStatus
 from .label_sets import frozen_label_set
 from .runs import TINY
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 
 def wait_for(predicate, timeout: float, what: str):
