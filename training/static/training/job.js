@@ -13,6 +13,12 @@
     return h ? `${h} ${u.h} ${m} ${u.min}` : m ? `${m} ${u.min} ${s % 60} ${u.s}` : `${s} ${u.s}`;
   }
 
+  // A slow CPU run does well under one image a second: keep a digit there.
+  function rate(value) {
+    const n = Number(value);
+    return n >= 10 ? String(Math.round(n)) : n.toFixed(n >= 1 ? 1 : 2);
+  }
+
   // "training · epoch 1 of 3 · batch 5 of 90 (5.6 %) · 12 images/s · about 4 min left"
   function phaseLine(p, running) {
     if (!p.phase) return "";
@@ -22,7 +28,7 @@
       const percent = (100 * p.step / p.total_steps).toFixed(1) + " %";
       parts.push(fill(text.step, { step: p.step, total: p.total_steps, percent }));
     }
-    if (p.images_per_s != null) parts.push(fill(text.rate, { rate: Number(p.images_per_s).toFixed(1) }));
+    if (p.images_per_s != null) parts.push(fill(text.rate, { rate: rate(p.images_per_s) }));
     if (running && p.phase === "train") {
       parts.push(p.eta_s != null ? fill(text.eta, { eta: duration(p.eta_s) }) : text.eta_pending);
     }
@@ -53,7 +59,7 @@
     history.filter((p) => p.loss != null || p.val).slice(-30).forEach((p) => {
       const row = body.insertRow();
       const val = p.val ? Object.entries(p.val).map(([k, v]) => `${k} ${Number(v).toFixed(3)}`).join(", ") : "";
-      [p.epoch, p.step, p.loss != null ? Number(p.loss).toFixed(4) : "", p.images_per_s != null ? Math.round(p.images_per_s) : "", val]
+      [p.epoch, p.step, p.loss != null ? Number(p.loss).toFixed(4) : "", p.images_per_s != null ? rate(p.images_per_s) : "", val]
         .forEach((value) => { row.insertCell().textContent = value; });
     });
   }
