@@ -162,7 +162,7 @@ def job_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
         messages.error(request, _("A retry would fail the same way: rerun the job with an "
                                   "edited config instead."))  # fmt: skip
         return redirect("training:job-detail", pk=job.pk)
-    change = {"cancel": job_services.request_cancel, "retry": job_services.retry}[action]
+    change = {"cancel": job_services.request_cancel, "retry": job_services.retry_by_user}[action]
     try:
         change(job)
     except job_services.JobStateError as exc:

@@ -54,7 +54,7 @@ def test_a_config_error_offers_no_retry_and_the_services_refuse_one(client, pers
     assert "Retry / resume" not in html and "Rerun with an edited config" in html
     assert errors.explain(job).kind == "input"
     with pytest.raises(job_services.JobStateError, match="a retry would fail the same way"):
-        job_services.retry(job)
+        job_services.retry_by_user(job)
     api = APIClient()
     api.force_authenticate(personas.owner)
     assert api.post(reverse("job-retry", args=[job.pk])).status_code == 409
@@ -76,7 +76,7 @@ def test_errors_a_retry_can_change_offer_retry(client, personas, exc, kind):
     html = page(client, personas, job)
     assert "Retry / resume" in html
     assert html.index('id="job-advice"') < html.index('<details id="job-traceback">')
-    assert job_services.retry(job).status == JobStatus.QUEUED
+    assert job_services.retry_by_user(job).status == JobStatus.QUEUED
 
 
 def test_a_lost_worker_is_explained_and_can_be_retried(client, personas):
