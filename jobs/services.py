@@ -21,6 +21,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from . import registry
+from .errors import retry_can_help
 from .models import Job, JobStatus, WorkerPresence
 
 log = logging.getLogger(__name__)
@@ -270,6 +271,17 @@ def retry(job: Job) -> Job:
     job.save()
     enqueue(job)
     return job
+
+
+def retry_by_user(job: Job) -> Job:
+    """A person's Retry: refused when the job failed on its input, since it would fail the same
+    way again (jobs.errors); code that re-requests work (a Grad-CAM map) calls ``retry``."""
+    if job.status == JobStatus.FAILED and not retry_can_help(job):
+        raise JobStateError(
+            f"job {job.pk} failed on its input ({job.error[:200]}); a retry would fail the same "
+            "way: rerun it with an edited config"
+        )
+    return retry(job)
 
 
 def reap_stale(timeout: timedelta | None = None) -> list[int]:

@@ -55,6 +55,9 @@ log = logging.getLogger(__name__)
 # What a lost or refused database connection raises (psycopg and sqlite3 alike).
 CONNECTION_ERRORS = (InterfaceError, OperationalError)
 T = TypeVar("T")
+# How often a job's hot loop asks the row whether a user cancelled (``JobContext.check``): one
+# small indexed read, so a cancel stops training within a batch and this much.
+CANCEL_POLL_SECONDS = 0.5
 
 
 def claim_grace() -> float:
@@ -98,6 +101,7 @@ class JobContext:
         self.held: list[dict] = []  # progress points the database has not taken yet
         self.written_at = -float("inf")  # when progress last reached the row, and its phase
         self.written_phase: str | None = None
+        self.polled_at = -float("inf")  # when ``check`` last read the row
 
     def confirm(self, since: float) -> None:
         self.confirmed_at = max(self.confirmed_at, since)
@@ -154,6 +158,16 @@ class JobContext:
         if self.held:
             self.report(self.held[-1], keep=False, now=True)
 
+    def check(self) -> None:
+        """Raise JobCancelled when a user asked to stop: cheap enough to call after every batch,
+        since it reads the row at most every CANCEL_POLL_SECONDS."""
+        now = time.monotonic()
+        if now - self.polled_at < CANCEL_POLL_SECONDS:
+            return
+        self.polled_at = now
+        if self.should_stop():
+            raise JobCancelled("cancelled on request")
+
     def should_stop(self) -> bool:
         """Whether a user asked the job to stop; raises ClaimLost when it is not ours any more,
         or may not be (its claim lapsing while the database is away)."""
@@ -181,11 +195,15 @@ class RowLogHandler(logging.Handler):
         self.job_id = job_id
         self.worker = worker
         self.buffer: list[str] = []
+        self.written_at = -float("inf")
         self.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%H:%M:%S"))
 
     def emit(self, record: logging.LogRecord) -> None:
+        """Batched, but a line after a quiet second goes at once: the stages of a long job (the
+        export, the model build, its first step) show as they happen."""
         self.buffer.append(self.format(record) + "\n")
-        if len(self.buffer) >= 20 or record.levelno >= logging.WARNING:
+        quiet = time.monotonic() - self.written_at >= 1.0
+        if len(self.buffer) >= 20 or record.levelno >= logging.WARNING or quiet:
             self.flush()
 
     def flush(self) -> None:
@@ -204,6 +222,7 @@ class RowLogHandler(logging.Handler):
                 _drop_connection()
                 raise
             del self.buffer[:count]
+            self.written_at = time.monotonic()
 
 
 def run(job_id: int, *, inline: bool = False) -> None:

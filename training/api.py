@@ -86,7 +86,7 @@ class JobViewSet(
     def retry(self, request, pk=None):
         job = self.get_object()
         require_role(request.user, job.team, CAN_TRAIN)
-        return self._transition(job_services.retry, job)
+        return self._transition(job_services.retry_by_user, job)
 
     @extend_schema(responses={200: PredictionSerializer(many=True)})
     @action(detail=True, methods=["get"])

@@ -69,6 +69,7 @@ def prepare_dataset(job) -> Path:
     entries, names, content_hash, conflicts = label_set_entries(job)
     if conflicts:
         log.warning("%d images with unreviewed normal + disease labels left out", conflicts)
+    log.info("exporting %d images of the label set for training", len(entries))
     return _export(job, entries, names, content_hash)
 
 
@@ -95,6 +96,9 @@ def engine_config(job, command: str):
 
 
 def _engine_job(context: JobContext, command: str) -> dict:
+    # A phase before the first batch, so that the page says what the job does meanwhile.
+    context.report({"phase": "prepare", "epoch": 0, "epochs": 0, "step": 0, "total_steps": 0},
+                   keep=False, now=True)  # fmt: skip
     config = engine_config(context.job, command)
     gpus = stored_config(context.job).gpus or 1
     if gpus > 1:
@@ -105,7 +109,7 @@ def _engine_job(context: JobContext, command: str) -> dict:
         def progress(point) -> None:
             context.report(point.to_dict(), keep=point.phase in {"train", "validate"})
 
-        result = engine.run(config, command, progress=progress)
+        result = engine.run(config, command, progress=progress, check=context.check)
     _store_test_predictions(context.job)
     metrics = _summary(result)
     metrics["patient_split"] = _split_summary(context.job)

@@ -10,6 +10,7 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from jobs import errors as job_errors
 from jobs import registry
 from jobs import services as job_services
 from jobs.models import Job, JobStatus
@@ -67,15 +68,6 @@ def job_list(request: HttpRequest) -> HttpResponse:
 def job_detail(request: HttpRequest, pk: int) -> HttpResponse:
     job = get_visible_or_404(Job.objects.select_related("owner", "team"), request.user, pk=pk)
     can_act = role_in(request.user, job.team) in CAN_TRAIN
-    strings = {
-        "status": dict(JobStatus.choices),
-        "position": _("(#%(position)s in queue)"),
-        "phase": _(
-            "%(phase)s · epoch %(epoch)s of %(epochs)s · step %(step)s of %(total)s · ETA %(eta)s"
-        ),
-        "offline": _("the server did not answer; retrying…"),
-        "chart": {"step": _("step"), "loss": _("training loss"), "val": _("validation")},
-    }
     return render(
         request,
         "training/job_detail.html",
@@ -83,9 +75,36 @@ def job_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "job": job,
             "can_act": can_act,
             "position": job_services.queue_position(job),
-            "job_strings": strings,
+            "job_strings": _job_strings(),
+            "explanation": job_errors.explain(job),
+            "can_retry": job_errors.retry_can_help(job),
         },
     )
+
+
+def _job_strings() -> dict:
+    """What the live page (training/static/training/job.js) writes, in the UI's language."""
+    return {
+        "status": dict(JobStatus.choices),
+        "cancelling": _("cancelling"),
+        "position": _("(#%(position)s in queue)"),
+        "phases": {
+            "prepare": _("preparing: exporting the data and building the model"),
+            "train": _("training"),
+            "validate": _("validating"),
+            "test": _("testing"),
+            "done": _("done"),
+            "stopped": _("stopped"),
+        },  # fmt: skip
+        "epoch": _("epoch %(epoch)s of %(epochs)s"),
+        "step": _("batch %(step)s of %(total)s (%(percent)s)"),
+        "rate": _("%(rate)s images/s"),
+        "eta": _("about %(eta)s left"),
+        "eta_pending": _("time left: known after the second batch"),
+        "offline": _("the server did not answer; retrying…"),
+        "units": {"h": _("h"), "min": _("min"), "s": _("s")},
+        "chart": {"step": _("step"), "loss": _("training loss"), "val": _("validation")},
+    }
 
 
 @login_required
@@ -139,11 +158,18 @@ def _launch(request, team, form: LaunchForm) -> list[Job]:
 def job_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
     job = get_visible_or_404(Job, request.user, pk=pk)
     require_role(request.user, job.team, CAN_TRAIN)
-    change = {"cancel": job_services.request_cancel, "retry": job_services.retry}[action]
+    if action == "retry" and job.status == JobStatus.FAILED and not job_errors.retry_can_help(job):
+        messages.error(request, _("A retry would fail the same way: rerun the job with an "
+                                  "edited config instead."))  # fmt: skip
+        return redirect("training:job-detail", pk=job.pk)
+    change = {"cancel": job_services.request_cancel, "retry": job_services.retry_by_user}[action]
     try:
         change(job)
     except job_services.JobStateError as exc:
         messages.error(request, str(exc))
+    else:
+        if action == "cancel" and job.status == JobStatus.RUNNING:
+            messages.info(request, _("Cancelling: the job stops after its current batch."))
     return redirect("training:job-detail", pk=job.pk)
 
 

@@ -20,6 +20,9 @@ from .data import Batches, ImageStore, shard
 from .transforms import center_crop, five_crops
 
 OnLog = Callable[[int, float, float], None]  # (steps done this epoch, mean loss, images/s)
+# Called after every batch, on the host only (reads nothing from the device); raises to stop
+# the run at this batch boundary (the job's code raises its own cancel exception).
+Check = Callable[[], None]
 
 
 def autocast(device: torch.device, dtype: torch.dtype | None) -> contextlib.AbstractContextManager:
@@ -41,8 +44,13 @@ def train_one_epoch(
     channels_last: bool = False,
     log_every: int = 20,
     on_log: OnLog | None = None,
+    check: Check | None = None,
 ) -> float:
     """Train over `batches` (uint8 images and targets on the device); return the mean loss.
+
+    Progress goes to `on_log` after the first and second batch (so that a slow model shows a
+    rate and an ETA at once), then every `log_every` batches and after the last. Only there is
+    the loss read back from the device. `check` runs after every batch.
 
     With accumulate > 1 the optimiser steps every `accumulate` batches (and on the last one);
     under DDP the gradient all-reduce is skipped on the batches in between.
@@ -78,13 +86,15 @@ def train_one_epoch(
                 scheduler.step()
         total += loss.detach()
         window_images += len(x)
-        if on_log and ((i + 1) % log_every == 0 or i + 1 == n):
+        if on_log and (i < 2 or (i + 1) % log_every == 0 or i + 1 == n):
             mean_loss = float(total.item()) / (
                 i + 1
             )  # .item() waits for the device: timing is honest
             now = time.perf_counter()
             on_log(i + 1, mean_loss, window_images / max(now - window_start, 1e-9))
             window_start, window_images = now, 0
+        if check is not None:
+            check()
     return float(total.item()) / max(n, 1)
 
 

@@ -104,15 +104,23 @@ def resolve_weights(arch: str, weights: str) -> Path | None:
     if arch not in WEIGHT_FILES:
         raise ConfigError(f"weights: no pretrained weights exist for arch {arch!r}; use none")
     path = Path(weights).expanduser()
-    if path.is_dir():
+    if path.is_file():
+        return path
+    if path.is_dir() or path.suffix not in (".pth", ".pt"):  # a folder, present or not
         for name in WEIGHT_FILES[arch]:
             if (path / name).is_file():
                 return path / name
-        looked = " or ".join(str(path / n) for n in WEIGHT_FILES[arch])
-        raise ConfigError(f"weights: {looked} not found")
-    if not path.is_file():
-        raise ConfigError(f"weights: {path} not found")
-    return path
+        raise ConfigError(missing_weights_message(arch, path))
+    raise ConfigError(f"weights: {path} not found")
+
+
+def missing_weights_message(arch: str, folder: Path) -> str:
+    """Names the file torchvision publishes and the folder it was looked for in, so that the
+    user can copy it there (README "Pretrained weights, offline")."""
+    names = " or ".join(WEIGHT_FILES[arch])
+    state = "" if folder.is_dir() else ", which does not exist,"
+    return (f"weights: {folder / WEIGHT_FILES[arch][0]} not found: the folder {folder}{state} "
+            f"needs the file {names}")  # fmt: skip
 
 
 _DENSENET_OLD_KEY = re.compile(r"^(.*denselayer\d+\.(?:norm|relu|conv))\.([12]\.\w+)$")

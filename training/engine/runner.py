@@ -38,7 +38,7 @@ from .data import (
     rebalanced_epoch,
     shard,
 )
-from .loop import predict, train_one_epoch
+from .loop import Check, predict, train_one_epoch
 from .metrics import multilabel_report, to_jsonable
 from .modeling import build_model, resolve_weights, unwrap
 from .transforms import TrainAugment
@@ -236,20 +236,23 @@ def _record_validation(state: dict, epoch: int, metric: float) -> None:
 # --- commands -----------------------------------------------------------------------------------------
 
 
-def train(config: Config, progress: ProgressCallback | None = None) -> dict:
-    """Fine-tune, validate every epoch, keep the best, then evaluate val and test."""
+def train(
+    config: Config, progress: ProgressCallback | None = None, check: Check | None = None
+) -> dict:
+    """Fine-tune, validate every epoch, keep the best, then evaluate val and test. ``check``
+    runs after every training batch and raises to stop the run there (a cancel)."""
     prep = preflight(config)
     if config.deterministic:
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
     world, device = distributed.init(config.device)
     try:
-        return _train(prep, world, device, progress or (lambda p: None))
+        return _train(prep, world, device, progress or (lambda p: None), check)
     finally:
         distributed.shutdown()
 
 
 def _train(prep: Prepared, world: distributed.World, device: torch.device,
-           progress: ProgressCallback) -> dict:  # fmt: skip
+           progress: ProgressCallback, check: Check | None = None) -> dict:  # fmt: skip
     cfg, task = prep.config, prep.task
     out = Path(cfg.output)
     _set_determinism(cfg)
@@ -257,6 +260,7 @@ def _train(prep: Prepared, world: distributed.World, device: torch.device,
         out.mkdir(parents=True, exist_ok=True)
         (out / "config.json").write_text(json.dumps(cfg.to_dict(), indent=1))
     amp_dtype, needs_scaler = _amp(cfg, device)
+    log.info("building the model: %s on %s", cfg.arch, device)
     model = build_model(cfg.arch, len(task.class_names), cfg.weights, cfg.grayscale).to(device)
     if cfg.channels_last:
         model = model.to(memory_format=torch.channels_last)
@@ -285,8 +289,10 @@ def _train(prep: Prepared, world: distributed.World, device: torch.device,
     augment = TrainAugment(cfg.crop, cfg.flip, cfg.affine_degrees, cfg.affine_scale)
     val_rows = prep.rows(VAL)
     total_steps = cfg.epochs * batches_per_epoch
-    started, steps_at_start = time.perf_counter(), state["step"]
     stopped_early = False
+    log.info("training %d images, %d batches per epoch, %d epochs; the first step runs now",
+             len(prep.rows(TRAIN)), batches_per_epoch, cfg.epochs)  # fmt: skip
+    eta = Eta(total_steps)
 
     def report_progress(p: Progress) -> None:
         if world.is_main:
@@ -298,15 +304,16 @@ def _train(prep: Prepared, world: distributed.World, device: torch.device,
 
         def on_log(done: int, loss: float, ips: float, epoch: int = epoch) -> None:
             step = epoch * batches_per_epoch + done
-            rate = (time.perf_counter() - started) / max(step - steps_at_start, 1)
+            if eta.first is None:
+                log.info("first step done: loss %.4f", loss)
             report_progress(Progress("train", epoch + 1, cfg.epochs, step, total_steps, loss,
-                                     ips * world.size, rate * (total_steps - step)))  # fmt: skip
+                                     ips * world.size, eta.at(step)))  # fmt: skip
             log.info("epoch %d step %d/%d loss %.4f %.0f images/s", epoch + 1, step,
                      total_steps, loss, ips * world.size)  # fmt: skip
 
         loss = train_one_epoch(train_model, Batches(store, order, cfg.batch_size, targets), augment,
                                loss_fn, optimizer, scheduler, scaler, amp_dtype, cfg.accumulate,
-                               cfg.channels_last, cfg.log_every, on_log)  # fmt: skip
+                               cfg.channels_last, cfg.log_every, on_log, check)  # fmt: skip
         loss = distributed.mean_over_ranks(loss, world, device)
         probs = predict(model, store, val_rows, cfg.crop, cfg.eval_crops, cfg.eval_batch_size,
                         task.activation, amp_dtype, cfg.channels_last, world)  # fmt: skip
@@ -348,6 +355,25 @@ def _train(prep: Prepared, world: distributed.World, device: torch.device,
     report_progress(Progress("done", state["epoch"], cfg.epochs, state["step"], total_steps,
                              val={task.primary_metric: state["best_metric"]}))  # fmt: skip
     return result
+
+
+class Eta:
+    """Seconds left, from the pace between the first progress point and the latest: None until
+    two points exist (the first step includes warm-up, so it is not a pace of its own)."""
+
+    def __init__(self, total_steps: int) -> None:
+        self.total_steps = total_steps
+        self.first: tuple[float, int] | None = None
+
+    def at(self, step: int, now: float | None = None) -> float | None:
+        now = time.perf_counter() if now is None else now
+        if self.first is None:
+            self.first = (now, step)
+            return None
+        start, first_step = self.first
+        if step <= first_step:
+            return None
+        return (now - start) / (step - first_step) * (self.total_steps - step)
 
 
 def _final_evaluation(prep: Prepared, model: torch.nn.Module, store: ImageStore,
@@ -481,8 +507,12 @@ def predict_split(config: Config, progress: ProgressCallback | None = None) -> d
 COMMANDS = {"train": train, "evaluate": evaluate, "predict": predict_split}
 
 
-def run(config: Config, command: str = "train", progress: ProgressCallback | None = None) -> dict:
-    """The one entry point the CLI and the web app's job call."""
+def run(config: Config, command: str = "train", progress: ProgressCallback | None = None,
+        check: Check | None = None) -> dict:  # fmt: skip
+    """The one entry point the CLI and the web app's job call; ``check`` (training only) runs
+    after every batch and raises to stop there."""
     if command not in COMMANDS:
         raise ConfigError(f"command: {command!r} is not one of {tuple(COMMANDS)}")
+    if command == "train":
+        return train(config, progress, check)
     return COMMANDS[command](config, progress)
