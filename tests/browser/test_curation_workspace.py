@@ -202,4 +202,5 @@ def test_screenshot_of_a_selection_and_a_toast(login, live_server, personas, run
     assert page.locator("#toast .toast-undo").is_visible()
     if os.environ.get("CURUI_SHOTS"):
         SHOTS.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(SHOTS / f"workspace-{language}.png"), full_page=True)
+        page.evaluate("window.scrollTo(0, 0)")
+        page.screenshot(path=str(SHOTS / f"workspace-{language}.png"))
