@@ -36,9 +36,12 @@
   function show() {
     const n = selected.size;
     const focused = current();
+    // With nothing selected an action takes the focused cluster; the bar names it only when it
+    // was chosen in this step (otherwise the action asks first, see confirmChosen).
+    const pointed = focused && !list.notChosenThisStep([focused]).length;
     const text = n
       ? count(strings.selected, n)
-      : focused ? fill(strings.focused, { name: focused.dataset.name }) : strings.none;
+      : pointed ? fill(strings.focused, { name: focused.dataset.name }) : strings.none;
     const bar = document.getElementById("selection-bar");
     bar.querySelector(".selection-text").textContent = text;
     bar.classList.toggle("has-selection", n > 0);
