@@ -6,6 +6,7 @@ the user chose, says so in a toast with an Undo link, and clears the selection.
 """
 
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -59,7 +60,9 @@ def toast(page) -> str:
 
 
 def wait_toast(page, text: str) -> None:
-    page.locator("#toast .toast-text", has_text=text).wait_for()
+    """Wait until the toast says exactly ``text`` (it is written once the list is refreshed)."""
+    exactly = re.compile(f"^{re.escape(text)}$")
+    page.locator("#toast .toast-text", has_text=exactly).wait_for()
 
 
 def selection(page) -> str:
@@ -135,7 +138,7 @@ def test_buttons_esc_undo_and_the_confirmation_for_what_was_not_clicked(
     wait_toast(page, "“心影增大” ignored.")
     assert cluster(run, "心影增大").verdict == Verdict.IGNORED
     page.locator("#toast .toast-undo").click()
-    wait_toast(page, "Undone:")
+    wait_toast(page, "Undone: “心影增大” ignored.")
     assert cluster(run, "心影增大").verdict == Verdict.OPEN
     assert page.locator("#toast .toast-undo").is_hidden()
 

@@ -15,6 +15,7 @@
   // what is highlighted is exactly what an action changes. keylist.js defines "this step".
   const list = CurationKeys.list(items, (el) => el.dataset.id, { clickSelects: true, onChange: show });
   const { selected, current } = list;
+  let lastDone = ""; // what the toast said about this page's last action, for its undo
   let busy = false; // one action at a time: a second key press never acts on a half-refreshed list
 
   const fill = (text, values) => text.replace(/%\((\w+)\)s/g, (_, key) => String(values[key] ?? ""));
@@ -76,7 +77,9 @@
     // Said once the list shows the change, so whoever reads the toast sees the new list.
     if (ok) {
       list.clear();
-      toast(describe(data), { undoable });
+      const said = describe(data);
+      lastDone = undoable ? said : "";
+      toast(said, { undoable });
     } else {
       toast(message, { error: true });
     }
@@ -192,7 +195,13 @@
     n: () => decide("no_label", "actions/no-label/"),
     i: () => decide("ignored", "actions/ignore/"),
     o: () => decide("open", "actions/reopen/"),
-    u: () => act("actions/undo/", {}, (data) => fill(strings.undone, { summary: data.undone }), false),
+    // Undo names what it took back: this page's own words when it made that action, otherwise
+    // the audit log's summary.
+    u: () => act("actions/undo/", {}, (data) => {
+      const summary = lastDone || data.undone.replace(/^undo /, "");
+      lastDone = "";
+      return fill(strings.undone, { summary });
+    }, false),
     s: split,
     "?": () => { help.hidden = !help.hidden; },
   };
