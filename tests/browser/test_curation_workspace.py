@@ -207,3 +207,28 @@ def test_screenshot_of_a_selection_and_a_toast(login, live_server, personas, run
         SHOTS.mkdir(parents=True, exist_ok=True)
         page.evaluate("window.scrollTo(0, 0)")
         page.screenshot(path=str(SHOTS / f"workspace-{language}.png"))
+
+
+def test_keys_alone_j_k_x_and_the_focus_left_by_the_page_load(login, live_server, personas, run):
+    page = login(personas.owner)
+    page.goto(f"{live_server.url}/curation/")
+    first, second = (page.locator("#clusters .cluster").nth(i) for i in (0, 1))
+    names = [first.get_attribute("data-name"), second.get_attribute("data-name")]
+    # The page focuses its first card, but nobody chose it: i asks before ignoring it.
+    assert selection(page).startswith("Nothing selected: click")
+    page.keyboard.press("i")
+    page.locator("#confirm-dialog li", has_text=names[0]).wait_for()
+    page.keyboard.press("Escape")  # closes the dialog: Cancel
+    page.locator("#workspace:not(.busy)").wait_for()
+    # j moves onto the second card (chosen), k back onto the first, x selects both.
+    page.keyboard.press("j")
+    page.keyboard.press("x")
+    page.keyboard.press("k")
+    page.keyboard.press("x")
+    assert selection(page) == "2 clusters selected · Esc clears"
+    page.keyboard.press("n")
+    wait_toast(page, "2 clusters marked as carrying no label.")
+    assert page.locator("#confirm-dialog").is_hidden()
+    verdict = {c.name: c.verdict for c in ProposedCluster.objects.filter(run=run, merged_into=None)}
+    assert [verdict[name] for name in names] == [Verdict.NO_LABEL, Verdict.NO_LABEL]
+    assert sum(v == Verdict.NO_LABEL for v in verdict.values()) == 2
