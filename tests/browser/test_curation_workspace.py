@@ -205,7 +205,7 @@ def test_screenshot_of_a_selection_and_a_toast(login, live_server, personas, run
     assert page.locator("#toast .toast-undo").is_visible()
     if os.environ.get("CURUI_SHOTS"):
         SHOTS.mkdir(parents=True, exist_ok=True)
-        page.evaluate("window.scrollTo(0, 0)")
+        card(page, NORMAL[4]).evaluate("el => el.scrollIntoView({block: 'center'})")
         page.screenshot(path=str(SHOTS / f"workspace-{language}.png"))
 
 
