@@ -35,6 +35,37 @@ UNMAPPED_PER_PAGE = 50
 PARTIALS = {"clusters": "curation/_clusters.html", "stats": "curation/_stats.html"}
 
 
+def _both(singular: str, plural: str) -> list[str]:
+    """The one and the many form of a message whose count only the browser knows."""
+    return [ngettext(singular, plural, 1), ngettext(singular, plural, 2)]
+
+
+def _workspace_strings() -> dict:
+    """What workspace.js says, in the user's language; %(n)s, %(name)s, … filled in there."""
+    return {
+        "selected": _both("%(n)s cluster selected · Esc clears", "%(n)s clusters selected · Esc clears"),
+        "focused": _("Nothing selected: actions apply to the focused cluster “%(name)s”."),
+        "none": _("Nothing selected: click a cluster, Shift+click to add more."),
+        "label": _both("“%(name)s” mapped to %(label)s.", "%(n)s clusters mapped to %(label)s."),
+        "no_label": _both("“%(name)s” marked as carrying no label.",
+                          "%(n)s clusters marked as carrying no label."),
+        "ignored": _both("“%(name)s” ignored.", "%(n)s clusters ignored."),
+        "open": _both("“%(name)s” reopened.", "%(n)s clusters reopened."),
+        "merge": _both("%(n)s cluster merged into “%(name)s”.",
+                       "%(n)s clusters merged into “%(name)s”."),
+        "rename": _("“%(old)s” renamed to “%(name)s”."),
+        "split": _both("%(n)s clause moved to “%(name)s”.", "%(n)s clauses moved to “%(name)s”."),
+        "undone": _("Undone: %(summary)s"),
+        "undo": _("Undo"),
+        "confirm_title": _both("Change a cluster you did not click?",
+                               "Change clusters you did not click?"),
+        "confirm_text": _both(
+            "This action would change a cluster you did not click since your last action:",
+            "This action would change clusters you did not click since your last action:",
+        ),
+    }  # fmt: skip
+
+
 def _can_curate(request: HttpRequest) -> bool:
     return request.team is not None and role_in(request.user, request.team) in CAN_CURATE
 
@@ -68,6 +99,7 @@ def workspace(request: HttpRequest) -> HttpResponse:
             labels=services.vocabulary(team),
             stats=services.live_statistics(team),
             unmapped=len(services.unmapped_texts(team)),
+            strings=_workspace_strings(),
         )
     partial = PARTIALS.get(request.GET.get("partial", ""))
     return render(request, partial or "curation/workspace.html", context)

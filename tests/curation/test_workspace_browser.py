@@ -54,19 +54,20 @@ def test_curator_merges_renames_maps_freezes_and_sees_table_one_change(
     first = clusters.filter(has_text="双肺纹理增多").first
     second = clusters.filter(has_text="两肺纹理增多、紊乱").first
 
-    first.click()
-    page.keyboard.press("x")
-    second.click()
+    first.click()  # a plain click chooses one cluster, Shift+click adds one
+    second.click(modifiers=["Shift"])
     page.keyboard.press("m")
     merged = clusters.filter(has_text="两肺纹理增多、紊乱").first
     merged.filter(has_text="双肺纹理增粗").wait_for()  # the members moved in
     assert clusters.filter(has_text="双肺纹理增多").count() == 1
 
+    merged.click()  # each action starts a new step: choose the cluster to act on again
     page.keyboard.press("r")
     page.locator("#rename-dialog input[name=name]").fill("lung markings")
     page.keyboard.press("Enter")
     page.locator(".cluster-name", has_text="lung markings").wait_for()
 
+    page.locator(".cluster", has_text="lung markings").click()
     page.keyboard.press("l")
     page.locator("#label-dialog select").select_option(
         label="2. increased lung marking · 肺纹理增多"

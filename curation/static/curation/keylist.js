@@ -6,11 +6,20 @@ window.CurationKeys = (() => {
   const csrf = () => document.querySelector("[name=csrfmiddlewaretoken]")?.value || "";
 
   // items(): the list's elements now (partials are swapped in); keyOf(el): a stable key.
-  function list(items, keyOf) {
+  // options.clickSelects: a plain click makes the clicked item the whole selection (as in a
+  // file manager) instead of only moving the cursor; options.onChange: called after each paint.
+  //
+  // "This step" (see chosenThisStep): the user's pointing since the last action that changed
+  // something, or since Esc or the page load. An item counts as chosen in this step when the
+  // user clicked it, toggled it with x, or moved the cursor onto it with j/k during the step.
+  // Items merely left under the cursor or in the selection by an earlier step do not count.
+  function list(items, keyOf, options = {}) {
     const selected = new Set();
+    const touched = new Set(); // keys chosen in this step
     const state = {
       cursor: 0,
       selected,
+      touched,
       current: () => items()[state.cursor],
       paint() {
         const all = items();
@@ -22,18 +31,30 @@ window.CurationKeys = (() => {
           el.setAttribute("aria-selected", chosen ? "true" : "false");
         });
         all[state.cursor]?.scrollIntoView({ block: "nearest" });
+        options.onChange?.(state);
       },
       move(step) {
-        state.cursor += step;
+        state.cursor = Math.max(0, Math.min(state.cursor + step, items().length - 1));
+        const el = state.current();
+        if (el) touched.add(keyOf(el));
         state.paint();
       },
       toggle() {
         const el = state.current();
         if (!el) return;
         const key = keyOf(el);
+        touched.add(key);
         selected.has(key) ? selected.delete(key) : selected.add(key);
         state.paint();
       },
+      // Esc, and every action that changed something: nothing selected, a new step begins.
+      clear() {
+        selected.clear();
+        touched.clear();
+        state.paint();
+      },
+      // Of these items, the ones the user did not choose in this step.
+      notChosenThisStep: (els) => els.filter((el) => !touched.has(keyOf(el))),
       // After a refresh: forget selected keys that are gone, keep the cursor on `keep`.
       settle(keep) {
         const keys = new Set(items().map(keyOf));
@@ -50,7 +71,12 @@ window.CurationKeys = (() => {
       // A click points the cursor at an item; with a modifier key it also toggles it.
       click(el, event) {
         state.cursor = items().indexOf(el);
+        touched.add(keyOf(el));
         if (event.shiftKey || event.metaKey || event.ctrlKey) state.toggle();
+        else if (options.clickSelects) {
+          selected.clear();
+          selected.add(keyOf(el));
+        }
         state.paint();
       },
     };

@@ -7,11 +7,56 @@
   const api = root.dataset.api;
   const partials = root.dataset.partials;
   const detailBase = root.dataset.detail;
+  const canCurate = root.dataset.canCurate === "1";
   const help = document.getElementById("curation-help");
+  const strings = JSON.parse(document.getElementById("workspace-strings").textContent);
   const items = () => [...root.querySelectorAll("#clusters .cluster")];
-  const list = CurationKeys.list(items, (el) => el.dataset.id);
+  // A plain click chooses that one cluster, Shift (or Ctrl/Cmd) + click adds or removes one:
+  // what is highlighted is exactly what an action changes. keylist.js defines "this step".
+  const list = CurationKeys.list(items, (el) => el.dataset.id, { clickSelects: true, onChange: show });
   const { selected, current } = list;
-  const say = CurationKeys.flash(document.getElementById("flash"));
+  let lastDone = ""; // what the toast said about this page's last action, for its undo
+  let busy = false; // one action at a time: a second key press never acts on a half-refreshed list
+
+  const fill = (text, values) => text.replace(/%\((\w+)\)s/g, (_, key) => String(values[key] ?? ""));
+  const count = (pair, n, values = {}) => fill(Array.isArray(pair) ? pair[n === 1 ? 0 : 1] : pair, { n, ...values });
+
+  // The toast: what the last action changed, with an Undo link; or why it was refused.
+  const toastEl = document.getElementById("toast");
+  const undoLink = toastEl.querySelector(".toast-undo");
+  undoLink.textContent = strings.undo;
+  function toast(text, { error = false, undoable = false } = {}) {
+    toastEl.querySelector(".toast-text").textContent = text;
+    toastEl.classList.toggle("error", error);
+    undoLink.hidden = !undoable;
+    toastEl.hidden = !text;
+  }
+  toastEl.querySelector(".toast-close").addEventListener("click", () => toast(""));
+  undoLink.addEventListener("click", () => run("u"));
+
+  function show() {
+    const n = selected.size;
+    const focused = current();
+    // With nothing selected an action takes the focused cluster; the bar names it only when it
+    // was chosen in this step (otherwise the action asks first, see confirmChosen).
+    const pointed = focused && !list.notChosenThisStep([focused]).length;
+    const text = n
+      ? count(strings.selected, n)
+      : pointed ? fill(strings.focused, { name: focused.dataset.name }) : strings.none;
+    const bar = document.getElementById("selection-bar");
+    bar.querySelector(".selection-text").textContent = text;
+    bar.classList.toggle("has-selection", n > 0);
+    bar.querySelector("button").disabled = n === 0 || busy;
+    const ticked = document.querySelectorAll("#detail form.members input:checked").length;
+    const enabled = {
+      l: list.targets().length, n: list.targets().length, i: list.targets().length,
+      o: list.targets().length, m: selected.size >= 2, r: focused, s: ticked, u: true, "?": true,
+    };
+    root.querySelectorAll("#toolbar button[data-key]").forEach((button) => {
+      button.disabled = busy || !enabled[button.dataset.key];
+    });
+    root.classList.toggle("busy", busy);
+  }
 
   async function swap(id, partial) {
     const response = await fetch(`${partials}partial=${partial}`, { credentials: "same-origin" });
@@ -24,15 +69,24 @@
     list.settle(keep);
   }
 
-  async function post(path, body) {
+  // Send one action. Success ends the step: the selection clears and the toast says what
+  // changed, with Undo. A refusal keeps the selection (nothing changed) and says why.
+  async function act(path, body, describe, undoable = true) {
     const { ok, data, message } = await CurationKeys.post(api + path, body);
-    say(message, !ok);
     await refresh(); // after a conflict our versions are stale: show what is there now
+    // Said once the list shows the change, so whoever reads the toast sees the new list.
+    if (ok) {
+      list.clear();
+      const said = describe(data);
+      lastDone = undoable ? said : "";
+      toast(said, { undoable });
+    } else {
+      toast(message, { error: true });
+    }
     return ok ? data : null;
   }
 
   const ref = (el) => ({ cluster: Number(el.dataset.id), version: Number(el.dataset.version) });
-  const targets = () => list.targets();
 
   function ask(dialogId, prefill) {
     const dialog = document.getElementById(dialogId);
@@ -41,13 +95,35 @@
     return new Promise((resolve) => {
       dialog.addEventListener(
         "close",
-        () => resolve(dialog.returnValue === "ok" ? field.value : null),
+        () => resolve(dialog.returnValue === "ok" ? field : null),
         { once: true },
       );
       dialog.returnValue = "";
       dialog.showModal();
       field.focus();
       if (field.select) field.select();
+    });
+  }
+
+  // Before an action changes clusters the user did not choose in this step (left under the
+  // cursor or selected before the last action), name them and ask; Cancel is the default.
+  function confirmChosen(els) {
+    const stale = list.notChosenThisStep(els);
+    if (!stale.length) return Promise.resolve(true);
+    const dialog = document.getElementById("confirm-dialog");
+    dialog.querySelector(".confirm-title").textContent = count(strings.confirm_title, stale.length);
+    dialog.querySelector(".confirm-text").textContent = count(strings.confirm_text, stale.length);
+    const names = dialog.querySelector(".confirm-list");
+    names.replaceChildren(...stale.map((el) => {
+      const item = document.createElement("li");
+      item.textContent = el.dataset.name;
+      return item;
+    }));
+    return new Promise((resolve) => {
+      dialog.addEventListener("close", () => resolve(dialog.returnValue === "ok"), { once: true });
+      dialog.returnValue = "";
+      dialog.showModal();
+      dialog.querySelector("button[value=cancel]").focus();
     });
   }
 
@@ -58,6 +134,53 @@
       credentials: "same-origin",
     });
     if (response.ok) document.getElementById("detail").innerHTML = await response.text();
+    show();
+  }
+
+  // Map, no label, ignore, reopen: the selection, or the focused cluster when none.
+  async function decide(verdict, path) {
+    const els = list.targets();
+    if (!els.length) return toast(strings.none, { error: true });
+    if (!(await confirmChosen(els))) return;
+    let label = null;
+    if (verdict === "label") {
+      const field = await ask("label-dialog");
+      if (!field) return;
+      label = field.selectedOptions[0];
+    }
+    const body = { clusters: els.map(ref), ...(label ? { label: Number(label.value) } : {}) };
+    await act(path, body, (data) =>
+      count(strings[verdict], data.length, { name: data[0]?.name, label: label?.dataset.name }));
+  }
+
+  async function merge() {
+    const els = items().filter((el) => selected.has(el.dataset.id));
+    if (els.length < 2) return toast(root.dataset.mergeHint, { error: true });
+    if (!(await confirmChosen(els))) return;
+    // Into the focused cluster when it is one of them; otherwise the server takes the largest.
+    const into = selected.has(current()?.dataset.id) ? Number(current().dataset.id) : null;
+    await act("actions/merge/", { clusters: els.map(ref), into }, (data) =>
+      count(strings.merge, els.length, { name: data.name }));
+  }
+
+  async function rename() {
+    const el = current();
+    if (!el || !(await confirmChosen([el]))) return;
+    const field = await ask("rename-dialog", el.dataset.name);
+    if (!field || !field.value) return;
+    const old = el.dataset.name;
+    await act("actions/rename/", { ...ref(el), name: field.value }, (data) =>
+      fill(strings.rename, { old, name: data.name }));
+  }
+
+  async function split() {
+    const form = document.querySelector("#detail form.members");
+    const members = form ? [...form.querySelectorAll("input:checked")].map((c) => Number(c.value)) : [];
+    if (!members.length) return toast(root.dataset.splitHint, { error: true });
+    const field = await ask("split-dialog", "");
+    if (!field) return;
+    const body = { cluster: Number(form.dataset.cluster), version: Number(form.dataset.version), members, name: field.value };
+    if (await act("actions/split/", body, (data) => count(strings.split, members.length, { name: data.name }))) openDetail();
   }
 
   const actions = {
@@ -65,55 +188,56 @@
     k: () => list.move(-1),
     Enter: openDetail,
     x: () => list.toggle(),
-    m: async () => {
-      const into = current();
-      const chosen = new Set([...selected, into?.dataset.id]);
-      if (!into || chosen.size < 2) return say(root.dataset.mergeHint, true);
-      const clusters = items().filter((el) => chosen.has(el.dataset.id)).map(ref);
-      if (await post("actions/merge/", { clusters, into: Number(into.dataset.id) })) selected.clear();
-      list.paint();
-    },
-    r: async () => {
-      const el = current();
-      if (!el) return;
-      const name = await ask("rename-dialog", el.dataset.name);
-      if (name) await post("actions/rename/", { ...ref(el), name });
-    },
-    l: async () => {
-      const label = await ask("label-dialog");
-      if (label) await post("actions/map/", { clusters: targets().map(ref), label: Number(label) });
-    },
-    n: () => post("actions/no-label/", { clusters: targets().map(ref) }),
-    i: () => post("actions/ignore/", { clusters: targets().map(ref) }),
-    u: () => post("actions/undo/"),
-    s: async () => {
-      const form = document.querySelector("#detail form.members");
-      const members = form ? [...form.querySelectorAll("input:checked")].map((c) => Number(c.value)) : [];
-      if (!members.length) return say(root.dataset.splitHint, true);
-      const name = await ask("split-dialog", "");
-      if (name === null) return;
-      const body = { cluster: Number(form.dataset.cluster), version: Number(form.dataset.version), members, name };
-      if (await post("actions/split/", body)) openDetail();
-    },
+    Escape: () => { list.clear(); help.hidden = true; },
+    m: merge,
+    r: rename,
+    l: () => decide("label", "actions/map/"),
+    n: () => decide("no_label", "actions/no-label/"),
+    i: () => decide("ignored", "actions/ignore/"),
+    o: () => decide("open", "actions/reopen/"),
+    // Undo names what it took back: this page's own words when it made that action, otherwise
+    // the audit log's summary.
+    u: () => act("actions/undo/", {}, (data) => {
+      const summary = lastDone || data.undone.replace(/^undo /, "");
+      lastDone = "";
+      return fill(strings.undone, { summary });
+    }, false),
+    s: split,
     "?": () => { help.hidden = !help.hidden; },
   };
+  const CURATING = new Set(["m", "r", "l", "n", "i", "o", "u", "s"]);
+
+  async function run(key) {
+    if (busy || !actions[key] || (CURATING.has(key) && !canCurate)) return;
+    busy = true;
+    show();
+    try {
+      await actions[key]();
+    } finally {
+      busy = false;
+      show();
+    }
+  }
 
   document.addEventListener("keydown", (event) => {
-    if (event.target.closest("input:not([type=checkbox]), select, textarea, dialog") || event.ctrlKey || event.metaKey || event.altKey) return;
-    const action = actions[event.key];
-    if (!action) return;
-    if (root.dataset.canCurate !== "1" && "mrlniu s".includes(event.key)) return;
+    const target = event.target;
+    if (target.closest("input:not([type=checkbox]), select, textarea, dialog") || event.ctrlKey || event.metaKey || event.altKey) return;
+    if (event.key === "Enter" && target.closest("button, a")) return; // a focused button's own Enter
+    if (!actions[event.key]) return;
     event.preventDefault();
     event.stopPropagation();
-    action();
+    run(event.key);
   }, true);
 
   root.addEventListener("click", (event) => {
+    const button = event.target.closest("button[data-key]");
+    if (button) return run(button.dataset.key);
     const el = event.target.closest(".cluster");
-    if (!el) return;
+    if (!el || busy) return;
     list.click(el, event);
     openDetail();
   });
+  document.getElementById("detail").addEventListener("change", show);
 
   document.getElementById("run-select")?.addEventListener("change", (event) => {
     window.location.search = `?run=${event.target.value}`;
@@ -132,7 +256,7 @@
       jobLink.hidden = false;
     }
     if (run.status === "succeeded") window.location.search = `?run=${run.id}`;
-    else if (run.status === "failed") say(run.error, true);
+    else if (run.status === "failed") toast(run.error, { error: true });
     else setTimeout(() => poll(runId), 1000);
   }
   if (progress?.dataset.run) poll(progress.dataset.run);
@@ -142,7 +266,7 @@
     const form = new FormData(event.target);
     const body = { k: Number(form.get("k")), seed: Number(form.get("seed") || 0) };
     const { ok, data, message } = await CurationKeys.post(`${api}runs/`, body);
-    if (!ok) return say(message, true);
+    if (!ok) return toast(message, { error: true });
     poll(data.id);
   });
 
