@@ -78,10 +78,22 @@ def _explained(w) -> Job:
     return job
 
 
+def _pacs(w):
+    """A PACS connection of the world's team; its name, not a real host, which no test reaches
+    (``.invalid`` never resolves, so a member's test of it fails at once and says so)."""
+    from labeling.models import PacsConnection
+
+    connection, _ = PacsConnection.objects.get_or_create(
+        team=w.team, defaults={"name": "PACS", "url": "https://pacs.invalid/dicom-web"}
+    )
+    return connection
+
+
 # Every named route that takes an object key, with how to fill it from the world.
 OBJECT_ROUTES = {
     "labeling:study-detail": lambda w: {"pk": w.study.pk},
     "labeling:instance-thumbnail": lambda w: {"pk": w.instance.pk},
+    "labeling:pacs-test": lambda w: {"pk": _pacs(w).pk},
     "study-detail": lambda w: {"pk": w.study.pk},
     "instance-detail": lambda w: {"pk": w.instance.pk},
     "team-detail": lambda w: {"pk": w.team.pk},
@@ -140,7 +152,7 @@ POST_ROUTES = {
     "curation:label-rename", "curation:label-move", "curation:label-delete",
     "job-mark-current", "training:model-edit", "training:model-current",
     "training:model-evaluate", "training:model-predict",
-    "results:disagreements-review",
+    "results:disagreements-review", "labeling:pacs-test",
 }  # fmt: skip
 
 
