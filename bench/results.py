@@ -13,6 +13,7 @@ parsed again) and warm (parsed once per file version). Goal (issue 7): ≤ 300 m
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import statistics
@@ -32,7 +33,13 @@ def main() -> None:
     parser.add_argument("--images", type=int, default=2000)
     parser.add_argument("--repeat", type=int, default=7)
     args = parser.parse_args()
+    with test_database():
+        run_bench(args)
 
+
+@contextlib.contextmanager
+def test_database():
+    """Django set up on a throwaway test database (bench/results_api.py uses it too)."""
     import django
 
     django.setup()
@@ -45,7 +52,7 @@ def main() -> None:
     old_name = connection.settings_dict["NAME"]
     connection.creation.create_test_db(verbosity=0)
     try:
-        run_bench(args)
+        yield
     finally:
         connection.creation.destroy_test_db(old_name, verbosity=0)
 

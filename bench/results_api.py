@@ -41,30 +41,18 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=50)
     parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args()
+    bench = _results_bench()
+    with bench.test_database(), tempfile.TemporaryDirectory() as tmp:
+        from django.conf import settings
 
-    import django
-
-    django.setup()
-    from django.conf import settings
-    from django.db import connection
-    from django.test.utils import setup_test_environment
-
-    setup_test_environment()
-    settings.ALLOWED_HOSTS = ["testserver"]
-    old_name = connection.settings_dict["NAME"]
-    connection.creation.create_test_db(verbosity=0)
-    try:
-        with tempfile.TemporaryDirectory() as tmp:
-            settings.RUNS_DIR = Path(tmp) / "runs"
-            run_bench(args)
-    finally:
-        connection.creation.destroy_test_db(old_name, verbosity=0)
+        settings.RUNS_DIR = Path(tmp) / "runs"
+        run_bench(args, bench)
 
 
-def run_bench(args) -> None:
+def run_bench(args, bench) -> None:
     from jobs.models import Job
 
-    client, job, _key = _results_bench().build(args.labels, args.images)
+    client, job, _key = bench.build(args.labels, args.images)
     Job.objects.bulk_create(
         Job(team=job.team, owner=job.owner, kind="train", status="succeeded", name=f"copy {i}",
             config=job.config, metrics=job.metrics)
