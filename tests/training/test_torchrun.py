@@ -66,10 +66,10 @@ def test_a_two_process_job_trains_under_torchrun_with_progress_on_the_row(person
 class CancelAfterFirstEpoch(JobContext):
     """A user presses Cancel once the first checkpoint exists."""
 
-    def report(self, progress: dict, *, keep: bool = True) -> None:
+    def report(self, progress: dict, **options) -> None:
         if progress["phase"] == "validate":
             Job.objects.filter(pk=self.job.pk).update(cancel_requested=True)
-        super().report(progress, keep=keep)
+        super().report(progress, **options)
 
 
 def processes_naming(text: str) -> list[int]:
