@@ -50,7 +50,7 @@ def test_a_disabled_button_looks_disabled(login, live_server, personas):
     assert style["disabled"]["cursor"] == "not-allowed"
 
 
-@pytest.mark.parametrize("width", [1100, 760])
+@pytest.mark.parametrize("width", [1100, 760, 480])
 def test_the_launch_form_fields_never_overlap(login, live_server, personas, label_set, width):  # noqa: F811
     page = login(personas.owner)
     page.set_viewport_size({"width": width, "height": 900})
