@@ -125,3 +125,16 @@ def test_the_gradcam_button_says_hide_overlay_while_the_overlay_is_on(
     assert page.inner_text(button).strip() == "Hide overlay"
     page.click(button)
     assert page.inner_text(button).strip() == "Show overlay"
+
+
+def test_case_cards_hold_their_label_names(login, live_server, personas, single_run):  # noqa: F811
+    page = login(personas.owner)
+    page.set_viewport_size({"width": 820, "height": 900})
+    url = reverse("results:cases", args=[single_run.pk])
+    page.goto(f"{live_server.url}{url}?label=increased_lung_marking&outcome=tn")
+    cards = page.evaluate("""() => [...document.querySelectorAll('article.case')].map((card) =>
+      ({ text: card.innerText, spill: card.scrollWidth - card.clientWidth }))""")
+    assert cards
+    for card in cards:
+        assert "increased_lung_marking" not in card["text"], card
+        assert card["spill"] <= 0, card
