@@ -77,7 +77,11 @@ class HeatmapOverlay {
 
   toggle() {
     this.on = !this.on;
-    this.part("heatmap-toggle").setAttribute("aria-pressed", String(this.on));
+    const button = this.part("heatmap-toggle");
+    button.setAttribute("aria-pressed", String(this.on));
+    // The button names what a click does next: "Hide overlay" while the map is on.
+    const label = this.on ? button.dataset.labelOn : button.dataset.labelOff;
+    if (label) button.textContent = label;
     this.refresh();
   }
 
