@@ -37,6 +37,8 @@ CANNOT_UNDERSTAND = 0xC000
 # Seconds: an association that says nothing for this long is aborted; a peer that never
 # finishes its A-ASSOCIATE-RQ or a DIMSE message likewise.
 NETWORK_TIMEOUT = 60
+# How long a closed connection waits for its association thread to report a release.
+CLOSE_SETTLE_SECONDS = 10
 MAX_ASSOCIATIONS = 16
 
 
@@ -94,7 +96,7 @@ class TeamServer:
             (evt.EVT_C_STORE, self._on_store),
             (evt.EVT_RELEASED, self._on_end, ["released"]),
             (evt.EVT_ABORTED, self._on_end, ["aborted"]),
-            (evt.EVT_CONN_CLOSE, self._on_end, ["aborted"]),
+            (evt.EVT_CONN_CLOSE, self._on_close),
         ]
         self.server: ThreadedAssociationServer = self.ae.start_server(
             (host, spec.port), block=False, ae_title=spec.ae_title, evt_handlers=events
@@ -159,6 +161,22 @@ class TeamServer:
         if answer.comment:
             status.ErrorComment = answer.comment[:64]  # LO
         return status
+
+    def _on_close(self, event: evt.Event) -> None:
+        """The connection closed: an abort, unless the association thread still reports its
+        release. The peer closes as soon as it reads our A-RELEASE-RP, which pynetdicom sends
+        before it triggers EVT_RELEASED, so this event can come first (seen under load: two of
+        four released associations logged as aborted). Decide once that thread has ended, on a
+        thread of its own: this handler runs on the transport's thread, which the association
+        thread waits for while it ends."""
+        assoc = event.assoc
+
+        def settle() -> None:
+            if assoc is not threading.current_thread() and assoc.is_alive():
+                assoc.join(timeout=CLOSE_SETTLE_SECONDS)
+            self._on_end(event, "aborted")  # a no-op when EVT_RELEASED / EVT_ABORTED came
+
+        threading.Thread(target=settle, name="dimse-close", daemon=True).start()
 
     def _on_end(self, event: evt.Event, outcome: str) -> None:
         with self._lock:
