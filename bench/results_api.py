@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import os
-import statistics
 import sys
 import tempfile
 import time
@@ -66,34 +65,15 @@ def run_bench(args, bench) -> None:
         "predictions, one page of 1000": f"/api/runs/{job.pk}/predictions/?page_size=1000",
     }
     for url in urls.values():
-        timed(client, url)  # first request: imports (not measured)
+        bench.timed(client, url)  # first request: imports (not measured)
     for name, url in urls.items():
-        cold, warm = measure(client, url, args.repeat)
+        cold, warm = bench.measure(client, url, args.repeat)
         print(f"{name:38s} cold median {cold[0]:6.0f} ms worst {cold[1]:6.0f} ms | "
               f"warm median {warm[0]:6.0f} ms worst {warm[1]:6.0f} ms")  # fmt: skip
     start, url, pages = time.perf_counter(), f"/api/runs/{job.pk}/predictions/?page_size=1000", 0
     while url:
         url, pages = client.get(url).json()["next"], pages + 1
     print(f"every prediction, {pages} pages of 1000: {(time.perf_counter() - start):.1f} s")
-
-
-def measure(client, url: str, repeat: int) -> tuple[tuple[float, float], tuple[float, float]]:
-    from results.artifacts import _read_predictions
-
-    cold, warm = [], []
-    for _ in range(repeat):
-        _read_predictions.cache_clear()
-        cold.append(timed(client, url))
-        warm.append(timed(client, url))
-    return (statistics.median(cold), max(cold)), (statistics.median(warm), max(warm))
-
-
-def timed(client, url: str) -> float:
-    start = time.perf_counter()
-    response = client.get(url)
-    elapsed = (time.perf_counter() - start) * 1000
-    assert response.status_code == 200, (url, response.status_code)
-    return elapsed
 
 
 if __name__ == "__main__":
