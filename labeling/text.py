@@ -120,12 +120,17 @@ class CueLists:
             for i, cue in enumerate(getattr(self, field)):
                 if not isinstance(cue, str) or not _cue_view(cue):
                     raise ValueError(f"cue lists: {field}[{i}] is empty or not text: {cue!r}")
+        # Every cached reading keys on the cue lists: hash their long tuples once.
+        object.__setattr__(self, "_hash", hash(tuple(getattr(self, f) for f in fields)))
         for one, other in itertools.combinations(fields, 2):
             both = {_cue_view(c) for c in getattr(self, one)} & {
                 _cue_view(c) for c in getattr(self, other)
             }
             if both:
                 raise ValueError(f"cue lists: {sorted(both)!r} appear in both {one} and {other}")
+
+    def __hash__(self) -> int:  # equality stays the dataclass's, over the four lists
+        return self._hash
 
 
 DEFAULT_CUES = CueLists(
@@ -189,6 +194,10 @@ _NOT_TERMINATORS: tuple[str, ...] = (
 # Terminators that join a list: under a negation or hedge they keep its scope (未见胸腔积液及
 # 气胸 denies both), elsewhere they separate two findings (心影增大及胸腔积液).
 _LIST_JOINERS = frozenset({"及", "以及"})
+# A clause this short that holds nothing but hedges joins the clause before it.
+_LONGEST_HEDGE = 24
+# 、 after an attribute lists attributes, not findings: 心影大小、形态未见异常.
+_ZH_ATTRIBUTES = ("大小", "形态", "位置", "轮廓", "密度", "分布", "走行", "结构")
 
 # Cues that open a new scope in the middle of a sentence: they stand before what they negate or
 # hedge ("Cardiomegaly without pulmonary edema", 心影增大未见胸腔积液). Cues that follow their
@@ -231,7 +240,8 @@ def _cut_pattern(terminators: tuple[str, ...]) -> re.Pattern[str]:
     alternatives = _as_written({_cue_view(t) for t in terminators})
     parts = list(_PUNCTUATION_CUTS)
     if alternatives:
-        parts.append(rf"\s*,?\s*(?P<t>{alternatives})\s*")
+        first = re.escape("".join(sorted({_cue_view(t)[0] for t in terminators})))
+        parts.append(rf"(?=[\s,{first}])\s*,?\s*(?P<t>{alternatives})\s*")
     return re.compile("|".join(parts), re.IGNORECASE)
 
 
@@ -255,16 +265,36 @@ def split_clauses(diagnosis: str, cues: CueLists | None = None) -> list[str]:
     cuts = _keep_cuts(diagnosis, start, matches, cues)
     pieces, position = [], start
     for cut_start, cut_end in cuts:
-        pieces.append(diagnosis[position:cut_start])
+        pieces.append((position, cut_start))
         position = cut_end
-    pieces.append(diagnosis[position:])
-    clauses = []
-    for piece in pieces:
-        for clause in _split_scopes(piece, cues):
-            clause = clause.strip(_STRIP)
-            if _MEANINGFUL.search(clause):
-                clauses.append(clause)
-    return clauses
+    pieces.append((position, len(diagnosis)))
+    spans: list[tuple[int, int]] = []
+    for piece_start, piece_end in pieces:
+        bounds = _split_scopes(diagnosis[piece_start:piece_end], cues)
+        for a, b in itertools.pairwise(bounds):
+            clause = diagnosis[piece_start + a : piece_start + b]
+            stripped = clause.strip(_STRIP)
+            if not _MEANINGFUL.search(stripped):
+                continue
+            a += piece_start + len(clause) - len(clause.lstrip(_STRIP))
+            b = a + len(stripped)
+            if spans and _only_a_hedge(stripped, cues):
+                # "右肺结节，待排", "Right lower lobe opacity, likely": the hedge is about the
+                # finding before it.
+                spans[-1] = (spans[-1][0], b)
+            else:
+                spans.append((a, b))
+    return [diagnosis[a:b] for a, b in spans]
+
+
+def _only_a_hedge(clause: str, cues: CueLists) -> bool:
+    """Whether a clause is one hedge and nothing else (punctuation aside)."""
+    return len(clause) <= _LONGEST_HEDGE and _cue_view(clause).strip(_STRIP) in _hedges(cues)
+
+
+@lru_cache(maxsize=64)
+def _hedges(cues: CueLists) -> frozenset[str]:
+    return frozenset(_cue_view(cue).strip(_STRIP) for cue in cues.uncertainty)
 
 
 def _keep_cuts(
@@ -283,6 +313,8 @@ def _keep_cuts(
                 continue
         elif text[cut_start:cut_end] == "、":
             if min(_meaningful_length(left), _meaningful_length(right)) < _ENUMERATION_MIN_CHARS:
+                continue
+            if left.rstrip().endswith(_ZH_ATTRIBUTES):
                 continue
         kept.append((cut_start, cut_end))
     return kept
@@ -305,20 +337,20 @@ def _terminates(text: str, match: re.Match[str], left: str, right: str, cues: Cu
     return True
 
 
-def _split_scopes(piece: str, cues: CueLists) -> list[str]:
-    """Cut a piece before each negation or hedge that opens a new scope mid-sentence."""
+def _split_scopes(piece: str, cues: CueLists) -> list[int]:
+    """Where a piece is cut (its bounds included): before each negation or hedge that opens a
+    new scope mid-sentence."""
     pattern, kinds, openers = _compile_scope(cues)
     found = [m for m in pattern.finditer(piece) if kinds[_cue_view(m.group(0))] != _PSEUDO]
-    if not found:
-        return [piece]
+    if not found or not openers:
+        return [0, len(piece)]
     cuts: list[int] = []
     for match in found:
         left = piece[cuts[-1] if cuts else 0 : match.start()]
         if _cue_view(match.group(0)) in openers and _opens_scope(left, piece[match.end() :]):
             cuts.append(match.start())
     cuts = _affirming_commas(piece, cuts, found)
-    bounds = [0, *cuts, len(piece)]
-    return [piece[a:b] for a, b in itertools.pairwise(bounds)]
+    return [0, *cuts, len(piece)]
 
 
 def _opens_scope(left: str, right: str) -> bool:
@@ -360,9 +392,12 @@ def _compile_scope(
     openers = frozenset(
         cue for cue, kind in kinds.items() if kind != _PSEUDO and cue in _SCOPE_OPENERS
     )
-    if not openers:
+    kinds.pop("", None)
+    if not kinds:
         return re.compile("(?!)"), kinds, openers
-    return re.compile(_as_written(kinds), re.IGNORECASE), kinds, openers
+    # As in _compile_cues: a look-ahead on the possible first characters skips most positions.
+    first = re.escape("".join(sorted({cue[0] for cue in kinds})))
+    return re.compile(f"(?=[{first}])(?:{_as_written(kinds)})", re.IGNORECASE), kinds, openers
 
 
 def _as_written(words: Iterable[str]) -> str:
@@ -477,7 +512,7 @@ def _cut_cues(normalized: str, cues: CueLists, keep_whole: bool = True) -> str:
 _ZH_NORMAL_WORDS: tuple[str, ...] = (
     "心肺膈", "心肺", "心脏", "心影", "双肺", "两肺", "肺野", "肺纹理", "纹理", "肺门", "肺",
     "心", "膈面", "膈肌", "膈", "纵隔", "气管", "肋膈角", "胸廓", "胸部", "胸片", "正位片",
-    "正侧位", "x线", "平片", "骨质", "所见", "大小", "形态", "走行", "分布", "结构", "明显",
+    "正侧位", "x线", "平片", "隔", "骨质", "所见", "大小", "形态", "走行", "分布", "结构", "明显",
     "实质性", "异常", "病变", "征象", "改变", "双侧", "两侧", "双", "两", "各", "均", "余",
     "其余", "及", "和", "居中",
 )  # fmt: skip
@@ -498,8 +533,12 @@ _NORMAL_MARKERS: frozenset[str] = frozenset(
         "abnormality", "abnormalities", "disease", "process", "findings",
     )
 )  # fmt: skip
-_ZH_NORMAL_ONLY = re.compile(
-    "(?:" + "|".join(sorted(map(re.escape, _ZH_NORMAL_WORDS), key=len, reverse=True)) + ")+"
+_NORMAL_ONLY = re.compile(
+    r"(?:\s|"
+    + "|".join(sorted(map(re.escape, _ZH_NORMAL_WORDS), key=len, reverse=True))
+    + r"|(?<![a-z])(?:"
+    + "|".join(sorted(_EN_NORMAL_WORDS, key=len, reverse=True))
+    + r")(?![a-z]))*"
 )
 _MARKER_SEARCH = re.compile(
     "|".join(
@@ -523,12 +562,11 @@ def is_normal(clause: str, cues: CueLists | None = None) -> bool:
 def _is_normal(clause: str, normalized: str, polarity_: str, cues: CueLists) -> bool:
     if polarity_ != NEGATED or not _MARKER_SEARCH.search(_cue_view(clause)):
         return False
-    rest = _cut_cues(normalized, cues, keep_whole=False)
-    han = "".join(re.findall(rf"[{_CJK}]+", rest))
-    if han and not _ZH_NORMAL_ONLY.fullmatch(han):
-        return False
-    words = re.findall(r"[a-z]+", rest)
-    return all(word in _EN_NORMAL_WORDS for word in words)
+    return _normal_words_only(_cut_cues(normalized, cues, keep_whole=False))
+
+
+def _normal_words_only(rest: str) -> bool:
+    return bool(_NORMAL_ONLY.fullmatch(rest))
 
 
 @dataclass(frozen=True)
@@ -547,12 +585,13 @@ def read_clause(clause: str, cues: CueLists | None = None) -> ClauseReading:
     cues = cues or DEFAULT_CUES
     normalized = normalize(clause)
     polarity_ = polarity(clause, cues)
-    return ClauseReading(
-        normalized,
-        _cut_cues(normalized, cues),
-        polarity_,
-        _is_normal(clause, normalized, polarity_, cues),
+    rest = _cut_cues(normalized, cues, keep_whole=False)
+    normal = (
+        polarity_ == NEGATED
+        and bool(_MARKER_SEARCH.search(_cue_view(clause)))
+        and _normal_words_only(rest)
     )
+    return ClauseReading(normalized, rest or normalized, polarity_, normal)
 
 
 @lru_cache(maxsize=64)

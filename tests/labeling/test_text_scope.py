@@ -59,6 +59,11 @@ SCOPE_SPLITS = [
     ("请及时复查", ["请及时复查"]),
     ("肺气肿合并感染", ["肺气肿合并感染"]),
     ("Hyperinflated lungs consistent with COPD.", ["Hyperinflated lungs consistent with COPD"]),
+    ("右下肺斑片影不除外肺炎", ["右下肺斑片影", "不除外肺炎"]),
+    # a lone trailing hedge stays with its finding; 、 after an attribute lists attributes
+    ("右肺结节，待排", ["右肺结节，待排"]),
+    ("Right basilar opacity, likely.", ["Right basilar opacity, likely"]),
+    ("心影大小、形态未见异常", ["心影大小、形态未见异常"]),
     # a comparison is not a negation, so it opens nothing
     ("心影增大无明显变化", ["心影增大无明显变化"]),
     ("No change in the cardiomegaly.", ["No change in the cardiomegaly"]),

@@ -133,13 +133,10 @@ Mentions = dict[str, set[str]]  # finding -> the polarities it was read with
 def read_mentions(
     text: str, finder: Callable[[str], Iterable[str]], cues: CueLists | None = None
 ) -> Mentions:
-    """Split, read each clause, and gather each finding's polarities; normal clauses count
-    for nothing (they are mapped to the normal label, not to a finding)."""
+    """Split, read each clause, and gather each finding's polarities."""
     mentions: Mentions = {}
     for clause in split_clauses(text, cues):
-        reading = read_clause(clause, cues)
-        if reading.normal:
-            continue
+        reading = read_clause(clause, cues)  # a normal statement is negated: never abnormal
         for finding in finder(clause):
             mentions.setdefault(finding, set()).add(reading.polarity)
     return mentions
@@ -219,8 +216,6 @@ def synth_score(reports, cues: CueLists | None = None) -> tuple[Score, list[bool
             }
             if "normal" in labels:
                 flags.append(reading.normal)
-            if reading.normal:
-                continue
             for label in labels - {"normal"}:
                 mentions.setdefault(label, set()).add(reading.polarity)
         expected = {c.label: c.polarity for c in report.clauses if c.label not in (None, "normal")}
