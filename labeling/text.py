@@ -77,6 +77,9 @@ EN_PSEUDO: tuple[str, ...] = (
     "no significant interval change", "not significantly changed", "without change",
     "without significant change", "without interval change", "no substantial change",
     "no appreciable change", "no increase", "no improvement", "not only",
+    # "No consolidation to suggest pneumonia": the hedge is under the negation (CheXpert reads
+    # it as a negation too).
+    "to suggest",
 )  # fmt: skip
 # Where a cue's scope ends: the cut points of ``split_clauses`` besides punctuation. A terminator
 # is dropped from the clauses it separates ("Stable cardiomegaly with no failure" gives "Stable
@@ -86,7 +89,7 @@ ZH_TERMINATORS: tuple[str, ...] = (
 )  # fmt: skip
 EN_TERMINATORS: tuple[str, ...] = (
     "but", "however", "although", "though", "whereas", "with", "except", "except for",
-    "which",
+    "which", "otherwise",
 )  # fmt: skip
 DEFAULT_TERMINATORS: tuple[str, ...] = ZH_TERMINATORS + EN_TERMINATORS
 

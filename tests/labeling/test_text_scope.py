@@ -64,6 +64,8 @@ SCOPE_SPLITS = [
     ("右肺结节，待排", ["右肺结节，待排"]),
     ("Right basilar opacity, likely.", ["Right basilar opacity, likely"]),
     ("心影大小、形态未见异常", ["心影大小、形态未见异常"]),
+    # "otherwise" ends a scope
+    ("Low lung volumes, otherwise normal.", ["Low lung volumes", "normal"]),
     # a comparison is not a negation, so it opens nothing
     ("心影增大无明显变化", ["心影增大无明显变化"]),
     ("No change in the cardiomegaly.", ["No change in the cardiomegaly"]),
@@ -81,6 +83,10 @@ def test_each_side_of_a_scope_cut_reads_its_own_polarity():
         NEGATED,
     ]
     assert [polarity(c) for c in split_clauses("右下肺斑片影，不除外肺炎")] == [AFFIRMED, UNCERTAIN]
+
+
+def test_a_hedge_under_a_negation_is_still_a_negation():
+    assert polarity("No consolidation or effusion to suggest pneumonia") == NEGATED
 
 
 def test_default_cues_carry_the_default_terminators():
