@@ -135,6 +135,10 @@ class CueLists:
     def __hash__(self) -> int:  # equality stays the dataclass's, over the four lists
         return self._hash
 
+    def __reduce__(self) -> tuple[type, tuple[tuple[str, ...], ...]]:
+        # Rebuilt, not restored: a string's hash differs from one process to the next.
+        return (CueLists, (self.negation, self.uncertainty, self.pseudo, self.terminators))
+
 
 DEFAULT_CUES = CueLists(
     negation=ZH_NEGATION + EN_NEGATION,

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import pickle
+import subprocess
+import sys
+
 import pytest
 
 from labeling.text import (
@@ -177,3 +181,17 @@ def test_a_finding_affirmed_hedged_or_denied_is_no_normal_statement(clause):
 def test_normal_statements_follow_the_team_cue_lists():
     cues = CueLists(negation=["阴性"], uncertainty=[])  # 未见 is no negation for this team
     assert not is_normal("心肺未见异常", cues)
+
+
+def test_cue_lists_survive_a_trip_to_another_process():
+    cues = CueLists(["无"], ["可能"], ["无明显变化"], ["但"])
+    code = (
+        "import pickle, sys; from labeling.text import CueLists;"
+        "c = pickle.loads(sys.stdin.buffer.read());"
+        "print(hash(c) == hash(CueLists(c.negation, c.uncertainty, c.pseudo, c.terminators)))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], input=pickle.dumps(cues), capture_output=True, check=True
+    )
+    assert done.stdout.strip() == b"True"
+    assert pickle.loads(pickle.dumps(cues)) == cues
