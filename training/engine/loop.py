@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -64,6 +65,7 @@ def masked_loss(
     raise TypeError(f"a padded batch needs a maskable loss, not {type(loss_fn).__name__}")
 
 
+@dataclass
 class TrainStep:
     """One training step on a batch already on the device; returns the detached loss, unread.
 
@@ -71,24 +73,20 @@ class TrainStep:
     step for the CUDA-graph trees, so that replays may reuse the previous step's buffers.
     """
 
-    def __init__(
-        self,
-        model: nn.Module,
-        augment: Callable[[torch.Tensor], torch.Tensor],
-        loss_fn: nn.Module,
-        optimizer: torch.optim.Optimizer,
-        scheduler: torch.optim.lr_scheduler.LRScheduler | None = None,
-        scaler: torch.amp.GradScaler | None = None,
-        amp_dtype: torch.dtype | None = None,
-        accumulate: int = 1,
-        channels_last: bool = False,
-        cuda_graphs: bool = False,
-    ):
-        self.model, self.augment, self.loss_fn = model, augment, loss_fn
-        self.optimizer, self.scheduler, self.scaler = optimizer, scheduler, scaler
-        self.amp_dtype, self.accumulate = amp_dtype, accumulate
-        self.channels_last, self.cuda_graphs = channels_last, cuda_graphs
-        self.device = next(model.parameters()).device
+    model: nn.Module
+    augment: Callable[[torch.Tensor], torch.Tensor]
+    loss_fn: nn.Module
+    optimizer: torch.optim.Optimizer
+    scheduler: torch.optim.lr_scheduler.LRScheduler | None = None
+    scaler: torch.amp.GradScaler | None = None
+    amp_dtype: torch.dtype | None = None
+    accumulate: int = 1
+    channels_last: bool = False
+    cuda_graphs: bool = False
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.model.parameters()).device
 
     def __call__(self, images: torch.Tensor, targets: torch.Tensor,
                  mask: torch.Tensor | None = None, stepping: bool = True) -> torch.Tensor:  # fmt: skip
