@@ -34,7 +34,7 @@ class SyncGuard(TorchDispatchMode):
     device copies. On the CPU path the CPU plays the device: the same ops would wait for the
     GPU there. Where CUDA exists, its own sync debug mode is set to "error" as well.
 
-    `counting=True` counts reads (in `reads`) instead of raising.
+    `counting=True` counts reads (in `reads`) instead of raising, and leaves CUDA's mode alone.
     """
 
     def __init__(self, counting: bool = False) -> None:
@@ -44,14 +44,17 @@ class SyncGuard(TorchDispatchMode):
         self.host_to_device = 0
         self._cuda_mode = 0
 
+    def _cuda_checks(self) -> bool:
+        return torch.cuda.is_available() and not self.counting
+
     def __enter__(self):
-        if torch.cuda.is_available():
+        if self._cuda_checks():
             self._cuda_mode = torch.cuda.get_sync_debug_mode()
             torch.cuda.set_sync_debug_mode("error")
         return super().__enter__()
 
     def __exit__(self, *exc):
-        if torch.cuda.is_available():
+        if self._cuda_checks():
             torch.cuda.set_sync_debug_mode(self._cuda_mode)
         return super().__exit__(*exc)
 

@@ -13,17 +13,20 @@ from training.engine.transforms import TrainAugment
 
 from .syncguard import HostSync, SyncGuard
 
+# the GPU path where there is one (cache on the device, side stream), the CPU path elsewhere
+DEVICE = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
 
 @pytest.fixture
 def parts(dataset_dir):
     torch.manual_seed(0)
     images = open_dataset(dataset_dir).images
-    store = ImageStore(images, torch.device("cpu"), on_device=False)
-    targets = torch.randint(0, 3, (len(images),))
-    model = build_model("tiny", 3)
+    store = ImageStore(images, DEVICE, on_device=DEVICE.type == "cuda")
+    targets = torch.randint(0, 3, (len(images),), device=DEVICE)
+    model = build_model("tiny", 3).to(DEVICE)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1 / (step + 1))
-    augment = TrainAugment(56, flip=True, degrees=5, scale=0.05)
+    augment = TrainAugment(56, flip=True, degrees=5, scale=0.05, device=DEVICE)
     augment.reseed(3)
     return store, targets, model, optimizer, scheduler, augment
 
@@ -44,7 +47,7 @@ def test_training_steps_with_a_padded_batch_never_synchronise(parts):
     step = TrainStep(model, augment, nn.CrossEntropyLoss(), optimizer, scheduler,
                      accumulate=2, channels_last=True)  # fmt: skip
     model.train()
-    total = torch.zeros(())
+    total = torch.zeros((), device=DEVICE)
     with SyncGuard() as guard:
         for k, batch in enumerate(batches):
             total += step(batch.images, batch.targets, batch.mask, stepping=k % 2 == 1)
