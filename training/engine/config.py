@@ -103,6 +103,9 @@ class Config:
     amp: str = user("auto")  # "auto" (bf16, or fp16 + GradScaler), "bf16", "fp16", "off"
     channels_last: bool = user(True)
     compile: bool = user(False)
+    # with compile on CUDA: capture the model's step as CUDA graphs (torch.compile's
+    # "reduce-overhead"); never in deterministic mode nor under DDP
+    cuda_graphs: bool = internal(True)
     gpu_cache: str = internal("auto")  # move the uint8 cache to the GPU once: "auto", "on", "off"
     deterministic: bool = user(False)
     seed: int = user(0)

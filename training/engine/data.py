@@ -22,10 +22,11 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -357,15 +358,33 @@ def shard(order: np.ndarray, rank: int, world: int) -> np.ndarray:
 class ImageStore:
     """The uint8 cache, either on the GPU (copied once) or memory-mapped on the host.
 
-    `gather` returns a uint8 B × S × S tensor on the device either way; the host path pins the
-    batch and copies it asynchronously, and `batches` prefetches the next one in a thread.
+    `gather` returns a uint8 B × S × S tensor on the device either way. On the GPU it indexes
+    with a device tensor (nothing built on the host per step); from the host it reads the
+    memmap, pins the batch and copies it asynchronously (`Batches` reads the next one in a
+    thread meanwhile).
     """
+
+    COPY_CHUNK = 1024  # images per host-to-device copy when the cache moves to the GPU
 
     def __init__(self, images: np.ndarray, device: torch.device, on_device: bool):
         self.images = images
         self.device = device
         self.on_device = on_device
-        self._gpu = torch.from_numpy(np.ascontiguousarray(images)).to(device) if on_device else None
+        self._gpu = self._copy_to(images, device) if on_device else None
+
+    @classmethod
+    def _copy_to(cls, images: np.ndarray, device: torch.device) -> torch.Tensor:
+        """The cache on `device`, copied a chunk at a time.
+
+        The memmap is read-only, and torch.from_numpy on it warns that the tensor shares memory
+        it may not write. Each chunk is copied into a writable host array first (np.array): host
+        memory then holds one chunk, never a second copy of the whole cache.
+        """
+        out = torch.empty(images.shape, dtype=torch.uint8, device=device)
+        for start in range(0, len(images), cls.COPY_CHUNK):
+            chunk = np.array(images[start : start + cls.COPY_CHUNK])  # writable copy
+            out[start : start + len(chunk)].copy_(torch.from_numpy(chunk))
+        return out
 
     @staticmethod
     def fits_on_device(images: np.ndarray, device: torch.device, share: float = 0.3) -> bool:
@@ -374,9 +393,20 @@ class ImageStore:
         free, _ = torch.cuda.mem_get_info(device)
         return images.nbytes < share * free
 
-    def gather(self, idx: np.ndarray) -> torch.Tensor:
+    def index_tensor(self, order: np.ndarray) -> torch.Tensor:
+        """`order` as an int64 tensor on the device: one (pinned, asynchronous) copy per epoch."""
+        host = torch.from_numpy(np.ascontiguousarray(order, dtype=np.int64))
+        if self.device.type == "cuda":
+            return host.pin_memory().to(self.device, non_blocking=True)
+        return host.to(self.device)
+
+    def gather(self, idx: np.ndarray, idx_device: torch.Tensor | None = None) -> torch.Tensor:
+        """Images `idx` on the device; `idx_device` (the same indices, already on the device)
+        spares the on-device cache a host-to-device copy."""
         if self._gpu is not None:
-            return self._gpu[torch.as_tensor(idx, device=self.device)]
+            if idx_device is None:
+                idx_device = self.index_tensor(idx)
+            return self._gpu[idx_device]
         # memmap fancy indexing reads pages in index order; sorting keeps reads sequential
         order = np.argsort(idx, kind="stable")
         batch = np.empty((len(idx), *self.images.shape[1:]), dtype=np.uint8)
@@ -386,35 +416,106 @@ class ImageStore:
             return tensor.pin_memory().to(self.device, non_blocking=True)
         return tensor
 
-    def batches(
-        self, order: np.ndarray, batch_size: int
-    ) -> Iterator[tuple[torch.Tensor, np.ndarray]]:
-        """Yield (images on device, image indices) for consecutive slices of `order`."""
-        slices = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
-        if self._gpu is not None or not slices:
-            for idx in slices:
-                yield self.gather(idx), idx
-            return
-        with ThreadPoolExecutor(max_workers=1) as pool:
-            pending = pool.submit(self.gather, slices[0])
-            for k, idx in enumerate(slices):
-                batch = pending.result()
-                if k + 1 < len(slices):
-                    pending = pool.submit(self.gather, slices[k + 1])
-                yield batch, idx
+
+class Batch(NamedTuple):
+    """One batch on the device. With static shapes the last batch of an epoch is padded to the
+    full size: `mask` (float, 1 for real images, 0 for padding) is then set, else None, and
+    `count` says how many leading rows are real."""
+
+    images: torch.Tensor
+    targets: torch.Tensor | None
+    mask: torch.Tensor | None
+    count: int
 
 
 class Batches:
-    """One epoch's batches: (uint8 images, targets) on the device, in `order`; sized."""
+    """One epoch's batches in `order`, on the device; sized.
 
-    def __init__(
-        self, store: ImageStore, order: np.ndarray, batch_size: int, targets: torch.Tensor
-    ):
+    The whole epoch's order goes to the device once; each step slices it there, so targets and
+    (for the on-device cache) images are gathered without host-built index tensors. With
+    `static` (the default) every batch has `batch_size` rows, the last one padded by wrapping
+    around to the start of the order (real images, so BatchNorm sees nothing artificial) and
+    masked out of the loss: a graph-captured or compiled step then never meets a new shape.
+    On CUDA the next batch is gathered on a side stream while the current step runs; on the
+    host path the next batch is read from the memmap in a thread.
+    """
+
+    def __init__(self, store: ImageStore, order: np.ndarray, batch_size: int,
+                 targets: torch.Tensor | None, static: bool = True):  # fmt: skip
         self.store, self.order, self.batch_size, self.targets = store, order, batch_size, targets
+        self.static = static
 
     def __len__(self) -> int:
         return math.ceil(len(self.order) / self.batch_size)
 
-    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        for images, idx in self.store.batches(self.order, self.batch_size):
-            yield images, self.targets[torch.as_tensor(idx, device=self.targets.device)]
+    def __iter__(self) -> Iterator[Batch]:
+        n = len(self)
+        if n == 0:
+            return
+        b = self.batch_size
+        order = np.resize(self.order, n * b) if self.static else np.asarray(self.order)
+        order_dev = self.store.index_tensor(order)
+        dev = self.store.device
+
+        def make(k: int, images: torch.Tensor | None = None) -> Batch:
+            count = min(b, len(self.order) - k * b)
+            rows = order_dev[k * b : k * b + (b if self.static else count)]
+            if images is None:
+                images = self.store.gather(order[k * b : k * b + len(rows)], rows)
+            targets = None if self.targets is None else self.targets[rows]
+            mask = None
+            if count < len(rows):
+                mask = (torch.arange(len(rows), device=dev) < count).float()
+            return Batch(images, targets, mask, count)
+
+        if self.store.on_device and dev.type == "cuda":
+            yield from _side_stream(make, n, dev)
+        elif self.store.on_device or n == 1:
+            for k in range(n):
+                yield make(k)
+        else:
+            yield from self._host_prefetch(make, order, n)
+
+    def _host_prefetch(self, make, order: np.ndarray, n: int) -> Iterator[Batch]:
+        b, size = self.batch_size, self.batch_size if self.static else None
+        with ThreadPoolExecutor(max_workers=1) as pool:
+
+            def read(k: int):
+                rows = order[k * b : k * b + (size or min(b, len(self.order) - k * b))]
+                return pool.submit(self.store.gather, rows)
+
+            pending = read(0)
+            for k in range(n):
+                images = pending.result()
+                if k + 1 < n:
+                    pending = read(k + 1)
+                yield make(k, images)
+
+
+def _side_stream(make: Callable[[int], Batch], n: int, dev: torch.device) -> Iterator[Batch]:
+    """Batches made on a second CUDA stream, one ahead: gathering batch k+1 overlaps step k.
+
+    The main stream waits for a batch only when it takes it (an event, not a host sync);
+    `record_stream` tells the caching allocator that the main stream uses the batch's memory.
+    """
+    main = torch.cuda.current_stream(dev)
+    side = torch.cuda.Stream(dev)
+    side.wait_stream(main)  # the epoch's order was copied on the main stream
+
+    def launch(k: int) -> tuple[Batch, torch.cuda.Event]:
+        with torch.cuda.stream(side):
+            batch = make(k)
+            ready = torch.cuda.Event()
+            ready.record(side)
+        return batch, ready
+
+    upcoming = launch(0)
+    for k in range(n):
+        batch, ready = upcoming
+        main.wait_event(ready)
+        for t in (batch.images, batch.targets, batch.mask):
+            if t is not None:
+                t.record_stream(main)
+        if k + 1 < n:
+            upcoming = launch(k + 1)
+        yield batch

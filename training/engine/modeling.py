@@ -8,12 +8,18 @@ the first convolution's RGB kernels are summed into one channel, a third of the 
 Pretrained weights are torchvision's ImageNet files, read from a local file or directory (no
 download): `weights=/models/resnet101-63fe2227.pth` or `weights=/models` (looks for the file
 names in WEIGHT_FILES, the same names torchvision caches under $TORCH_HOME/hub/checkpoints).
+
+`compile_model` wraps a model in torch.compile, as CUDA graphs ("reduce-overhead") when
+`uses_cuda_graphs` allows; `configure_compile_cache` keeps inductor's compiled graphs in a
+per-host folder under CXR_DATA_DIR, so that a second job on the host skips most of the compile.
 """
 
 from __future__ import annotations
 
+import os
 import re
-from collections.abc import Callable
+import socket
+from collections.abc import Callable, MutableMapping
 from pathlib import Path
 
 import torch
@@ -187,3 +193,39 @@ def unwrap(model: nn.Module) -> nn.Module:
             model = model.module
         else:
             return model
+
+
+def uses_cuda_graphs(
+    compile_: bool, cuda_graphs: bool, device: torch.device, deterministic: bool, world_size: int
+) -> bool:
+    """Whether the compiled step is captured as CUDA graphs. Deterministic runs stay eager
+    about kernels (no graphs, no autotuning); DDP's bucketed all-reduce does not fit a graph."""
+    return compile_ and cuda_graphs and device.type == "cuda" and not deterministic \
+        and world_size == 1  # fmt: skip
+
+
+def compile_model(model: nn.Module, cuda_graphs: bool = False) -> nn.Module:
+    """torch.compile with the default inductor settings, or "reduce-overhead" (CUDA graphs).
+    Not "max-autotune": it compiles for minutes and picks kernels by timing them."""
+    return torch.compile(model, mode="reduce-overhead" if cuda_graphs else None)
+
+
+def compile_cache_dir(data_dir: str | Path) -> Path:
+    """Inductor's cache for this host: compiled kernels fit the host's GPUs and compilers, and
+    a data folder may be shared between hosts."""
+    return Path(data_dir) / "cache" / "inductor" / socket.gethostname()
+
+
+def configure_compile_cache(environ: MutableMapping[str, str] = os.environ) -> str | None:
+    """Turn inductor's FX-graph cache on and, when CXR_DATA_DIR is set, keep it (and the Triton
+    kernels inductor caches beside it) under `compile_cache_dir`. A TORCHINDUCTOR_CACHE_DIR the
+    operator set wins. Returns the folder in use (None: torch's default under /tmp)."""
+    data_dir = environ.get("CXR_DATA_DIR")
+    if data_dir and not environ.get("TORCHINDUCTOR_CACHE_DIR"):
+        folder = compile_cache_dir(data_dir)
+        folder.mkdir(parents=True, exist_ok=True)
+        environ["TORCHINDUCTOR_CACHE_DIR"] = str(folder)
+    import torch._inductor.config as inductor_config  # only a compiling run needs inductor
+
+    inductor_config.fx_graph_cache = True
+    return environ.get("TORCHINDUCTOR_CACHE_DIR")

@@ -5,6 +5,13 @@ validation metric), `metrics.json` (history plus validation and test reports) an
 `predictions.jsonl` (one line per evaluated image: image_id, split, subset, probabilities after
 crop averaging, true labels). Progress goes to the callback (a `Progress`) and to `logging`.
 Everything that can be wrong with the input is checked by `preflight` before any GPU work.
+
+Where the time goes is reported apart: the warm-up (the first steps: compilation, autotuning,
+CUDA-graph recording), training steps (the only ones images/s counts), validation and the final
+test, in `Progress.timings` while the run goes and in metrics.json's `timings` at its end. With
+`compile` the model is compiled once for training and once for evaluation (inference mode,
+static shapes), as CUDA graphs where `modeling.uses_cuda_graphs` allows, its compiled graphs
+cached per host under CXR_DATA_DIR (`modeling.configure_compile_cache`).
 """
 
 from __future__ import annotations
@@ -38,9 +45,16 @@ from .data import (
     rebalanced_epoch,
     shard,
 )
-from .loop import Check, predict, train_one_epoch
+from .loop import Check, StepMeter, predict, train_one_epoch
 from .metrics import multilabel_report, to_jsonable
-from .modeling import build_model, resolve_weights, unwrap
+from .modeling import (
+    build_model,
+    compile_model,
+    configure_compile_cache,
+    resolve_weights,
+    unwrap,
+    uses_cuda_graphs,
+)
 from .transforms import TrainAugment
 
 log = logging.getLogger("training.engine")
@@ -56,9 +70,12 @@ class Progress:
     step: int  # batches done over the whole run
     total_steps: int
     loss: float | None = None
-    images_per_s: float | None = None
+    images_per_s: float | None = None  # over training steps only; None for the warm-up point
     eta_s: float | None = None
     val: dict | None = field(default=None)
+    # seconds so far per phase: warmup_s, train_s (+ train_images, train_images_per_s),
+    # validate_s, test_s; see Timings
+    timings: dict | None = field(default=None)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -200,6 +217,19 @@ def _check_compatible(state: dict, prep: Prepared, path: Path) -> None:
                           f"task {prep.task.name} has {prep.task.class_names}")  # fmt: skip
 
 
+class Timings:
+    """Seconds spent per phase of a run: the step meter's warm-up and training, plus the
+    validations and the final test."""
+
+    def __init__(self) -> None:
+        self.meter = StepMeter()
+        self.validate_s = 0.0
+        self.test_s = 0.0
+
+    def to_dict(self) -> dict:
+        return {**self.meter.to_dict(), "validate_s": self.validate_s, "test_s": self.test_s}
+
+
 def _resume_path(config: Config) -> Path | None:
     if not config.resume:
         return None
@@ -282,42 +312,63 @@ def _train(prep: Prepared, world: distributed.World, device: torch.device,
     if world.size > 1:
         ids = [device.index] if device.type == "cuda" else None
         train_model = torch.nn.parallel.DistributedDataParallel(model, device_ids=ids)
+    graphs = uses_cuda_graphs(cfg.compile, cfg.cuda_graphs, device, cfg.deterministic,
+                              world.size)  # fmt: skip
+    eval_model = model
     if cfg.compile:
-        train_model = torch.compile(train_model)
+        configure_compile_cache()
+        train_model = compile_model(train_model, graphs)
+        eval_model = compile_model(model, graphs)
     store = _open_store(cfg, prep, device)
     targets = task.target_tensor(device)
-    augment = TrainAugment(cfg.crop, cfg.flip, cfg.affine_degrees, cfg.affine_scale)
+    augment = TrainAugment(cfg.crop, cfg.flip, cfg.affine_degrees, cfg.affine_scale, device)
     val_rows = prep.rows(VAL)
     total_steps = cfg.epochs * batches_per_epoch
     stopped_early = False
     log.info("training %d images, %d batches per epoch, %d epochs; the first step runs now",
              len(prep.rows(TRAIN)), batches_per_epoch, cfg.epochs)  # fmt: skip
     eta = Eta(total_steps)
+    timings = Timings()
+    # the first steps of this process compile, autotune and (with graphs) record
+    warmup_steps = 3 if graphs else 1
 
     def report_progress(p: Progress) -> None:
         if world.is_main:
+            p.timings = timings.to_dict()
             progress(p)
+
+    def score(rows: np.ndarray) -> np.ndarray:
+        return predict(eval_model, store, rows, cfg.crop, cfg.eval_crops, cfg.eval_batch_size,
+                       task.activation, amp_dtype, cfg.channels_last, world, cfg.compile,
+                       graphs)  # fmt: skip
 
     for epoch in range(state["epoch"], cfg.epochs):
         order = shard(_epoch_order(prep, epoch), world.rank, world.size)
         augment.reseed(cfg.seed * 1_000_003 + epoch * 1009 + world.rank)
 
-        def on_log(done: int, loss: float, ips: float, epoch: int = epoch) -> None:
+        def on_log(done: int, loss: float, ips: float | None, epoch: int = epoch) -> None:
             step = epoch * batches_per_epoch + done
-            if eta.first is None:
-                log.info("first step done: loss %.4f", loss)
+            rate = None if ips is None else ips * world.size
             report_progress(Progress("train", epoch + 1, cfg.epochs, step, total_steps, loss,
-                                     ips * world.size, eta.at(step)))  # fmt: skip
+                                     rate, eta.at(step)))  # fmt: skip
+            if rate is None:
+                log.info("warm-up: %d steps in %.1f s (%s included), loss %.4f", done,
+                         timings.meter.warmup_s, "compilation" if cfg.compile else "autotuning",
+                         loss)  # fmt: skip
+                return
             log.info("epoch %d step %d/%d loss %.4f %.0f images/s", epoch + 1, step,
-                     total_steps, loss, ips * world.size)  # fmt: skip
+                     total_steps, loss, rate)  # fmt: skip
 
         loss = train_one_epoch(train_model, Batches(store, order, cfg.batch_size, targets), augment,
                                loss_fn, optimizer, scheduler, scaler, amp_dtype, cfg.accumulate,
-                               cfg.channels_last, cfg.log_every, on_log, check)  # fmt: skip
+                               cfg.channels_last, cfg.log_every, on_log, check, warmup_steps,
+                               timings.meter, graphs)  # fmt: skip
+        warmup_steps = 0
+        started = time.perf_counter()
         loss = distributed.mean_over_ranks(loss, world, device)
-        probs = predict(model, store, val_rows, cfg.crop, cfg.eval_crops, cfg.eval_batch_size,
-                        task.activation, amp_dtype, cfg.channels_last, world)  # fmt: skip
+        probs = score(val_rows)
         metric = tasks.quick_metric(task, probs, task.targets[val_rows])
+        timings.validate_s += time.perf_counter() - started
         state["step"] = (epoch + 1) * batches_per_epoch
         state["epoch"] = epoch + 1
         state["history"].append({"epoch": epoch + 1, "train_loss": loss,
@@ -347,9 +398,12 @@ def _train(prep: Prepared, world: distributed.World, device: torch.device,
     best = load_checkpoint(out / "best.pt")
     model.load_state_dict(best["model"])
     report_progress(Progress("test", state["epoch"], cfg.epochs, state["step"], total_steps))
-    result = _final_evaluation(prep, model, store, amp_dtype, world)
+    started = time.perf_counter()
+    result = _final_evaluation(prep, score, world)
+    timings.test_s = time.perf_counter() - started
     result.update(history=state["history"], best_epoch=state["best_epoch"],
-                  epochs_run=state["epoch"], stopped_early=stopped_early)  # fmt: skip
+                  epochs_run=state["epoch"], stopped_early=stopped_early,
+                  timings=timings.to_dict())  # fmt: skip
     if world.is_main:
         _write_json(out / "metrics.json", result)
     report_progress(Progress("done", state["epoch"], cfg.epochs, state["step"], total_steps,
@@ -376,15 +430,11 @@ class Eta:
         return (now - start) / (step - first_step) * (self.total_steps - step)
 
 
-def _final_evaluation(prep: Prepared, model: torch.nn.Module, store: ImageStore,
-                      amp_dtype: torch.dtype | None, world: distributed.World) -> dict:  # fmt: skip
-    """Validation and test reports (thresholds from validation), predictions written."""
+def _final_evaluation(prep: Prepared, score: Callable[[np.ndarray], np.ndarray],
+                      world: distributed.World) -> dict:  # fmt: skip
+    """Validation and test reports (thresholds from validation), predictions written;
+    `score` gives the probabilities of rows."""
     cfg, task = prep.config, prep.task
-
-    def score(rows: np.ndarray) -> np.ndarray:
-        return predict(model, store, rows, cfg.crop, cfg.eval_crops, cfg.eval_batch_size,
-                       task.activation, amp_dtype, cfg.channels_last, world)  # fmt: skip
-
     result = {"task": task.name, "arch": cfg.arch, "class_names": task.class_names,
               "label_set_hash": prep.dataset.label_set_hash, "eval_crops": cfg.eval_crops,
               "split_counts": {n: len(prep.rows(c)) for c, n in enumerate(SPLIT_NAMES)}}  # fmt: skip
@@ -473,8 +523,15 @@ def evaluate(config: Config, progress: ProgressCallback | None = None) -> dict:
     world, device = distributed.init(config.device)
     try:
         prep, model = _load_for_inference(config, device)
-        store = _open_store(prep.config, prep, device)
-        result = _final_evaluation(prep, model, store, _amp(prep.config, device)[0], world)
+        cfg = prep.config
+        store = _open_store(cfg, prep, device)
+        amp_dtype = _amp(cfg, device)[0]
+
+        def score(rows: np.ndarray) -> np.ndarray:
+            return predict(model, store, rows, cfg.crop, cfg.eval_crops, cfg.eval_batch_size,
+                           prep.task.activation, amp_dtype, cfg.channels_last, world)  # fmt: skip
+
+        result = _final_evaluation(prep, score, world)
         if world.is_main:
             Path(config.output).mkdir(parents=True, exist_ok=True)
             _write_json(Path(config.output) / "metrics.json", result)

@@ -3,6 +3,11 @@
 Inputs are B × S × S uint8 tensors; outputs are B × 1 × C × C float tensors in [0, 1] (the
 model normalises). A random crop with an optional horizontal flip is a single gather; the small
 affine (rotation, zoom) is one `grid_sample` and only runs when asked for.
+
+Random numbers come from a generator on the batch's device, seeded from the config: a step draws
+its offsets there and copies nothing from the host, so it never waits on a host-to-device copy
+(a pageable one is synchronous) and the run stays reproducible on a given device type. CPU and
+CUDA generators give different sequences, so a run is reproducible per device type.
 """
 
 from __future__ import annotations
@@ -20,17 +25,18 @@ def random_crop(
     b, h, w = batch.shape
     if crop > min(h, w):
         raise ValueError(f"crop {crop} is larger than the stored images ({h}×{w})")
-    # offsets come from a CPU generator: reproducible on any device, a few bytes to copy
-    y0 = torch.randint(0, h - crop + 1, (b, 1), generator=generator)
-    x0 = torch.randint(0, w - crop + 1, (b, 1), generator=generator)
-    ar = torch.arange(crop).unsqueeze(0)
+    dev = batch.device
+    if generator.device.type != dev.type:
+        raise ValueError(f"the generator is on {generator.device}, the batch on {dev}")
+    # drawn where the batch is: nothing crosses from the host during a step
+    y0 = torch.randint(0, h - crop + 1, (b, 1), generator=generator, device=dev)
+    x0 = torch.randint(0, w - crop + 1, (b, 1), generator=generator, device=dev)
+    ar = torch.arange(crop, device=dev).unsqueeze(0)
     cols = x0 + ar
     if flip:
-        mirrored = torch.rand(b, 1, generator=generator) < 0.5
+        mirrored = torch.rand(b, 1, generator=generator, device=dev) < 0.5
         cols = torch.where(mirrored, x0 + crop - 1 - ar, cols)
-    dev = batch.device
-    rows = (y0 + ar).to(dev, non_blocking=True)
-    cols = cols.to(dev, non_blocking=True)
+    rows = y0 + ar
     idx = torch.arange(b, device=dev)[:, None, None]
     return batch[idx, rows[:, :, None], cols[:, None, :]]
 
@@ -39,14 +45,14 @@ def random_affine(
     images: torch.Tensor, generator: torch.Generator, degrees: float, scale: float
 ) -> torch.Tensor:
     """Small random rotation (± degrees) and zoom (1 ± scale) of a float B × 1 × H × W batch."""
-    b = images.shape[0]
-    angle = (torch.rand(b, generator=generator) * 2 - 1) * math.radians(degrees)
-    zoom = 1 + (torch.rand(b, generator=generator) * 2 - 1) * scale
+    b, dev = images.shape[0], images.device
+    angle = (torch.rand(b, generator=generator, device=dev) * 2 - 1) * math.radians(degrees)
+    zoom = 1 + (torch.rand(b, generator=generator, device=dev) * 2 - 1) * scale
     cos, sin = torch.cos(angle) / zoom, torch.sin(angle) / zoom
+    zero = torch.zeros(b, device=dev)
     theta = torch.stack(
-        [torch.stack([cos, -sin, torch.zeros(b)], 1), torch.stack([sin, cos, torch.zeros(b)], 1)],
-        1,
-    ).to(images.device, images.dtype)
+        [torch.stack([cos, -sin, zero], 1), torch.stack([sin, cos, zero], 1)], 1
+    ).to(images.dtype)
     grid = F.affine_grid(theta, list(images.shape), align_corners=False)
     return F.grid_sample(images, grid, mode="bilinear", padding_mode="border", align_corners=False)
 
@@ -57,11 +63,19 @@ def to_float(batch: torch.Tensor) -> torch.Tensor:
 
 
 class TrainAugment:
-    """Callable used by the training loop: crop, flip, optional affine; seeded per epoch."""
+    """Callable used by the training loop: crop, flip, optional affine; seeded per epoch, its
+    generator on the device the batches are on."""
 
-    def __init__(self, crop: int, flip: bool, degrees: float = 0.0, scale: float = 0.0):
+    def __init__(
+        self,
+        crop: int,
+        flip: bool,
+        degrees: float = 0.0,
+        scale: float = 0.0,
+        device: torch.device | str = "cpu",
+    ):
         self.crop, self.flip, self.degrees, self.scale = crop, flip, degrees, scale
-        self.generator = torch.Generator()
+        self.generator = torch.Generator(device=torch.device(device))
 
     def reseed(self, seed: int) -> None:
         self.generator.manual_seed(seed)
