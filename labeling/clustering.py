@@ -71,7 +71,7 @@ _PARALLEL_FROM = 5_000
 _MAX_ITER = 100
 # Outliers by default: members that differ from their medoid in more than half of the longer
 # text (normalized), or in more than this many edits (paper). Tuned in bench/label_clusters.py.
-DEFAULT_OUTLIER_THRESHOLD: dict[str, float | int] = {NORMALIZED: 0.5, PAPER: 4}
+DEFAULT_OUTLIER_THRESHOLD: dict[str, float | int] = {NORMALIZED: 0.6, PAPER: 5}
 
 
 @dataclass(frozen=True)
@@ -148,6 +148,11 @@ class _Group:
     polarity: str
     texts: list[str]
     counts: np.ndarray  # int64, occurrences of each unique clause
+
+    @property
+    def weights(self) -> np.ndarray:
+        """What each unique clause weighs in k-medoids (see ``_weights``)."""
+        return _weights(self.counts, self.distance)
     distance: str  # the distance option its texts are compared with
     first: np.ndarray  # int64, input index of the first occurrence (medoid index for the API)
 
@@ -327,6 +332,21 @@ def _check_k_mapping(k: Mapping[str, int], unique: Mapping[str, int]) -> dict[st
 # --- distances and weighted k-medoids -------------------------------------------------------
 
 
+def _weights(counts: np.ndarray, distance: str) -> np.ndarray:
+    """Weights of unique clauses in k-medoids: occurrences under "paper" (the paper's objective
+    over all clauses), ``1 + ln(occurrences)`` under "normalized".
+
+    Linear weights let the few most written phrasings buy clusters for their own variants (a
+    normal statement written 7,000 times) while a finding written 200 times in its own words
+    joins a neighbour and is lost to its mapping. Damped, a frequent clause still pulls its
+    medoid harder than a typo, but every distinct finding gets a say. Measured in
+    ``bench/label_clusters.py``: macro F1 0.979 from k = 31 instead of k = 37 on the demo.
+    """
+    if distance == PAPER:
+        return counts
+    return 1.0 + np.log(counts)
+
+
 def _distance_matrix(texts: Sequence[str], counts: np.ndarray, distance: str) -> np.ndarray:
     """Weighted distance matrix laid out by medoid: ``matrix[j, i] = counts[i] * d(i, j)``.
 
@@ -453,7 +473,8 @@ class _Solver:
         self.group = group
         self.rows = rows  # indices into the group's unique clauses; None: all of them
         self.texts = group.texts if rows is None else [group.texts[i] for i in rows]
-        self.counts = group.counts if rows is None else group.counts[rows]
+        weights = group.weights
+        self.counts = weights if rows is None else weights[rows]
         self.seed = seed
         self.timings = timings
         self.chained = chained
@@ -512,7 +533,7 @@ class _Proxy:
         n = len(group.texts)
         rows = _sample(group.counts, _PROXY_SIZE, seed) if n > _PROXY_SIZE else None
         self.solver = _Solver(group, rows, seed, timings, chained=True)
-        self.scale = float(group.counts.sum() / self.solver.counts.sum())
+        self.scale = float(group.weights.sum() / self.solver.counts.sum())
 
     @property
     def whole(self) -> bool:
