@@ -153,6 +153,7 @@ class _Group:
     def weights(self) -> np.ndarray:
         """What each unique clause weighs in k-medoids (see ``_weights``)."""
         return _weights(self.counts, self.distance)
+
     distance: str  # the distance option its texts are compared with
     first: np.ndarray  # int64, input index of the first occurrence (medoid index for the API)
 
