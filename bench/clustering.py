@@ -18,7 +18,8 @@
     default first; ``--distance`` picks one.
 (c) 200,000 clauses (demo clauses, half of them with one or two random edits, so most are
     unique and the sampled scheme runs): peak resident memory of a child process
-    (``resource.getrusage``), before and after clustering. Goal: <= 2 GB.
+    (``resource.getrusage``), before and after clustering, with the default distance or
+    ``--distance``. Goal: <= 2 GB.
 
 Input comes from ``labeling.synth.generate_reports``; beyond the variety it has, clauses get
 random character edits (``_with_edits``). The machine these figures come from may be shared:
@@ -56,7 +57,7 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--typo-rate", type=float, default=0.0, help="extra edits in (b)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
-        "--distance", choices=DISTANCES, help="(b): time only this option (default: each)"
+        "--distance", choices=DISTANCES, help="(b): only this option (default: each); (c): this one"
     )
     parser.add_argument("--memory-child", type=int, help=argparse.SUPPRESS)
     return parser.parse_args()
@@ -323,9 +324,11 @@ def _noisy(diagnoses: list[str], rate: float, seed: int) -> list[str]:
 # --- (c) ----------------------------------------------------------------------------------------
 
 
-def part_c(n_clauses: int, seed: int) -> None:
-    print(f"(c) {n_clauses:,} clauses, sampled scheme: peak memory of a child process")
+def part_c(n_clauses: int, seed: int, distance: str | None) -> None:
+    distance = distance or DEFAULT_DISTANCE
+    print(f"(c) {n_clauses:,} clauses, {distance}: peak memory of a child process")
     command = [sys.executable, __file__, "--memory-child", str(n_clauses), "--seed", str(seed)]
+    command += ["--distance", distance]
     done = subprocess.run(command, capture_output=True, text=True, check=True)
     figures = json.loads(done.stdout.strip().splitlines()[-1])
     before, after = figures["maxrss_before"], figures["maxrss_after"]
@@ -342,7 +345,7 @@ def part_c(n_clauses: int, seed: int) -> None:
     print(f"    timings (s): {figures['timings']}")
 
 
-def memory_child(n_clauses: int, seed: int) -> None:
+def memory_child(n_clauses: int, seed: int, distance: str) -> None:
     base = _demo_clauses(5000, seed)
     alphabet, rng = _alphabet(base), random.Random(seed)
     clauses = []
@@ -351,7 +354,7 @@ def memory_child(n_clauses: int, seed: int) -> None:
         clauses.append(_with_edits(clause, alphabet, rng) if rng.random() < 0.5 else clause)
     before = _maxrss_bytes()
     started = time.perf_counter()
-    result = cluster_clauses(clauses, 60, seed=seed)
+    result = cluster_clauses(clauses, 60, seed=seed, distance=distance)
     seconds = time.perf_counter() - started
     figures = {
         "clauses": len(clauses),
@@ -373,7 +376,7 @@ def _maxrss_bytes() -> int:
 def main() -> None:
     args = _arguments()
     if args.memory_child is not None:
-        memory_child(args.memory_child, args.seed)
+        memory_child(args.memory_child, args.seed, args.distance or DEFAULT_DISTANCE)
         return
     print(f"clause clustering benchmark, scale {args.scale}, {os.cpu_count()} cores (maybe shared)")
     if args.part in ("a", "all"):
@@ -381,7 +384,7 @@ def main() -> None:
     if args.part in ("b", "all"):
         part_b(max(int(PAPER_REPORTS * args.scale), 10), args.typo_rate, args.seed, args.distance)
     if args.part in ("c", "all"):
-        part_c(max(int(200_000 * args.scale), 1000), args.seed)
+        part_c(max(int(200_000 * args.scale), 1000), args.seed, args.distance)
 
 
 if __name__ == "__main__":

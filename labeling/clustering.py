@@ -6,9 +6,12 @@ Pure Python (no Django). The pipeline, after the paper, with the changes it need
    (``labeling.text.polarity``). Clauses are compared in their normalised form with the
    negation and hedge cues cut out (``labeling.text.without_cues``; ``strip_cues=False`` keeps
    them): the polarity already separates them, and inside one polarity 考虑支气管炎可能 should
-   be near 支气管炎, not near 考虑肺气肿可能. Identical (polarity, compared text) pairs are
-   merged into one *unique clause* with a count: a report corpus repeats 心肺膈未见明显异常
-   thousands of times, and an N x N matrix over repeats would waste memory quadratically.
+   be near 支气管炎, not near 考虑肺气肿可能. Under the default "normalized" distance a
+   synonym table then unifies the phrasings of one finding (``labeling.distance``). Identical
+   (polarity, compared text) pairs are merged into one *unique clause* with a count: a report
+   corpus repeats 心肺膈未见明显异常 thousands of times, and an N x N matrix over repeats
+   would waste memory quadratically. The most written form merged into a unique clause
+   represents it (its medoid text on a card).
 2. **No cluster mixes polarities**: each polarity is clustered on its own. 未见胸腔积液 is two
    edits from 胸腔积液; clustering them together would label every "no effusion" report as
    effusion. ``k`` is split between the polarities present greedily, one cluster at a time to
@@ -16,12 +19,16 @@ Pure Python (no Django). The pipeline, after the paper, with the changes it need
    everything at once with an infinite distance between polarities would aim for, at the cost
    of a few k-medoids runs on a 1,000-clause sample per polarity. Pass a mapping such as
    ``{"affirmed": 12, "negated": 6, "uncertain": 3}`` to choose the split yourself.
-3. Levenshtein distances between the unique compared texts come from
-   ``rapidfuzz.process.cdist`` on all cores.
-4. **Weighted k-medoids**. The objective is the paper's over *all* clauses,
+3. Distances between the unique compared texts come from ``rapidfuzz.process.cdist`` on all
+   cores, in the unit of the ``distance`` option (``labeling.distance.DISTANCES``): the
+   default "normalized" (Levenshtein over the longer length, a share in [0, 1]) or "paper"
+   (whole edits).
+4. **Weighted k-medoids**. Under "paper" the objective is the paper's over *all* clauses,
    ``sum_i count_i * d(i, medoid(i))``, so a clause written 5,000 times pulls its medoid harder
-   than a one-off typo. FasterPAM (``kmedoids``) takes no weights, but it only ever reads
-   ``diss[point, medoid]``; scaling point ``i``'s entries by ``count_i`` makes its loss exactly
+   than a one-off typo. Under "normalized" each unique clause weighs ``1 + ln(count_i)``
+   (``_weights``: a rare finding in its own words then gets its own cluster instead of joining
+   a frequent neighbour). FasterPAM (``kmedoids``) takes no weights, but it only ever reads
+   ``diss[point, medoid]``; scaling point ``i``'s entries by its weight makes its loss exactly
    the weighted objective, and the nearest medoid of a point is unchanged by the scaling.
    (Repeating points instead would grow the matrix with the corpus, which is what deduplication
    avoids.) The matrix is stored medoid-major and handed over transposed, so FasterPAM's scans
@@ -34,7 +41,14 @@ Pure Python (no Django). The pipeline, after the paper, with the changes it need
    clauses are almost surely in), and every unique clause is then assigned to its nearest
    medoid. Peak memory is about ``4 * max(max_unique, sample_size) ** 2`` bytes for the matrix
    (1.6 GB at the default 20,000, one polarity at a time) plus ``O(unique clauses * k)``; the
-   measured peak for 200,000 clauses (68,000 unique) is under 600 MB (``bench/clustering.py``).
+   measured peak for 200,000 clauses is 1.6 GB under "normalized" (58,000 unique; the
+   negated 19,300 are under ``max_unique``, so their whole matrix is built) and 600 MB under
+   "paper" (68,000 unique, the large polarities sampled) (``bench/clustering.py --part c``).
+6. **Outliers**: each clause carries its distance to its medoid (``ClusteringResult.distances``)
+   and is an outlier beyond the run's ``outlier_threshold`` (default
+   ``DEFAULT_OUTLIER_THRESHOLD``: 0.6 of the longer text, or 5 edits); a cluster's ``purity``
+   is the share of its clauses within it. One threshold for the run, not the cluster's own
+   spread: see ``_assemble``.
 
 Cluster quality is reported as the count-weighted *medoid silhouette* (``1 - a/b`` with ``a``
 and ``b`` the distances to the nearest and second-nearest medoid of the same polarity): it

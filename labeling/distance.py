@@ -12,8 +12,11 @@ Two options, named in ``DISTANCES``:
     text* that must change. Unnormalised, two long phrasings of one finding (胸部正位片未见明显
     异常 / 双肺、心、膈未见明显异常征象) sit further apart than two short clauses about
     different findings (肺气肿 / 胸腔积液), so long, frequent normal statements soak up
-    clusters while short findings share them; normalised, every clause counts alike.
-    Measured on the demo corpus in ``bench/label_clusters.py``.
+    clusters while short findings share them; normalised, every clause counts alike. With
+    this option k-medoids also weighs a unique clause by ``1 + ln(occurrences)`` rather than
+    by its occurrences (``labeling.clustering._weights``). Measured on the demo corpus
+    (``bench/label_clusters.py``, 16,569 reports, k = 29 (label, polarity) pairs): purity
+    0.987 against 0.820 for "paper"; macro F1 >= 0.97 from k = 31 against k = 86.
 
 ``"paper"``
     The paper's distance: plain unit-cost Levenshtein on the digit-stripped clauses, in whole
