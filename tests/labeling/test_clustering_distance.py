@@ -239,3 +239,20 @@ def test_a_stored_edit_threshold_converts_to_a_share_of_the_median_medoid_length
     new = ["胸腔积", "胸腔"]
     by_edits = assign_to_medoids(new, medoids, 2, distance="paper")
     assert assign_to_medoids(new, medoids, share, synonyms=()) == by_edits == [0, 0]
+
+
+def test_the_card_shows_the_phrasing_written_most_not_a_typo_between_phrasings():
+    # "aaab" is one edit from every phrasing; under the damped weights (1 + ln n) it would be
+    # the cheapest centre, but counting every occurrence "aaaa" (written 300 times) is.
+    texts = {"aaaa": 300, "aaab": 1, "aabb": 20, "aacb": 20}
+    clauses = [text for text, n in texts.items() for _ in range(n)]
+
+    def cost(centre, weight):
+        return sum(weight(n) * Levenshtein.distance(centre, t) for t, n in texts.items())
+
+    damped = lambda n: 1 + math.log(n)  # noqa: E731
+    assert cost("aaab", damped) < cost("aaaa", damped)
+    assert cost("aaaa", lambda n: n) < cost("aaab", lambda n: n)
+    result = cluster_clauses(clauses, 1, synonyms=())
+    assert result.clusters[0].medoid_text == "aaaa"
+    assert result.distances[clauses.index("aaab")] == pytest.approx(0.25)
