@@ -808,6 +808,23 @@ def _assemble(
     )
 
 
+def count_unique(
+    clauses: Sequence[str],
+    *,
+    cues: CueLists | None = None,
+    polarities: Sequence[str] | None = None,
+    strip_cues: bool = True,
+    distance: str = DEFAULT_DISTANCE,
+    synonyms: Iterable[Sequence[str]] | Synonyms | None = None,
+) -> dict[str, int]:
+    """Unique clauses per polarity as ``cluster_clauses`` would count them with these options:
+    the largest k it accepts is their sum (a synonym table merges texts, so fewer than the
+    distinct normalised texts)."""
+    table, _ = _check_options(distance, synonyms, None)
+    prepared = _prepare(clauses, cues, polarities, strip_cues, distance, table)
+    return {pol: len(group.texts) for pol, group in prepared.groups.items()}
+
+
 def suggest_k(
     clauses: Sequence[str],
     k_values: Iterable[int] | None = None,
@@ -951,6 +968,7 @@ __all__ = [
     "KCurve",
     "assign_to_medoids",
     "cluster_clauses",
+    "count_unique",
     "purity",
     "suggest_k",
 ]

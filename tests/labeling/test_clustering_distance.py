@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from rapidfuzz.distance import Levenshtein
 
-from labeling.clustering import assign_to_medoids, cluster_clauses, purity
+from labeling.clustering import assign_to_medoids, cluster_clauses, count_unique, purity
 from labeling.distance import (
     DEFAULT_DISTANCE,
     DEFAULT_SYNONYM_TABLE,
@@ -256,3 +256,16 @@ def test_the_card_shows_the_phrasing_written_most_not_a_typo_between_phrasings()
     result = cluster_clauses(clauses, 1, synonyms=())
     assert result.clusters[0].medoid_text == "aaaa"
     assert result.distances[clauses.index("aaab")] == pytest.approx(0.25)
+
+
+@pytest.mark.parametrize("distance", DISTANCES)
+def test_count_unique_gives_the_largest_k_each_option_accepts(distance):
+    clauses = ["心影增大", "心脏增大", "心影增宽", "未见胸腔积液", "无胸腔积液", "胸腔积液？"]
+    unique = count_unique(clauses, distance=distance)
+    expected = {"normalized": {AFFIRMED: 1, NEGATED: 1, UNCERTAIN: 1}}
+    expected["paper"] = {AFFIRMED: 3, NEGATED: 1, UNCERTAIN: 1}
+    assert unique == expected[distance]
+    largest = sum(unique.values())
+    assert cluster_clauses(clauses, largest, distance=distance).n_unique == largest
+    with pytest.raises(ValueError, match="larger than the number of unique clauses"):
+        cluster_clauses(clauses, largest + 1, distance=distance)
