@@ -234,8 +234,8 @@ def _lines(m: Measure) -> list[str]:
     f1_goal = f" ({'meets' if m.macro_f1 >= GOAL_F1 else 'MISSES'} 0.97)" if goals else ""
     worst = sorted(m.per_label_f1.items(), key=lambda item: item[1])[:3]
     return [
-        f"    {m.distance:>10}: k={m.clusters}: purity {m.purity:.3f}{purity_goal}, clusters' own estimate "
-        f"{m.estimated_purity:.3f}",
+        f"    {m.distance:>10}: k={m.clusters}: purity {m.purity:.3f}{purity_goal}, "
+        f"clusters' own estimate {m.estimated_purity:.3f}",
         f"    {'':>10}  actions {m.actions} = {m.clusters} mappings + "
         f"{m.clusters_with_outliers} outlier choices; {m.outliers:,} outlier clauses "
         f"({m.outlier_texts} texts) to the queue",

@@ -57,8 +57,10 @@ MAX_SYNONYM_CHARS = 60
 # finding, and modifiers that do not change which finding it is (side, degree, "sign of"),
 # which map to nothing. Matched on the normalised, cue-free text (so 未见明显胸腔积液 reaches
 # the table as 明显胸腔积液). Dropped modifiers go first, then the phrasings, each stage in one
-# pass, longest variant first at each position: a canonical text is never rewritten. Polarity is separated before, so a table can never
-# bring 胸腔积液 and 未见胸腔积液 together.
+# pass, longest variant first at each position: a canonical text is never rewritten.
+# Polarity is separated before, so a table can never bring 胸腔积液 and 未见胸腔积液 together.
+# Written for the demo's vocabulary and common Chinese chest radiograph phrasing; teams pass
+# their own.
 DEFAULT_SYNONYMS: tuple[tuple[str, str], ...] = (
     # side: which side does not change the finding's label
     ("双侧", ""), ("两侧", ""), ("左侧", ""), ("右侧", ""), ("双", ""), ("两", ""),
@@ -167,9 +169,10 @@ def edits_to_share(edits: int, texts: Iterable[str]) -> float:
 class Synonyms:
     """A validated synonym table: (variant, canonical) pairs in normalised form.
 
-    Build it with ``Synonyms.from_pairs`` (what a team's edited table goes through). Variants
-    are replaced in one left-to-right pass, longest first at each position; a variant with
-    Latin letters matches whole words only ("effusions" never fires inside another word).
+    Build it with ``Synonyms.from_pairs`` (what a team's edited table goes through). Pairs
+    with an empty canonical drop their variant (a modifier) and go first; then the others.
+    Each stage is one left-to-right pass, longest variant first at each position; a variant
+    with Latin letters matches whole words only ("effusions" never fires inside another word).
     """
 
     pairs: tuple[tuple[str, str], ...]
