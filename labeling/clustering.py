@@ -6,9 +6,12 @@ Pure Python (no Django). The pipeline, after the paper, with the changes it need
    (``labeling.text.polarity``). Clauses are compared in their normalised form with the
    negation and hedge cues cut out (``labeling.text.without_cues``; ``strip_cues=False`` keeps
    them): the polarity already separates them, and inside one polarity 考虑支气管炎可能 should
-   be near 支气管炎, not near 考虑肺气肿可能. Identical (polarity, compared text) pairs are
-   merged into one *unique clause* with a count: a report corpus repeats 心肺膈未见明显异常
-   thousands of times, and an N x N matrix over repeats would waste memory quadratically.
+   be near 支气管炎, not near 考虑肺气肿可能. Under the default "normalized" distance a
+   synonym table then unifies the phrasings of one finding (``labeling.distance``). Identical
+   (polarity, compared text) pairs are merged into one *unique clause* with a count: a report
+   corpus repeats 心肺膈未见明显异常 thousands of times, and an N x N matrix over repeats
+   would waste memory quadratically. The most written form merged into a unique clause
+   represents it (its medoid text on a card).
 2. **No cluster mixes polarities**: each polarity is clustered on its own. 未见胸腔积液 is two
    edits from 胸腔积液; clustering them together would label every "no effusion" report as
    effusion. ``k`` is split between the polarities present greedily, one cluster at a time to
@@ -16,12 +19,16 @@ Pure Python (no Django). The pipeline, after the paper, with the changes it need
    everything at once with an infinite distance between polarities would aim for, at the cost
    of a few k-medoids runs on a 1,000-clause sample per polarity. Pass a mapping such as
    ``{"affirmed": 12, "negated": 6, "uncertain": 3}`` to choose the split yourself.
-3. Levenshtein distances between the unique compared texts come from
-   ``rapidfuzz.process.cdist`` on all cores.
-4. **Weighted k-medoids**. The objective is the paper's over *all* clauses,
+3. Distances between the unique compared texts come from ``rapidfuzz.process.cdist`` on all
+   cores, in the unit of the ``distance`` option (``labeling.distance.DISTANCES``): the
+   default "normalized" (Levenshtein over the longer length, a share in [0, 1]) or "paper"
+   (whole edits).
+4. **Weighted k-medoids**. Under "paper" the objective is the paper's over *all* clauses,
    ``sum_i count_i * d(i, medoid(i))``, so a clause written 5,000 times pulls its medoid harder
-   than a one-off typo. FasterPAM (``kmedoids``) takes no weights, but it only ever reads
-   ``diss[point, medoid]``; scaling point ``i``'s entries by ``count_i`` makes its loss exactly
+   than a one-off typo. Under "normalized" each unique clause weighs ``1 + ln(count_i)``
+   (``_weights``: a rare finding in its own words then gets its own cluster instead of joining
+   a frequent neighbour). FasterPAM (``kmedoids``) takes no weights, but it only ever reads
+   ``diss[point, medoid]``; scaling point ``i``'s entries by its weight makes its loss exactly
    the weighted objective, and the nearest medoid of a point is unchanged by the scaling.
    (Repeating points instead would grow the matrix with the corpus, which is what deduplication
    avoids.) The matrix is stored medoid-major and handed over transposed, so FasterPAM's scans
@@ -34,7 +41,14 @@ Pure Python (no Django). The pipeline, after the paper, with the changes it need
    clauses are almost surely in), and every unique clause is then assigned to its nearest
    medoid. Peak memory is about ``4 * max(max_unique, sample_size) ** 2`` bytes for the matrix
    (1.6 GB at the default 20,000, one polarity at a time) plus ``O(unique clauses * k)``; the
-   measured peak for 200,000 clauses (68,000 unique) is under 600 MB (``bench/clustering.py``).
+   measured peak for 200,000 clauses is 1.6 GB under "normalized" (58,000 unique; the
+   negated 19,300 are under ``max_unique``, so their whole matrix is built) and 600 MB under
+   "paper" (68,000 unique, the large polarities sampled) (``bench/clustering.py --part c``).
+6. **Outliers**: each clause carries its distance to its medoid (``ClusteringResult.distances``)
+   and is an outlier beyond the run's ``outlier_threshold`` (default
+   ``DEFAULT_OUTLIER_THRESHOLD``: 0.6 of the longer text, or 5 edits); a cluster's ``purity``
+   is the share of its clauses within it. One threshold for the run, not the cluster's own
+   spread: see ``_assemble``.
 
 Cluster quality is reported as the count-weighted *medoid silhouette* (``1 - a/b`` with ``a``
 and ``b`` the distances to the nearest and second-nearest medoid of the same polarity): it
@@ -49,9 +63,18 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from rapidfuzz import process
-from rapidfuzz.distance import Levenshtein
 
+from labeling.distance import (
+    DEFAULT_DISTANCE,
+    DISTANCES,
+    NORMALIZED,
+    PAPER,
+    Synonyms,
+    cdist,
+    check_distance,
+    check_threshold,
+    synonyms_for,
+)
 from labeling.text import POLARITIES, CueLists, normalize, polarity, read_clause, without_cues
 
 DEFAULT_MAX_UNIQUE = 20_000
@@ -60,6 +83,10 @@ _ASSIGN_CHUNK_ROWS = 20_000
 _PROXY_SIZE = 1_000
 _PARALLEL_FROM = 5_000
 _MAX_ITER = 100
+_CENTRAL_CANDIDATES = 200
+# Outliers by default: members that differ from their medoid in more than half of the longer
+# text (normalized), or in more than this many edits (paper). Tuned in bench/label_clusters.py.
+DEFAULT_OUTLIER_THRESHOLD: dict[str, float | int] = {NORMALIZED: 0.6, PAPER: 5}
 
 
 @dataclass(frozen=True)
@@ -74,6 +101,13 @@ class Cluster:
     compared: str  # the text distances were measured on (normalised, cues cut out)
     size: int  # clauses in the cluster, repeats included
     unique_size: int  # distinct compared texts in the cluster
+    outlier_count: int = 0  # clauses (repeats included) beyond the run's outlier threshold
+    outlier_unique: int = 0  # distinct compared texts among them
+
+    @property
+    def purity(self) -> float:
+        """Share of the cluster's clauses within the outlier threshold of its medoid."""
+        return 1.0 - self.outlier_count / self.size if self.size else 1.0
 
 
 @dataclass(frozen=True)
@@ -89,13 +123,17 @@ class ClusteringResult:
     polarities: tuple[str, ...]  # polarity of each input clause
     normalized: tuple[str, ...]  # normalised text of each input clause
     k: dict[str, int]  # clusters per polarity
-    loss: int  # sum over all clauses of the edit distance to their medoid
+    loss: float  # sum over all clauses of the distance to their medoid (int under "paper")
     silhouette: float  # count-weighted medoid silhouette, in [-1, 1]
     n_clauses: int
     n_unique: int
     sampled: bool  # True when some polarity exceeded max_unique and was sampled
     seed: int
     timings: dict[str, float]  # seconds: prepare, distance, kmedoids, assign, total
+    distances: np.ndarray  # per input clause: distance to its medoid, in the option's unit
+    outliers: np.ndarray  # per input clause: bool, distance beyond outlier_threshold
+    distance: str  # the distance option ("normalized" or "paper")
+    outlier_threshold: float | int  # the threshold used, in the option's unit
 
     @property
     def sizes(self) -> np.ndarray:
@@ -125,6 +163,13 @@ class _Group:
     polarity: str
     texts: list[str]
     counts: np.ndarray  # int64, occurrences of each unique clause
+
+    @property
+    def weights(self) -> np.ndarray:
+        """What each unique clause weighs in k-medoids (see ``_weights``)."""
+        return _weights(self.counts, self.distance)
+
+    distance: str  # the distance option its texts are compared with
     first: np.ndarray  # int64, input index of the first occurrence (medoid index for the API)
 
 
@@ -142,6 +187,8 @@ def _prepare(
     cues: CueLists | None,
     polarities: Sequence[str] | None,
     strip_cues: bool,
+    distance: str = PAPER,
+    synonyms: Synonyms | None = None,
 ) -> _Prepared:
     """Normalise, read polarity and deduplicate, once per distinct raw clause."""
     if isinstance(clauses, str):
@@ -162,6 +209,8 @@ def _prepare(
             if not reading.normalized:
                 raise ValueError(f"clauses[{i}] has no text left after normalisation: {clause!r}")
             shown = reading.compared if strip_cues else reading.normalized
+            if synonyms is not None:
+                shown = synonyms.apply(shown)
             seen[clause] = (reading.normalized, shown, reading.polarity)
         norm, shown, pol = seen[clause]
         if polarities is not None:
@@ -171,15 +220,23 @@ def _prepare(
         norms.append(norm)
         compared.append(shown)
         pols.append(pol)
-    return _group(norms, compared, pols)
+    return _group(norms, compared, pols, distance)
 
 
-def _group(norms: list[str], compared: list[str], pols: list[str]) -> _Prepared:
+def _group(norms: list[str], compared: list[str], pols: list[str], distance: str) -> _Prepared:
     counts: dict[tuple[str, str], int] = {}
-    first: dict[tuple[str, str], int] = {}
+    # Per unique clause, the occurrences and first input index of each normalised form merged
+    # into it (synonyms and cut cues merge several): the most written form represents it, so
+    # the medoid shown does not depend on the order of the input.
+    forms: dict[tuple[str, str], dict[str, list[int]]] = {}
     for i, key in enumerate(zip(pols, compared, strict=True)):
         counts[key] = counts.get(key, 0) + 1
-        first.setdefault(key, i)
+        tally = forms.setdefault(key, {}).setdefault(norms[i], [0, i])
+        tally[0] += 1
+    first = {
+        key: min(by_form.items(), key=lambda item: (-item[1][0], item[0]))[1][1]
+        for key, by_form in forms.items()
+    }
     groups: dict[str, _Group] = {}
     local: dict[tuple[str, str], int] = {}
     for pol in POLARITIES:
@@ -192,6 +249,7 @@ def _group(norms: list[str], compared: list[str], pols: list[str]) -> _Prepared:
             polarity=pol,
             texts=[key[1] for key in keys],
             counts=np.array([counts[key] for key in keys], dtype=np.int64),
+            distance=distance,
             first=np.array([first[key] for key in keys], dtype=np.int64),
         )
     pol_index = {pol: i for i, pol in enumerate(POLARITIES)}
@@ -290,18 +348,37 @@ def _check_k_mapping(k: Mapping[str, int], unique: Mapping[str, int]) -> dict[st
 # --- distances and weighted k-medoids -------------------------------------------------------
 
 
-def _distance_matrix(texts: Sequence[str], counts: np.ndarray) -> np.ndarray:
-    """Weighted Levenshtein matrix laid out by medoid: ``matrix[j, i] = counts[i] * d(i, j)``.
+def _weights(counts: np.ndarray, distance: str) -> np.ndarray:
+    """Weights of unique clauses in k-medoids: occurrences under "paper" (the paper's objective
+    over all clauses), ``1 + ln(occurrences)`` under "normalized".
+
+    Linear weights let the few most written phrasings buy clusters for their own variants (a
+    normal statement written 7,000 times) while a finding written 200 times in its own words
+    joins a neighbour and is lost to its mapping. Damped, a frequent clause still pulls its
+    medoid harder than a typo, but every distinct finding gets a say. Measured in
+    ``bench/label_clusters.py``: macro F1 0.979 from k = 31 instead of k = 37 on the demo.
+    """
+    if distance == PAPER:
+        return counts
+    return 1.0 + np.log(counts)
+
+
+def _distance_matrix(texts: Sequence[str], counts: np.ndarray, distance: str) -> np.ndarray:
+    """Weighted distance matrix laid out by medoid: ``matrix[j, i] = counts[i] * d(i, j)``.
 
     Row j is what every clause would pay to medoid j. FasterPAM reads ``diss[i, j]`` for a
     fixed candidate j and every i, so it gets the transpose (a view, no copy), whose columns
     are contiguous: about six times faster than a row-major matrix on 2,000 clauses.
-    int32 unless the largest count times the longest possible distance could overflow it.
+    Edits: int32 unless the largest count times the longest possible distance could overflow
+    it. Shares: float32 (a count of 10^6 keeps six significant digits of the share).
     """
-    longest = max(len(text) for text in texts)
-    dtype = np.int32 if int(counts.max()) * longest < np.iinfo(np.int32).max else np.int64
+    if distance == PAPER:
+        longest = max(len(text) for text in texts)
+        dtype = np.int32 if int(counts.max()) * longest < np.iinfo(np.int32).max else np.int64
+    else:
+        dtype = np.float32
     # A copy of the list as choices: rapidfuzz's same-object path is slower on this machine.
-    matrix = process.cdist(texts, list(texts), scorer=Levenshtein.distance, dtype=dtype, workers=-1)
+    matrix = cdist(texts, list(texts), distance, dtype=dtype)
     matrix *= counts.astype(dtype)[None, :]
     return matrix
 
@@ -322,7 +399,7 @@ def _seed_medoids(
         chosen = [int(rng.choice(n, p=counts / counts.sum()))]
     else:
         chosen = [int(m) for m in start]
-    nearest = (matrix[chosen].min(axis=0) // counts).astype(np.float64)
+    nearest = matrix[chosen].min(axis=0) / counts
     for _ in range(k - len(chosen)):
         weight = counts * nearest
         total = weight.sum()
@@ -331,7 +408,7 @@ def _seed_medoids(
         else:  # every point already sits on a medoid; take any other point
             pick = int(np.setdiff1d(np.arange(n), chosen)[0])
         chosen.append(pick)
-        nearest = np.minimum(nearest, matrix[pick] // counts)
+        nearest = np.minimum(nearest, matrix[pick] / counts)
     return np.array(chosen, dtype=np.uintp)
 
 
@@ -343,7 +420,8 @@ def _weighted_kmedoids(
     if k == n:
         return np.arange(n)
     if k == 1:  # each row sums what all clauses pay to that medoid
-        return np.array([int(np.argmin(matrix.sum(axis=1, dtype=np.int64)))])
+        total = np.int64 if np.issubdtype(matrix.dtype, np.integer) else np.float64
+        return np.array([int(np.argmin(matrix.sum(axis=1, dtype=total)))])
     import kmedoids  # here, not at the top: it loads scikit-learn, which pages never need
 
     init = _seed_medoids(matrix, counts, k, np.random.default_rng([seed, k]), start)
@@ -375,14 +453,12 @@ class _Assignment:
     second: np.ndarray  # distance to the second-nearest medoid (nearest again when k == 1)
 
 
-def _assign(texts: Sequence[str], medoid_texts: Sequence[str]) -> _Assignment:
+def _assign(texts: Sequence[str], medoid_texts: Sequence[str], distance: str) -> _Assignment:
     """Nearest and second-nearest medoid of each text, in row chunks (memory O(chunk * k))."""
     labels, nearest, second = [], [], []
     for start in range(0, len(texts), _ASSIGN_CHUNK_ROWS):
         chunk = texts[start : start + _ASSIGN_CHUNK_ROWS]
-        dist = process.cdist(
-            chunk, medoid_texts, scorer=Levenshtein.distance, dtype=np.int32, workers=-1
-        )
+        dist = cdist(chunk, medoid_texts, distance)
         order = np.argsort(dist, axis=1, kind="stable")[:, :2]
         rows = np.arange(len(chunk))
         labels.append(order[:, 0])
@@ -413,7 +489,8 @@ class _Solver:
         self.group = group
         self.rows = rows  # indices into the group's unique clauses; None: all of them
         self.texts = group.texts if rows is None else [group.texts[i] for i in rows]
-        self.counts = group.counts if rows is None else group.counts[rows]
+        weights = group.weights
+        self.counts = weights if rows is None else weights[rows]
         self.seed = seed
         self.timings = timings
         self.chained = chained
@@ -427,7 +504,7 @@ class _Solver:
     def matrix(self) -> np.ndarray:
         if self._matrix is None:
             started = time.perf_counter()
-            self._matrix = _distance_matrix(self.texts, self.counts)
+            self._matrix = _distance_matrix(self.texts, self.counts, self.group.distance)
             self.timings["distance"] += time.perf_counter() - started
         return self._matrix
 
@@ -451,9 +528,9 @@ class _Solver:
         local = self.medoids(k)
         return local if self.rows is None else self.rows[local]
 
-    def loss(self, k: int) -> int:
+    def loss(self, k: int) -> float:
         """Weighted loss over this set (row j of the matrix: what each clause pays medoid j)."""
-        return int(self.matrix()[self.medoids(k)].min(axis=0).sum())
+        return float(self.matrix()[self.medoids(k)].min(axis=0).sum(dtype=np.float64))
 
     @property
     def has_matrix(self) -> bool:
@@ -472,7 +549,7 @@ class _Proxy:
         n = len(group.texts)
         rows = _sample(group.counts, _PROXY_SIZE, seed) if n > _PROXY_SIZE else None
         self.solver = _Solver(group, rows, seed, timings, chained=True)
-        self.scale = float(group.counts.sum() / self.solver.counts.sum())
+        self.scale = float(group.weights.sum() / self.solver.counts.sum())
 
     @property
     def whole(self) -> bool:
@@ -502,21 +579,61 @@ def _main_solver(
 class _GroupOutcome:
     medoids: np.ndarray  # indices into the group's unique clauses
     assignment: _Assignment
-    loss: int
+    loss: float  # int under "paper"
     silhouette_sum: float  # sum over clauses of count * medoid silhouette
 
 
 def _evaluate(group: _Group, medoids: np.ndarray, timings: dict) -> _GroupOutcome:
     started = time.perf_counter()
-    assignment = _assign(group.texts, [group.texts[m] for m in medoids])
+    assignment = _assign(group.texts, [group.texts[m] for m in medoids], group.distance)
+    if group.distance != PAPER:
+        central = _central_medoids(group, medoids, assignment.labels)
+        if not np.array_equal(central, medoids):
+            medoids = central
+            assignment = _assign(group.texts, [group.texts[m] for m in medoids], group.distance)
     timings["assign"] += time.perf_counter() - started
-    loss = int((group.counts * assignment.nearest).sum())
+    weighted = group.counts * assignment.nearest.astype(np.float64)
+    loss = int(weighted.sum()) if group.distance == PAPER else float(weighted.sum())
     if len(medoids) > 1:
-        ratio = assignment.nearest / np.maximum(assignment.second, 1)
+        # second == 0 means nearest == 0 too: the clause is a medoid's twin, silhouette 1.
+        second = assignment.second.astype(np.float64)
+        ratio = np.divide(assignment.nearest, second, out=np.zeros_like(second), where=second > 0)
         silhouette_sum = float((group.counts * (1.0 - ratio)).sum())
     else:  # one cluster: silhouette is 0 by convention
         silhouette_sum = 0.0
     return _GroupOutcome(medoids, assignment, loss, silhouette_sum)
+
+
+def _central_medoids(group: _Group, medoids: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """Each cluster's most central clause counting every occurrence: the medoid a card shows.
+
+    Damped weights (``_weights``) decide which clusters exist; within one, the clause that
+    costs its members least when each occurrence counts is its centre. Otherwise a typo one
+    edit from every phrasing (主动脉梗化) can beat the phrasing written 3,000 times. The
+    candidates are the cluster's ``_CENTRAL_CANDIDATES`` most written clauses, so the cost
+    stays ``O(candidates * unique clauses)``; the caller then reassigns every clause.
+    """
+    central = np.array(medoids, copy=True)
+    for position in range(len(medoids)):
+        members = np.flatnonzero(labels == position)
+        if len(members) < 2:
+            continue
+        order = np.argsort(-group.counts[members], kind="stable")[:_CENTRAL_CANDIDATES]
+        candidates = members[order]
+        dist = cdist(
+            [group.texts[i] for i in candidates],
+            [group.texts[i] for i in members],
+            group.distance,
+            dtype=np.float64,
+        )
+        cost = dist @ group.counts[members].astype(np.float64)
+        best = float(cost.min())
+        # Keep the k-medoids choice when it is among the best (no needless change).
+        current = np.flatnonzero(candidates == medoids[position])
+        if len(current) and cost[current[0]] <= best:
+            continue
+        central[position] = candidates[int(np.argmin(cost))]
+    return central
 
 
 def _check_sizes(max_unique: int, sample_size: int | None) -> int:
@@ -551,6 +668,9 @@ def cluster_clauses(
     max_unique: int = DEFAULT_MAX_UNIQUE,
     sample_size: int | None = None,
     strip_cues: bool = True,
+    distance: str = DEFAULT_DISTANCE,
+    synonyms: Iterable[Sequence[str]] | Synonyms | None = None,
+    outlier_threshold: float | None = None,
 ) -> ClusteringResult:
     """Cluster clauses by edit distance with weighted k-medoids, never mixing polarities.
 
@@ -558,12 +678,20 @@ def cluster_clauses(
     loss most) or a mapping polarity -> clusters. ``polarities`` overrides the polarity read
     with ``cues`` (for a caller that stored it). A polarity with more than ``max_unique`` unique clauses is
     clustered on a weighted sample of ``sample_size`` (default ``min(max_unique, 10,000)``).
-    Raises ``ValueError`` for an empty input, a clause with no text, or k out of range.
+
+    ``distance`` is one of ``DISTANCES`` (``labeling.distance``): "normalized" (the default:
+    synonyms, then edits over the longer length) or "paper" (whole edits). ``synonyms`` is a
+    team's table of (variant, canonical) pairs under "normalized" (default
+    ``DEFAULT_SYNONYMS``); "paper" takes none. A clause further from its medoid than
+    ``outlier_threshold`` (the option's unit; default ``DEFAULT_OUTLIER_THRESHOLD``) is an
+    outlier. Raises ``ValueError`` for an empty input, a clause with no text, k out of range,
+    an unknown distance, a bad synonym table or threshold.
     """
     started = time.perf_counter()
     timings = _new_timings()
     size = _check_sizes(max_unique, sample_size)
-    prepared = _prepare(clauses, cues, polarities, strip_cues)
+    table, threshold = _check_options(distance, synonyms, outlier_threshold)
+    prepared = _prepare(clauses, cues, polarities, strip_cues, distance, table)
     timings["prepare"] = time.perf_counter() - started
     proxies = {pol: _Proxy(group, seed, timings) for pol, group in prepared.groups.items()}
     allocation = _allocate_k(k, prepared.groups, proxies)
@@ -575,9 +703,29 @@ def cluster_clauses(
         outcomes[pol] = _evaluate(group, solver.group_medoids(allocation[pol]), timings)
         solver.release()  # free the matrix before the next polarity builds its own
         proxies[pol].solver.release()
-    result = _assemble(clauses, prepared, outcomes, allocation, sampled, seed, timings)
+    facts = _RunFacts(sampled, seed, distance, threshold, timings)
+    result = _assemble(clauses, prepared, outcomes, allocation, facts)
     timings["total"] = time.perf_counter() - started
     return result
+
+
+def _check_options(
+    distance: str, synonyms: Iterable[Sequence[str]] | Synonyms | None, threshold: object
+) -> tuple[Synonyms, float | int]:
+    check_distance(distance)
+    table = synonyms_for(distance, synonyms)
+    if threshold is None:
+        threshold = DEFAULT_OUTLIER_THRESHOLD[distance]
+    return table, check_threshold(threshold, distance, "outlier_threshold")
+
+
+@dataclass(frozen=True)
+class _RunFacts:
+    sampled: bool
+    seed: int
+    distance: str
+    outlier_threshold: float | int
+    timings: dict[str, float]
 
 
 def _assemble(
@@ -585,25 +733,34 @@ def _assemble(
     prepared: _Prepared,
     outcomes: Mapping[str, _GroupOutcome],
     allocation: dict[str, int],
-    sampled: bool,
-    seed: int,
-    timings: dict[str, float],
+    facts: _RunFacts,
 ) -> ClusteringResult:
-    """Number clusters by size and map every input clause to its cluster."""
+    """Number clusters by size, map every input clause to its cluster, flag the outliers.
+
+    An outlier is a clause further from its medoid than the run's threshold: one question,
+    in one unit, on every card. A rule on the cluster's own spread was not taken: a cluster
+    of one clause repeated 3,000 times has no spread, so its first honest variant would be
+    flagged, while a loose cluster would hide a wrong member inside its wide spread.
+    """
+    threshold = facts.outlier_threshold
     drafts = []
     for pol, outcome in outcomes.items():
         group = prepared.groups[pol]
-        sizes = np.bincount(
-            outcome.assignment.labels, weights=group.counts, minlength=len(outcome.medoids)
-        )
-        unique_sizes = np.bincount(outcome.assignment.labels, minlength=len(outcome.medoids))
+        n = len(outcome.medoids)
+        labels = outcome.assignment.labels
+        far = outcome.assignment.nearest > threshold
+        sizes = np.bincount(labels, weights=group.counts, minlength=n)
+        unique_sizes = np.bincount(labels, minlength=n)
+        outlier_sizes = np.bincount(labels, weights=group.counts * far, minlength=n)
+        outlier_unique = np.bincount(labels, weights=far.astype(np.int64), minlength=n)
         for position, medoid in enumerate(outcome.medoids):
             drafts.append(
-                (pol, position, int(medoid), int(sizes[position]), unique_sizes[position])
-            )
+                (pol, position, int(medoid), int(sizes[position]), int(unique_sizes[position]),
+                 int(outlier_sizes[position]), int(outlier_unique[position]))
+            )  # fmt: skip
     drafts.sort(key=lambda d: (-d[3], POLARITIES.index(d[0]), prepared.groups[d[0]].texts[d[2]]))
     clusters, global_index = [], {}
-    for index, (pol, position, medoid, size, unique_size) in enumerate(drafts):
+    for index, (pol, position, medoid, size, unique_size, n_out, u_out) in enumerate(drafts):
         group = prepared.groups[pol]
         first = int(group.first[medoid])
         clusters.append(
@@ -615,16 +772,21 @@ def _assemble(
                 normalized=prepared.normalized[first],
                 compared=group.texts[medoid],
                 size=size,
-                unique_size=int(unique_size),
+                unique_size=unique_size,
+                outlier_count=n_out,
+                outlier_unique=u_out,
             )
         )
         global_index[(pol, position)] = index
-    assignments = np.empty(len(prepared.clause_group), dtype=np.int64)
+    n_clauses = len(prepared.clause_group)
+    assignments = np.empty(n_clauses, dtype=np.int64)
+    distances = np.empty(n_clauses, dtype=np.int64 if facts.distance == PAPER else np.float64)
     for pol, outcome in outcomes.items():
         to_global = np.array([global_index[(pol, p)] for p in range(len(outcome.medoids))])
         mask = prepared.clause_group == POLARITIES.index(pol)
-        assignments[mask] = to_global[outcome.assignment.labels[prepared.clause_local[mask]]]
-    n_clauses = len(prepared.clause_group)
+        local = prepared.clause_local[mask]
+        assignments[mask] = to_global[outcome.assignment.labels[local]]
+        distances[mask] = outcome.assignment.nearest[local]
     return ClusteringResult(
         assignments=assignments,
         medoids=np.array([cluster.medoid for cluster in clusters], dtype=np.int64),
@@ -636,10 +798,31 @@ def _assemble(
         silhouette=sum(o.silhouette_sum for o in outcomes.values()) / n_clauses,
         n_clauses=n_clauses,
         n_unique=sum(len(group.texts) for group in prepared.groups.values()),
-        sampled=sampled,
-        seed=seed,
-        timings=timings,
+        sampled=facts.sampled,
+        seed=facts.seed,
+        timings=facts.timings,
+        distances=distances,
+        outliers=distances > threshold,
+        distance=facts.distance,
+        outlier_threshold=threshold,
     )
+
+
+def count_unique(
+    clauses: Sequence[str],
+    *,
+    cues: CueLists | None = None,
+    polarities: Sequence[str] | None = None,
+    strip_cues: bool = True,
+    distance: str = DEFAULT_DISTANCE,
+    synonyms: Iterable[Sequence[str]] | Synonyms | None = None,
+) -> dict[str, int]:
+    """Unique clauses per polarity as ``cluster_clauses`` would count them with these options:
+    the largest k it accepts is their sum (a synonym table merges texts, so fewer than the
+    distinct normalised texts)."""
+    table, _ = _check_options(distance, synonyms, None)
+    prepared = _prepare(clauses, cues, polarities, strip_cues, distance, table)
+    return {pol: len(group.texts) for pol, group in prepared.groups.items()}
 
 
 def suggest_k(
@@ -652,14 +835,18 @@ def suggest_k(
     max_unique: int = DEFAULT_MAX_UNIQUE,
     sample_size: int | None = None,
     strip_cues: bool = True,
+    distance: str = DEFAULT_DISTANCE,
+    synonyms: Iterable[Sequence[str]] | Synonyms | None = None,
 ) -> KCurve:
     """Loss (elbow) and medoid silhouette for each k, computing each polarity's matrix once.
 
     ``k_values`` defaults to every k from the number of polarities present up to 40 (or the
-    number of unique clauses). Each k is split between polarities as in ``cluster_clauses``.
+    number of unique clauses). Each k is split between polarities as in ``cluster_clauses``;
+    ``distance`` and ``synonyms`` as there (losses are in the option's unit).
     """
     size = _check_sizes(max_unique, sample_size)
-    prepared = _prepare(clauses, cues, polarities, strip_cues)
+    table, _ = _check_options(distance, synonyms, None)
+    prepared = _prepare(clauses, cues, polarities, strip_cues, distance, table)
     n_unique = sum(len(group.texts) for group in prepared.groups.values())
     if k_values is None:
         k_values = range(len(prepared.groups), min(40, n_unique) + 1)
@@ -672,7 +859,7 @@ def suggest_k(
     proxies = {pol: _Proxy(group, seed, timings) for pol, group in prepared.groups.items()}
     path = _split_k_path(ks[-1], prepared.groups, proxies)
     allocations = [path[k] for k in ks]
-    losses = [0] * len(ks)
+    losses: list[float] = [0] * len(ks)
     silhouettes = [0.0] * len(ks)
     for pol, group in prepared.groups.items():
         solver = _main_solver(group, proxies[pol], max_unique, size, seed, timings)
@@ -692,7 +879,7 @@ def suggest_k(
     return KCurve(tuple(ks), tuple(losses), tuple(silhouettes), elbow, best, elbow)
 
 
-def _elbow(ks: Sequence[int], losses: Sequence[int]) -> int:
+def _elbow(ks: Sequence[int], losses: Sequence[float]) -> int:
     """Kneedle: the k whose normalised loss lies furthest below the chord of the curve."""
     if len(ks) < 3 or losses[0] == losses[-1]:
         return ks[0]
@@ -704,21 +891,27 @@ def _elbow(ks: Sequence[int], losses: Sequence[int]) -> int:
 def assign_to_medoids(
     new_clauses: Sequence[str],
     medoid_texts: Sequence[str],
-    max_distance: int,
+    max_distance: float,
     *,
     cues: CueLists | None = None,
     medoid_polarities: Sequence[str] | None = None,
     strip_cues: bool = True,
+    distance: str = DEFAULT_DISTANCE,
+    synonyms: Iterable[Sequence[str]] | Synonyms | None = None,
 ) -> list[int | None]:
     """For each new clause, the index of the nearest medoid of the same polarity, or None.
 
-    Used to label reports that arrive after curation: a clause within ``max_distance`` edits
-    of a curated medoid (compared as in ``cluster_clauses``) takes it; anything further goes to the
-    unmapped queue. Pass medoids as written (a trailing "？" is a hedge) or give their
-    polarities. Ties go to the earlier medoid.
+    Used to label reports that arrive after curation: a clause within ``max_distance`` of a
+    curated medoid (compared as in ``cluster_clauses``, with the same ``distance`` and
+    ``synonyms``) takes it; anything further goes to the unmapped queue. The unit of
+    ``max_distance`` is the option's: under "normalized" a share of the longer text in
+    [0, 1] (0.25: a quarter of its characters may differ), under "paper" a whole number of
+    edits (``labeling.distance.edits_to_share`` converts a stored edit count). Pass medoids
+    as written (a trailing "？" is a hedge) or give their polarities. Ties go to the earlier
+    medoid.
     """
-    if isinstance(max_distance, bool) or not isinstance(max_distance, int) or max_distance < 0:
-        raise ValueError(f"max_distance must be a non-negative int, got {max_distance!r}")
+    table, _ = _check_options(distance, synonyms, None)
+    max_distance = check_threshold(max_distance, distance)
     if medoid_polarities is not None and len(medoid_polarities) != len(medoid_texts):
         raise ValueError(
             f"medoid_polarities has {len(medoid_polarities)} entries "
@@ -726,7 +919,7 @@ def assign_to_medoids(
         )
     if len(new_clauses) == 0:
         return []
-    new = _prepare(new_clauses, cues, None, strip_cues)
+    new = _prepare(new_clauses, cues, None, strip_cues, distance, table)
     found: list[int | None] = [None] * len(new_clauses)
     if len(medoid_texts) == 0:
         return found
@@ -736,12 +929,12 @@ def assign_to_medoids(
         else [polarity(text, cues) for text in medoid_texts]
     )
     form = (lambda text: without_cues(text, cues)) if strip_cues else normalize
-    medoid_keys = [form(text) for text in medoid_texts]
+    medoid_keys = [table.apply(form(text)) for text in medoid_texts]
     for pol, group in new.groups.items():
         candidates = [i for i, p in enumerate(medoid_pols) if p == pol]
         if not candidates:
             continue
-        assignment = _assign(group.texts, [medoid_keys[i] for i in candidates])
+        assignment = _assign(group.texts, [medoid_keys[i] for i in candidates], distance)
         mask = new.clause_group == POLARITIES.index(pol)
         for clause_index in np.flatnonzero(mask):
             local = new.clause_local[clause_index]
@@ -765,13 +958,17 @@ def purity(assignments: Sequence[int], truth: Sequence[object]) -> float:
 
 
 __all__ = [
+    "DEFAULT_DISTANCE",
     "DEFAULT_MAX_UNIQUE",
+    "DEFAULT_OUTLIER_THRESHOLD",
     "DEFAULT_SAMPLE_SIZE",
     "Cluster",
     "ClusteringResult",
+    "DISTANCES",
     "KCurve",
     "assign_to_medoids",
     "cluster_clauses",
+    "count_unique",
     "purity",
     "suggest_k",
 ]
