@@ -123,14 +123,16 @@ def _flag_for_review(
     for report_id, normalized, _pol, text in old:
         before.setdefault(normalized, (report_id, text))
     decisions = ClauseDecision.objects.of_team(team).select_for_update()
-    decisions.filter(normalized__in=now).exclude(review="").update(
-        review="", review_text="", review_pieces=[]
-    )
-    lost = [text for text in before if text not in now]
+    # Texts are matched here, not in SQL: a team's texts can outnumber SQLite's IN-list limit.
+    back = [pk for pk, text in decisions.exclude(review="").values_list("pk", "normalized")
+            if text in now]  # fmt: skip
+    decisions.filter(pk__in=back).update(review="", review_text="", review_pieces=[])
     by_report: dict[int, list[str]] = defaultdict(list)
     for report_id, _normalized, _pol, text in new:
         by_report[report_id].append(text)
-    for decision in decisions.filter(normalized__in=lost, review=""):
+    for decision in decisions.filter(review=""):
+        if decision.normalized in now or decision.normalized not in before:
+            continue
         report_id, text = before[decision.normalized]
         review, pieces = _replacement(text, by_report[report_id], cues)
         decision.review, decision.review_text, decision.review_pieces = review, text, pieces

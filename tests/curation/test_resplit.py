@@ -113,6 +113,22 @@ def test_taking_the_terminator_back_brings_the_text_back_and_clears_its_review(m
     assert ClauseOccurrence.objects.filter(team=team, normalized=normalize(MIXED_EN)).exists()
 
 
+def test_a_decided_piece_that_a_removed_terminator_joins_again_is_listed(mixed, curator):
+    team = mixed.team
+    set_terminators(team, curator, ["with"])
+    first, _second = split_clauses(MIXED_EN, services.team_cues(team))
+    run = services.run_clustering(team, k=8, seed=0, user=curator)
+    piece = cluster_with(run, normalize(first))
+    services.set_verdict(team, curator, {piece.pk: piece.version}, verdict="ignored")
+    result = set_terminators(team, curator, [])
+    joined = ClauseDecision.objects.get(team=team, normalized=normalize(first))
+    assert joined.review == "joined" and joined.review_text == first
+    assert joined.review_pieces == [MIXED_EN] and joined.verdict == "ignored"
+    divided = ClauseDecision.objects.get(team=team, normalized=normalize(MIXED_EN))
+    assert divided.review == ""  # its text is written again
+    assert result.to_review == len(services.decisions_to_review(team)) >= 1
+
+
 def test_frozen_label_sets_and_earlier_runs_keep_what_they_hold(mixed, curator):
     team = mixed.team
     heart = cluster_with(mixed, "心影增大")
