@@ -15,7 +15,11 @@ with expected tags, split into a ``tune`` and a ``heldout`` half; and the demo's
 "exact" is the share whose read tags equal the expected ones (no extra finding either); "normal
 flag" the share of the demo's normal statements that ``read_clause`` flags normal.
 
-Also timed: split and read (``split_clauses`` + ``read_clause`` on every clause) of the 16,569
+The "fresh" rows are sentences written after tuning, in phrasings the two corpora lack (the
+held-out halves share sentences with the tune halves); their figures are printed, not held to
+the goals. Their first run read English mixed 17/19, normal 12/13, affirmed 28/29 and
+Chinese 14/14, 8/8, 27/27; the two English misses then got rules, so later runs are not held
+out. Also timed: split and read (``split_clauses`` + ``read_clause`` on every clause) of the 16,569
 demo reports, best of three. Then ``bench.label_clusters.report()`` runs, where that module
 exists. Which finding a clause names is the corpus module's keyword table, for measurement only.
 """
@@ -31,7 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from labeling.synth import generate_reports
 from labeling.text import read_clause, split_clauses
-from tests.labeling.corpora import HALVES, Score, chinese, english, score, synth_score
+from tests.labeling.corpora import HALVES, Score, chinese, english, fresh, score, synth_score
 
 PAPER_REPORTS = 16_569
 GOALS = {"mixed": 0.98, "normal": 0.97, "affirmed": 0.97}
@@ -46,13 +50,14 @@ def _cell(results: list[bool]) -> str:
     )
 
 
-def _row(name: str, result: Score) -> bool:
+def _row(name: str, result: Score, held_to_goals: bool = True) -> bool:
     met = all(
         Score.share(getattr(result, key)) is None or Score.share(getattr(result, key)) >= goal
         for key, goal in GOALS.items()
     )
     cells = "  ".join(_cell(getattr(result, key)) for key in (*GOALS, "exact"))
-    print(f"{name:<22}{cells}  {'met' if met else 'MISSED'}")
+    verdict = ("met" if met else "MISSED") if held_to_goals else "(not held to them)"
+    print(f"{name:<22}{cells}  {verdict}")
     return met
 
 
@@ -65,6 +70,8 @@ def corpora() -> bool:
             met &= _row(
                 f"{language} {half}", score(chosen, "en" if language == "English" else "zh")
             )
+    for language in ("en", "zh"):
+        _row(f"fresh {language}", score(fresh(language), language), held_to_goals=False)
     reports = generate_reports(PAPER_REPORTS, seed=0)
     for half in HALVES:
         chosen = reports[0::2] if half == HALVES[0] else reports[1::2]

@@ -77,6 +77,9 @@ EN_PSEUDO: tuple[str, ...] = (
     "no significant interval change", "not significantly changed", "without change",
     "without significant change", "without interval change", "no substantial change",
     "no appreciable change", "no increase", "no improvement", "not only",
+    # "No consolidation to suggest pneumonia": the hedge is under the negation (CheXpert reads
+    # it as a negation too).
+    "to suggest",
 )  # fmt: skip
 # Where a cue's scope ends: the cut points of ``split_clauses`` besides punctuation. A terminator
 # is dropped from the clauses it separates ("Stable cardiomegaly with no failure" gives "Stable
@@ -86,7 +89,7 @@ ZH_TERMINATORS: tuple[str, ...] = (
 )  # fmt: skip
 EN_TERMINATORS: tuple[str, ...] = (
     "but", "however", "although", "though", "whereas", "with", "except", "except for",
-    "which",
+    "which", "otherwise",
 )  # fmt: skip
 DEFAULT_TERMINATORS: tuple[str, ...] = ZH_TERMINATORS + EN_TERMINATORS
 
@@ -131,6 +134,10 @@ class CueLists:
 
     def __hash__(self) -> int:  # equality stays the dataclass's, over the four lists
         return self._hash
+
+    def __reduce__(self) -> tuple[type, tuple[tuple[str, ...], ...]]:
+        # Rebuilt, not restored: a string's hash differs from one process to the next.
+        return (CueLists, (self.negation, self.uncertainty, self.pseudo, self.terminators))
 
 
 DEFAULT_CUES = CueLists(
@@ -219,6 +226,7 @@ _SCOPE_OPENERS = frozenset(
 # or in a shadow (斑片影, not 心影 or 肺门影).
 _ZH_FINDING_ENDS = frozenset("大宽厚液化节肿炎症变多粗钝张满灶块折高乱糊曲出重核生连裹胸")
 _ZH_ORGAN_SHADOWS = frozenset("心门")
+_CJK_CHAR = re.compile(rf"[{_CJK}]")
 # English text before a mid-sentence opener must not end in a word that needs it ("There is |
 # no effusion", "The lungs are | free of disease").
 _EN_LINKING_WORDS = frozenset(
@@ -341,16 +349,22 @@ def _split_scopes(piece: str, cues: CueLists) -> list[int]:
     """Where a piece is cut (its bounds included): before each negation or hedge that opens a
     new scope mid-sentence."""
     pattern, kinds, openers = _compile_scope(cues)
-    found = [m for m in pattern.finditer(piece) if kinds[_cue_view(m.group(0))] != _PSEUDO]
+    found = [m for m in pattern.finditer(piece) if kinds[_matched_cue(m.group(0))] != _PSEUDO]
     if not found or not openers:
         return [0, len(piece)]
     cuts: list[int] = []
     for match in found:
         left = piece[cuts[-1] if cuts else 0 : match.start()]
-        if _cue_view(match.group(0)) in openers and _opens_scope(left, piece[match.end() :]):
+        if _matched_cue(match.group(0)) in openers and _opens_scope(left, piece[match.end() :]):
             cuts.append(match.start())
     cuts = _affirming_commas(piece, cuts, found)
     return [0, *cuts, len(piece)]
+
+
+@lru_cache(maxsize=4096)
+def _matched_cue(written: str) -> str:
+    """The cue view of a cue as a text wrote it (few spellings, so cached)."""
+    return _cue_view(written)
 
 
 def _opens_scope(left: str, right: str) -> bool:
@@ -361,7 +375,7 @@ def _opens_scope(left: str, right: str) -> bool:
     if not left or not _MEANINGFUL.search(left):
         return False
     last = left[-1]
-    if re.match(rf"[{_CJK}]", last):
+    if _CJK_CHAR.match(last):
         if last == "影":
             return len(left) > 1 and left[-2] not in _ZH_ORGAN_SHADOWS
         return last in _ZH_FINDING_ENDS

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import pickle
+import subprocess
+import sys
+
 import pytest
 
 from labeling.text import (
@@ -64,6 +68,8 @@ SCOPE_SPLITS = [
     ("右肺结节，待排", ["右肺结节，待排"]),
     ("Right basilar opacity, likely.", ["Right basilar opacity, likely"]),
     ("心影大小、形态未见异常", ["心影大小、形态未见异常"]),
+    # "otherwise" ends a scope
+    ("Low lung volumes, otherwise normal.", ["Low lung volumes", "normal"]),
     # a comparison is not a negation, so it opens nothing
     ("心影增大无明显变化", ["心影增大无明显变化"]),
     ("No change in the cardiomegaly.", ["No change in the cardiomegaly"]),
@@ -81,6 +87,10 @@ def test_each_side_of_a_scope_cut_reads_its_own_polarity():
         NEGATED,
     ]
     assert [polarity(c) for c in split_clauses("右下肺斑片影，不除外肺炎")] == [AFFIRMED, UNCERTAIN]
+
+
+def test_a_hedge_under_a_negation_is_still_a_negation():
+    assert polarity("No consolidation or effusion to suggest pneumonia") == NEGATED
 
 
 def test_default_cues_carry_the_default_terminators():
@@ -171,3 +181,17 @@ def test_a_finding_affirmed_hedged_or_denied_is_no_normal_statement(clause):
 def test_normal_statements_follow_the_team_cue_lists():
     cues = CueLists(negation=["阴性"], uncertainty=[])  # 未见 is no negation for this team
     assert not is_normal("心肺未见异常", cues)
+
+
+def test_cue_lists_survive_a_trip_to_another_process():
+    cues = CueLists(["无"], ["可能"], ["无明显变化"], ["但"])
+    code = (
+        "import pickle, sys; from labeling.text import CueLists;"
+        "c = pickle.loads(sys.stdin.buffer.read());"
+        "print(hash(c) == hash(CueLists(c.negation, c.uncertainty, c.pseudo, c.terminators)))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], input=pickle.dumps(cues), capture_output=True, check=True
+    )
+    assert done.stdout.strip() == b"True"
+    assert pickle.loads(pickle.dumps(cues)) == cues

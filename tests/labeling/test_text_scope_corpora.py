@@ -15,6 +15,7 @@ from tests.labeling.corpora import (
     chinese,
     english,
     findings_in,
+    fresh,
     read_mentions,
     score,
     synth_score,
@@ -49,6 +50,15 @@ def test_chinese_case_reads_its_expected_tags(case):
     if case.states_normal is not None:
         flags = [read_clause(clause).normal for clause in split_clauses(case.text)]
         assert all(flags) if case.states_normal else not any(flags), flags
+
+
+@pytest.mark.parametrize(
+    ("case", "language"),
+    [(case, language) for language in ("en", "zh") for case in fresh(language)],
+    ids=lambda value: getattr(value, "text", value),
+)
+def test_fresh_sentence_reads_its_expected_tags(case, language):
+    _read_as_expected(case.text, case.tags, language)
 
 
 @pytest.mark.parametrize("half", HALVES)
