@@ -279,20 +279,30 @@ class StatisticsView(APIView):
 
 
 class CuesView(ServiceErrors, APIView):
-    """The active team's negation / uncertainty / pseudo cue lists; PUT re-derives polarity."""
+    """The active team's negation / uncertainty / pseudo cue lists and scope terminators; PUT
+    re-splits the stored reports and answers how many clauses were added, removed and changed
+    polarity (``changed``), and how many decisions now wait for review."""
 
     @extend_schema(responses={200: CuesSerializer})
     def get(self, request):
         team = _active(request)
         if team is None:
             raise ValidationError({"detail": "you belong to no team"})
-        return Response(CuesSerializer(services.curation_settings(team)).data)
+        return Response(_cues_data(team, services.curation_settings(team)))
 
     @extend_schema(request=CuesSerializer, responses={200: CuesSerializer})
     def put(self, request):
         data = _valid(CuesSerializer, request)
-        result = services.update_cues(_team(request), request.user, **data)
-        return Response({**CuesSerializer(result.settings).data, "changed": result.changed})
+        team = _team(request)
+        result = services.update_cues(team, request.user, **data)
+        return Response({**_cues_data(team, result.settings), "changed": result.changed,
+                         "added": result.added, "removed": result.removed,
+                         "to_review": result.to_review})  # fmt: skip
+
+
+def _cues_data(team, row) -> dict:
+    """The stored lists, with the terminators in force (the defaults until edited)."""
+    return {**CuesSerializer(row).data, "terminators": list(services.team_cues(team).terminators)}
 
 
 class UnmappedView(APIView):

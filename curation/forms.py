@@ -5,7 +5,7 @@ from django.utils.translation import gettext_lazy as _
 
 from .models import Label
 
-CUE_FIELDS = ("negation", "uncertainty", "pseudo")
+CUE_FIELDS = ("negation", "uncertainty", "pseudo", "terminators")
 
 
 def cue_lines(text: str) -> list[str]:
@@ -31,6 +31,15 @@ class CuesForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 12}),
         required=False,
     )
+    terminators = forms.CharField(
+        label=_("Scope terminators"),
+        help_text=_(
+            "Words that end a cue's scope inside a sentence, such as but, with, 但 or 伴: "
+            "“Cardiomegaly with no effusion” becomes two clauses. Punctuation always ends it."
+        ),
+        widget=forms.Textarea(attrs={"rows": 12}),
+        required=False,
+    )
     version = forms.IntegerField(widget=forms.HiddenInput)
 
     def clean(self) -> dict:
@@ -43,8 +52,9 @@ class CuesForm(forms.Form):
         return data
 
     @classmethod
-    def initial_from(cls, row) -> dict:
-        return {name: "\n".join(getattr(row, name)) for name in CUE_FIELDS} | {
+    def initial_from(cls, row, cues) -> dict:
+        """The form as stored: ``cues`` are the team's lists, terminators filled in."""
+        return {name: "\n".join(getattr(cues, name)) for name in CUE_FIELDS} | {
             "version": row.version
         }
 

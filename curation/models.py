@@ -24,11 +24,14 @@ class ImmutableError(RuntimeError):
 
 
 class CurationSettings(TeamOwned):
-    """A team's editable cue lists (polarity is re-derived when they change) and thresholds."""
+    """A team's editable cue lists and scope terminators (the stored reports are re-split when
+    they change) and thresholds."""
 
     negation = models.JSONField(_("negation cues"), default=list)
     uncertainty = models.JSONField(_("uncertainty cues"), default=list)
     pseudo = models.JSONField(_("pseudo cues"), default=list)
+    # None until a curator edits them: the defaults of ``labeling.text``, as they evolve.
+    terminators = models.JSONField(_("scope terminators"), null=True, blank=True)
     auto_label_distance = models.PositiveSmallIntegerField(
         _("auto-label distance"),
         default=2,
@@ -66,7 +69,11 @@ class Label(TeamOwned):
 
 
 class ClauseOccurrence(TeamOwned):
-    """One clause of one report's diagnosis, as written, with its normalised text and polarity."""
+    """One clause of one report's diagnosis, as written, with its normalised text and polarity.
+
+    ``normal`` marks a statement of normality ("Clear lungs", 心肺未见异常): it never makes a
+    report abnormal, and clusters of such statements are pre-mapped to the normal label.
+    """
 
     report = models.ForeignKey(Report, on_delete=models.CASCADE, related_name="clauses")
     study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="clauses")
@@ -74,6 +81,7 @@ class ClauseOccurrence(TeamOwned):
     text = models.CharField(max_length=500)
     normalized = models.CharField(max_length=500, db_index=True)
     polarity = models.CharField(max_length=10)
+    normal = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["study_id", "position"]
@@ -189,7 +197,8 @@ class ProposedCluster(TeamOwned):
     medoid_normalized = models.CharField(max_length=500)
     name = models.CharField(_("name"), max_length=200)
     verdict = models.CharField(max_length=10, choices=Verdict.choices, default=Verdict.OPEN)
-    label = models.ForeignKey(Label, on_delete=models.PROTECT, null=True, blank=True)
+    # RESTRICT, not PROTECT: a label in use stays, yet the team can go with all its rows.
+    label = models.ForeignKey(Label, on_delete=models.RESTRICT, null=True, blank=True)
     # Merged clusters stay (for undo) but leave the workspace.
     merged_into = models.ForeignKey(
         "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
@@ -224,18 +233,34 @@ class ClusterMember(TeamOwned):
         ordering = ["-count", "normalized"]
 
 
+class ResplitReview(models.TextChoices):
+    DIVIDED = "divided", _("divided by the new splitting")
+    JOINED = "joined", _("joined to another clause")
+
+
 class ClauseDecision(TeamOwned):
     """What curators decided about one normalised clause text; survives re-clustering.
 
     ``group`` is the curated cluster the text belongs to (set by rename, merge and split): a
     new run gathers all texts of one group into one cluster of that name.
+
+    A re-split (new cues or terminators) can leave a decided text written nowhere any more: the
+    splitter now divides it ("Cardiomegaly without edema" → two clauses) or joins it to its
+    neighbour. Such a decision is kept and flagged for review, with the text as it was written
+    (``review_text``) and the clauses that replace it (``review_pieces``).
     """
 
     normalized = models.CharField(max_length=500)
     verdict = models.CharField(max_length=10, choices=Verdict.choices, default=Verdict.OPEN)
-    label = models.ForeignKey(Label, on_delete=models.PROTECT, null=True, blank=True)
+    # RESTRICT, not PROTECT: a label in use stays, yet the team can go with all its rows.
+    label = models.ForeignKey(Label, on_delete=models.RESTRICT, null=True, blank=True)
     group = models.CharField(max_length=200, blank=True)
     automatic = models.BooleanField(default=False)  # set by auto-labelling, not by a curator
+    review = models.CharField(
+        max_length=10, choices=ResplitReview.choices, blank=True, db_index=True
+    )
+    review_text = models.CharField(max_length=500, blank=True)
+    review_pieces = models.JSONField(default=list, blank=True)
     version = models.PositiveIntegerField(default=1)
     updated_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"

@@ -103,6 +103,10 @@ class CuesSerializer(serializers.Serializer):
     negation = serializers.ListField(child=serializers.CharField(trim_whitespace=False))
     uncertainty = serializers.ListField(child=serializers.CharField(trim_whitespace=False))
     pseudo = serializers.ListField(child=serializers.CharField(trim_whitespace=False))
+    # Left out of a PUT: kept as they are. Saving cues or terminators re-splits the reports.
+    terminators = serializers.ListField(
+        child=serializers.CharField(trim_whitespace=False), required=False
+    )
     auto_label_distance = serializers.IntegerField(read_only=True)
     version = serializers.IntegerField()
 

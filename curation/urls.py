@@ -14,6 +14,7 @@ urlpatterns = [
     path("review/", views.review_queue, name="review"),
     path("unmapped/", views.unmapped, name="unmapped"),
     path("cues/", views.cues, name="cues"),
+    path("cues/review/", views.resplit_review, name="resplit-review"),
     path("labels/", views.labels, name="labels"),
     path("labels/<int:pk>/", views.label_rename, name="label-rename"),
     path("labels/<int:pk>/move/", views.label_move, name="label-move"),

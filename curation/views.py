@@ -1,5 +1,6 @@
 """Curation pages: the workspace, a cluster's details, label sets, the review queue, the
-unmapped queue, and the team's cue lists and label vocabulary.
+unmapped queue, the team's cue lists and label vocabulary, and the decisions a re-split of the
+reports left to review.
 
 Pages show the active team; another team's cluster, label set or label is a 404. Curation
 actions go through the API (workspace.js and unmapped.js post them and swap in the partials
@@ -246,31 +247,69 @@ def unmapped(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "POST"])
 def cues(request: HttpRequest) -> HttpResponse:
-    """The team's cue lists; saving re-derives every clause's polarity and says how many moved."""
+    """The team's cue lists and terminators; saving re-splits the stored reports and says how
+    many clauses were added, removed or changed polarity, and how many decisions need review."""
     team = request.team
     if team is None:
         return render(request, "curation/cues.html", {"form": None})
     row = services.curation_settings(team)
-    form = CuesForm(initial=CuesForm.initial_from(row))
+    form = CuesForm(initial=CuesForm.initial_from(row, services.team_cues(team)))
     status = 200
     if request.method == "POST":
         require_role(request.user, team, CAN_CURATE)
         form = CuesForm(request.POST)
         if form.is_valid():
-            data = form.cleaned_data
             try:
-                result = services.update_cues(team, request.user, **data)
+                result = services.update_cues(team, request.user, **form.cleaned_data)
             except services.CurationError as exc:
                 form.add_error(None, str(exc))
             else:
-                messages.success(request, ngettext(
-                    "Cue lists saved: %(n)s clause changed polarity.",
-                    "Cue lists saved: %(n)s clauses changed polarity.",
-                    result.changed) % {"n": result.changed})  # fmt: skip
+                messages.success(request, _resplit_message(result))
                 return redirect("curation:cues")
         status = 400
-    context = {"form": form, "settings": row, "can_curate": _can_curate(request)}
+    context = {
+        "form": form,
+        "settings": row,
+        "can_curate": _can_curate(request),
+        "to_review": len(services.decisions_to_review(team)),
+    }
     return render(request, "curation/cues.html", context, status=status)
+
+
+def _resplit_message(result) -> str:
+    saved = _(
+        "Cue lists saved and reports re-split: %(added)s clauses added, %(removed)s removed, "
+        "%(changed)s changed polarity."
+    ) % {"added": result.added, "removed": result.removed, "changed": result.changed}
+    if not result.to_review:
+        return saved
+    review = ngettext(
+        "%(n)s decision lost its clause and waits for review.",
+        "%(n)s decisions lost their clauses and wait for review.",
+        result.to_review,
+    ) % {"n": result.to_review}
+    return f"{saved} {review}"
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def resplit_review(request: HttpRequest) -> HttpResponse:
+    """Decisions whose clause text a re-split divided or joined: the text as it was written and
+    the clauses that replace it. POST marks one as seen."""
+    team = request.team
+    if request.method == "POST" and team is not None:
+        require_role(request.user, team, CAN_CURATE)
+        try:
+            decision = services.settle_review(team, request.user, request.POST.get("decision"))
+        except (services.CurationError, ValueError):
+            messages.error(request, _("That decision no longer waits for review."))
+        else:
+            messages.success(request, _("Marked as reviewed: %(text)s") % {
+                "text": decision.normalized})  # fmt: skip
+        return redirect("curation:resplit-review")
+    decisions = services.decisions_to_review(team) if team else []
+    context = {"decisions": decisions, "can_curate": _can_curate(request), "team": team}
+    return render(request, "curation/resplit_review.html", context)
 
 
 def _vocabulary_page(request: HttpRequest, form: LabelForm, status: int = 200) -> HttpResponse:

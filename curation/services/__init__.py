@@ -1,8 +1,11 @@
 """Every change of curation state, and the queries the pages read, one module per concern:
 
 - ``common``: the errors, the version check and the audit entry every change shares;
-- ``team_settings``: cue lists and the label vocabulary;
-- ``clauses``: reports split into normalised clauses with their polarity;
+- ``team_settings``: cue lists, terminators (saving them re-splits the reports) and the label
+  vocabulary;
+- ``clauses``: reports split into normalised clauses with their polarity and normal flag; the
+  decisions a re-split left without their text (the review list);
+- ``normal``: clusters of normal statements pre-mapped to normal; hedged findings;
 - ``runs``: clustering runs (start, claim, execute, store clusters); their status is their job's;
 - ``clusters``: what lies behind a cluster (counts, images, words);
 - ``actions``: rename, merge, split, verdicts and undo;
@@ -23,6 +26,8 @@ from .actions import (
 )
 from .clauses import (
     ClauseSync,
+    decisions_to_review,
+    settle_review,
     sync_clauses,
 )
 from .clusters import (
@@ -49,6 +54,10 @@ from .new_reports import (
     decide_unmapped,
     describe_unmapped,
     unmapped_texts,
+)
+from .normal import (
+    hedged_studies,
+    premap_normal_clusters,
 )
 from .review import (
     Disagreement,
@@ -78,12 +87,18 @@ from .team_settings import (
     label_usage,
     move_label,
     rename_label,
+    resplit_reports,
     team_cues,
     update_cues,
     vocabulary,
 )
 
 __all__ = [
+    "resplit_reports",
+    "premap_normal_clusters",
+    "hedged_studies",
+    "settle_review",
+    "decisions_to_review",
     "AutoLabel",
     "ClauseSync",
     "ConflictError",

@@ -24,6 +24,7 @@ from ..models import (
     Verdict,
 )
 from .common import CurationError, _audit
+from .normal import hedged_studies
 from .team_settings import curation_settings, vocabulary
 
 
@@ -59,6 +60,8 @@ def current_vectors(team: Team) -> Vectors:
         key = decisions.get(normalized)
         if key is not None and (pol == AFFIRMED or key == NORMAL):
             by_study[study_id].add(key)
+    for study_id in hedged_studies(team):  # normal means no hedged finding either (normal.py)
+        by_study[study_id].discard(NORMAL)
     # A decided image keeps its labels while new model evidence has it pending again.
     reviewed = {
         instance_id: labels

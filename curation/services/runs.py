@@ -38,6 +38,7 @@ from ..models import (
 from .clauses import sync_clauses
 from .clusters import _refresh_counts
 from .common import CurationError
+from .normal import premap_normal_clusters
 from .team_settings import _cue_snapshot, team_cues
 
 K_CURVE_POINTS = 10
@@ -210,6 +211,7 @@ def _execute(run: ClusterRun, report: Callable[[float, str], None]) -> None:
     # an earlier one, and a run with clusters is finished (``_unfinished``).
     with transaction.atomic():
         _store_clusters(run, occurrences, result)
+        premap_normal_clusters(run)
         ClusterRun.objects.filter(pk=run.pk).update(
             loss=result.loss,
             silhouette=result.silhouette,

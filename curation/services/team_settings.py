@@ -1,5 +1,8 @@
-"""A team's curation settings: its cue lists (negation, uncertainty, pseudo) and its label
-vocabulary (add, rename, reorder, delete), both seeded on first use."""
+"""A team's curation settings: its cue lists (negation, uncertainty, pseudo), its scope
+terminators, and its label vocabulary (add, rename, reorder, delete), seeded on first use.
+
+Saving cues or terminators re-splits the team's stored reports (``clauses.sync_clauses``).
+"""
 
 from __future__ import annotations
 
@@ -10,18 +13,18 @@ from dataclasses import dataclass
 from django.db import transaction
 from django.db.models import Max
 
-from labeling.text import DEFAULT_CUES, CueLists, polarity
+from labeling.text import DEFAULT_CUES, CueLists
 from labeling.vocabulary import PAPER_LABELS
 from teams.models import Team
 
 from ..models import (
     ClauseDecision,
-    ClauseOccurrence,
     CurationSettings,
     Label,
     LabelSet,
     ProposedCluster,
 )
+from .clauses import ClauseSync, sync_clauses
 from .common import ConflictError, CurationError, _audit, _check_version
 
 
@@ -48,8 +51,10 @@ def curation_settings(team: Team) -> CurationSettings:
 
 
 def team_cues(team: Team) -> CueLists:
+    """The team's cue lists and terminators (the defaults of ``labeling.text`` until edited)."""
     row = curation_settings(team)
-    return CueLists(row.negation, row.uncertainty, row.pseudo)
+    terminators = DEFAULT_CUES.terminators if row.terminators is None else row.terminators
+    return CueLists(row.negation, row.uncertainty, row.pseudo, terminators=terminators)
 
 
 def vocabulary(team: Team) -> list[Label]:
@@ -58,15 +63,24 @@ def vocabulary(team: Team) -> list[Label]:
 
 
 def _cue_snapshot(cues: CueLists) -> dict:
-    return {"negation": cues.negation, "uncertainty": cues.uncertainty, "pseudo": cues.pseudo}
+    return {
+        "negation": list(cues.negation),
+        "uncertainty": list(cues.uncertainty),
+        "pseudo": list(cues.pseudo),
+        "terminators": list(cues.terminators),
+    }
 
 
 @dataclass(frozen=True)
 class CueUpdate:
-    """The saved cue lists and how many stored clauses changed polarity with them."""
+    """The saved cue lists and what re-splitting the stored reports with them did: clauses
+    added, removed and changed in polarity, and decisions now waiting for review."""
 
     settings: CurationSettings
     changed: int
+    added: int = 0
+    removed: int = 0
+    to_review: int = 0
 
 
 def update_cues(
@@ -76,40 +90,50 @@ def update_cues(
     negation: Sequence[str],
     uncertainty: Sequence[str],
     pseudo: Sequence[str],
+    terminators: Sequence[str] | None = None,
     version: int,
 ) -> CueUpdate:
-    """Replace the team's cue lists and re-derive the polarity of every stored clause."""
+    """Replace the team's cue lists (and terminators, unless ``None``: kept as they are) and
+    re-split every stored report with them, in one transaction."""
+    row = curation_settings(team)
+    if terminators is None:
+        terminators = team_cues(team).terminators
     try:
-        cues = CueLists(tuple(negation), tuple(uncertainty), tuple(pseudo))
-    except ValueError as exc:
+        cues = CueLists(tuple(negation), tuple(uncertainty), tuple(pseudo),
+                        terminators=tuple(terminators))  # fmt: skip
+    except (TypeError, ValueError) as exc:
         raise CurationError(str(exc)) from None
-    curation_settings(team)
     with transaction.atomic():
         row = CurationSettings.objects.select_for_update().get(team=team)
         _check_version("cue lists", row.version, version)
-        before = _cue_snapshot(CueLists(row.negation, row.uncertainty, row.pseudo))
+        before = _cue_snapshot(team_cues(team))
         row.negation, row.uncertainty, row.pseudo = (
             list(cues.negation),
             list(cues.uncertainty),
             list(cues.pseudo),
         )
+        row.terminators = list(cues.terminators)
         row.version += 1
         row.save()
-        changed = _rederive_polarity(team, cues)
-        _audit(team, user, "cues", f"cue lists changed; {changed} clauses changed polarity",
-               {"cues": before}, {"cues": _cue_snapshot(cues)})  # fmt: skip
-    return CueUpdate(row, changed)
+        sync = sync_clauses(team, cues)
+        summary = (
+            f"cue lists changed; {sync.added} clauses added, {sync.removed} removed, "
+            f"{sync.changed} changed polarity; {sync.to_review} decisions to review"
+        )
+        _audit(team, user, "cues", summary, {"cues": before}, {"cues": _cue_snapshot(cues)})
+    return CueUpdate(row, sync.changed, sync.added, sync.removed, sync.to_review)
 
 
-def _rederive_polarity(team: Team, cues: CueLists) -> int:
-    changed = 0
-    by_text: dict[str, str] = {}
-    for occurrence in ClauseOccurrence.objects.of_team(team).only("id", "text", "polarity"):
-        new = by_text.setdefault(occurrence.text, polarity(occurrence.text, cues))
-        if new != occurrence.polarity:
-            ClauseOccurrence.objects.filter(pk=occurrence.pk).update(polarity=new)
-            changed += 1
-    return changed
+def resplit_reports(team: Team, user=None) -> ClauseSync:
+    """Re-split the team's stored reports with its current cues and terminators (after an
+    upgrade of the splitter, ``manage.py resplit``); audited like a change of cues."""
+    with transaction.atomic():
+        CurationSettings.objects.select_for_update().get(pk=curation_settings(team).pk)
+        sync = sync_clauses(team, team_cues(team))
+        _audit(team, user, "resplit", f"reports re-split; {sync.added} clauses added, "
+               f"{sync.removed} removed, {sync.changed} changed polarity; {sync.to_review} "
+               "decisions to review", {}, {})  # fmt: skip
+    return sync
 
 
 def add_label(team: Team, user, *, key: str, name_en: str, name_zh: str) -> Label:

@@ -129,7 +129,8 @@ def test_actions_statistics_label_sets_and_reviews_over_the_api(api, small_run, 
     normal = cluster_with(small_run, "心肺膈未见明显异常")
     heart = cluster_with(small_run, "心影增大")
     for cluster, key in ((normal, "normal"), (heart, "increased_heart_shadow")):
-        body = {"clusters": [{"cluster": cluster.pk, "version": 1}], "label": labels[key]}
+        body = {"clusters": [{"cluster": cluster.pk, "version": cluster.version}],
+                "label": labels[key]}  # fmt: skip
         assert api.post("/api/curation/actions/map/", body, format="json").status_code == 200
     stats = api.get("/api/curation/statistics/").json()
     rows = {row["key"]: row for row in stats["rows"]}

@@ -102,6 +102,7 @@ def test_undo_takes_back_only_my_last_action_and_refuses_after_a_later_edit(
     a = cluster_with(small_run, "双肺纹理增多")
     b = cluster_with(small_run, "两肺纹理增多紊乱")
     team = a.team
+    before = services.current_vectors(team).labels  # normal statements, pre-mapped by the run
     merged = services.merge_clusters(team, curator, {a.pk: a.version, b.pk: b.version}, into=a.pk)
     services.undo_last(team, curator)
     a.refresh_from_db()
@@ -110,7 +111,7 @@ def test_undo_takes_back_only_my_last_action_and_refuses_after_a_later_edit(
         "两肺纹理增多紊乱"
     ]
     assert a.members.count() == 2
-    assert services.current_vectors(team).labels == {}  # decisions back to none
+    assert services.current_vectors(team).labels == before  # decisions back to what they were
     services.rename_cluster(team, curator, a.pk, name="markings", version=a.version)
     a.refresh_from_db()
     services.rename_cluster(team, second_curator, a.pk, name="markings 2", version=a.version)

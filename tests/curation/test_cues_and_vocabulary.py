@@ -19,8 +19,10 @@ def cue_form(row, **changes) -> dict:
     return {**fields, "version": row.version, **changes}
 
 
-def polarities(team) -> dict[int, str]:
-    return dict(ClauseOccurrence.objects.of_team(team).values_list("pk", "polarity"))
+def polarities(team) -> dict[tuple[int, int], str]:
+    """Each clause's polarity by (report, position): saving cues rebuilds the clause rows."""
+    rows = ClauseOccurrence.objects.of_team(team).values_list("report_id", "position", "polarity")
+    return {(report, position): pol for report, position, pol in rows}
 
 
 def test_saving_cue_lists_says_how_many_clauses_changed_polarity(client, small_run, curator):
@@ -33,7 +35,7 @@ def test_saving_cue_lists_says_how_many_clauses_changed_polarity(client, small_r
     after = polarities(team)
     moved = sum(before[pk] != after[pk] for pk in before)
     assert moved >= 5  # every 未见… clause of the corpus
-    assert f"Cue lists saved: {moved} clauses changed polarity." in page(response)
+    assert f"0 clauses added, 0 removed, {moved} changed polarity." in page(response)
     assert "未见" not in services.curation_settings(team).negation
 
 
@@ -54,7 +56,7 @@ def test_a_viewer_reads_the_cue_lists_but_cannot_save_them(client, small_run, pe
     row = services.curation_settings(small_run.team)
     client.force_login(personas.teammate)
     html = page(client.get(reverse("curation:cues")))
-    assert "未见" in html and "disabled" in html and "Save and re-derive" not in html
+    assert "未见" in html and "disabled" in html and "Save and re-split" not in html
     assert client.post(reverse("curation:cues"), cue_form(row)).status_code == 403
 
 

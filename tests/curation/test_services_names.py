@@ -20,6 +20,9 @@ PUBLIC_NAMES = [
     "start_clustering", "stop_run", "suggested_k", "sync_clauses", "team_cues", "undo_last",
     "unmapped_texts", "update_cues", "vocabulary", "word_frequencies",
     "freeze_or_reuse_label_set",  # since: a freeze of unchanged decisions returns the latest set
+    # since: re-splitting reports (review of decisions that lost their text), normal statements
+    "decisions_to_review", "hedged_studies", "premap_normal_clusters", "resplit_reports",
+    "settle_review",
 ]  # fmt: skip
 
 
