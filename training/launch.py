@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
-from django.utils.translation import get_language
+from django.utils.translation import get_language, pgettext
 from django.utils.translation import gettext as _
 
 from jobs import services as job_services
@@ -129,7 +129,8 @@ def shortfall_message(counts: SplitCounts) -> str:
         return ""
     short = counts.short[0]
     name = dict((key, name) for key, name, _c in counts.rows).get(short.label, short.label)
-    split = {"train": _("training"), "val": _("validation"), "test": _("test")}[short.split]
+    split = {"train": pgettext("split", "training"), "val": pgettext("split", "validation"),
+             "test": pgettext("split", "test")}[short.split]  # fmt: skip
     return _(
         "“%(label)s” has %(count)d images in the %(split)s split of this task, fewer than the "
         "%(minimum)d it needs: leave out the labels below the minimum, or curate more images."

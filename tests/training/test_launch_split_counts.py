@@ -102,3 +102,14 @@ def test_the_web_process_counts_without_torch():
     code = "import sys, training.engine.splits; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_the_refusal_and_the_counts_speak_chinese(client, personas, table_one_set):
+    client.force_login(personas.owner)
+    client.post(reverse("set_language"), {"language": "zh-hans", "next": "/"})
+    page = client.get(reverse("training:launch")).content.decode()
+    assert "各划分中每个标签的图像数" in page and "主动脉硬化" in page
+    response = client.post(reverse("training:launch"), form_data(table_one_set))
+    text = response.content.decode()
+    assert "集中只有" in text and "少于所需的" in text and "fewer than" not in text
+    assert not Job.objects.exists()
