@@ -38,10 +38,11 @@ def enriched_labels(n: int, seed: int) -> list[tuple[str, ...]]:
 
     A tenth of the images carry two or three diseases, the nine diseases taking turns so each
     is in as many; the rest carry one label each, the ten labels taking equal shares but for
-    normal, the paper's majority, which takes two. At 240 images (the default demo): 19 or 20
-    single-label images of each disease, 40 normal ones and 24 multi-label images,
-    enough for the paper's minimum of five per label in validation and test with the
-    patient-level split, and as many in training.
+    normal, the paper's majority, which takes two. At 300 images (the default demo): 24 or 25
+    single-label images of each disease, 50 normal ones and 30 multi-label images: enough for
+    the paper's minimum of five per label in validation, test and training with the
+    patient-level split, with room for what curation loses (clauses in hedged clusters,
+    normal + disease conflicts left for review).
     """
     check_count_and_seed(n, seed)
     rng = np.random.default_rng([seed, _STREAM_ENRICHED])

@@ -23,8 +23,8 @@ class Command(LabCommand):
         super().add_arguments(parser)
         parser.add_argument("--team", default="Demo")
         parser.add_argument("--username", default="admin")
-        parser.add_argument("--images", type=int, default=240)
-        parser.add_argument("--size", type=int, default=1024)
+        parser.add_argument("--images", type=int, default=300)
+        parser.add_argument("--size", type=int, default=512)
         parser.add_argument("--seed", type=int, default=0)
         parser.add_argument("--url", default="http://127.0.0.1:8000/")
 
