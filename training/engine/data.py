@@ -1,4 +1,6 @@
-"""Datasets on disk, patient-level splits, rebalancing samplers and batch gathering.
+"""Datasets on disk, label subsets (`keep_labels`), rebalancing samplers and batch gathering.
+The patient-level split lives in splits.py (numpy only, shared with the web's launch form) and
+is re-exported here.
 
 Dataset directory format (version 1; the web app exports into it, `write_dataset` writes it):
 
@@ -14,7 +16,8 @@ Dataset directory format (version 1; the web app exports into it, `write_dataset
 
 Images are memory-mapped, never read whole into host memory: 100,000 images take about 1.6 MB
 of index arrays plus the page cache the OS chooses to keep. An image with an empty label list
-counts as abnormal in the normal-vs-abnormal task and is left out of the other two.
+(or whose labels were all left out) counts as abnormal in the normal-vs-abnormal task, is left
+out of the single-disease task, and is a negative for every label in the multi-label task.
 """
 
 from __future__ import annotations
