@@ -62,7 +62,7 @@ local-env: | $(BIN)/python
 run: install local-env
 	@mkdir -p var
 	$(BIN)/python manage.py migrate --noinput -v0
-	$(BIN)/python manage.py bootstrap --url http://127.0.0.1:$${WEB_PORT:-8000}/ --images $${DEMO_IMAGES:-200} --size $${DEMO_SIZE:-1024}
+	$(BIN)/python manage.py bootstrap --url http://127.0.0.1:$${WEB_PORT:-8000}/ --images $${DEMO_IMAGES:-300} --size $${DEMO_SIZE:-512}
 	BIND=127.0.0.1:$${WEB_PORT:-8000} $(BIN)/honcho -f Procfile start
 
 lint: $(INSTALLED)

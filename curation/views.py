@@ -13,8 +13,8 @@ from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.translation import get_language, ngettext
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
 from django.views.decorators.http import require_http_methods, require_POST
 
 from teams.access import CAN_CURATE, CAN_FREEZE, get_visible_or_404, require_role, role_in
@@ -133,14 +133,16 @@ def label_sets(request: HttpRequest) -> HttpResponse:
         require_role(request.user, team, CAN_FREEZE)
         try:
             label_set, created = services.freeze_or_reuse_label_set(
-                team, request.user, request.POST.get("note", "")
-            )
+                team, request.user, request.POST.get("note", ""),
+                leave_out_empty=request.POST.get("leave_out_empty") == "on",
+            )  # fmt: skip
         except services.CurationError as exc:
             messages.error(request, str(exc))
         else:
             said = {"version": label_set.version, "hash": label_set.content_hash[:12]}
             if created:
                 messages.success(request, _("Label set v%(version)s frozen (%(hash)s).") % said)
+                _warn_shortfalls(request, label_set)
             else:
                 messages.info(
                     request,
@@ -151,11 +153,28 @@ def label_sets(request: HttpRequest) -> HttpResponse:
         return redirect("curation:label-sets")
     sets = LabelSet.objects.of_team(team).select_related("author") if team else []
     stats = services.live_statistics(team) if team else None
+    shortfalls = services.label_shortfalls(stats) if stats else []
     return render(
         request,
         "curation/label_sets.html",
-        {"label_sets": sets, "stats": stats, "can_curate": _can_curate(request)},
-    )
+        {"label_sets": sets, "stats": stats, "can_curate": _can_curate(request),
+         "shortfalls": shortfalls, "any_empty": any(s["empty"] for s in shortfalls)},
+    )  # fmt: skip
+
+
+def _warn_shortfalls(request: HttpRequest, label_set: LabelSet) -> None:
+    """After a freeze: one warning naming the labels with too few images for a task."""
+    short = services.label_shortfalls(label_set.statistics)
+    if short:
+        chinese = (get_language() or "").startswith("zh")
+        names = ", ".join(f"{row['zh' if chinese else 'en']} ({row['single']}/{row['total']})"
+                          for row in short)  # fmt: skip
+        messages.warning(
+            request,
+            _("Fewer than %(needed)s images (single-label / all) for a training task: "
+              "%(labels)s. The launch form can leave them out.")
+            % {"needed": services.label_sets.NEEDED, "labels": names},
+        )  # fmt: skip
 
 
 @login_required
@@ -172,8 +191,9 @@ def label_set_detail(request: HttpRequest, pk: int) -> HttpResponse:
     return render(
         request,
         "curation/label_set_detail.html",
-        {"label_set": label_set, "others": others, "other": other, "comparison": comparison},
-    )
+        {"label_set": label_set, "others": others, "other": other, "comparison": comparison,
+         "shortfalls": services.label_shortfalls(label_set.statistics)},
+    )  # fmt: skip
 
 
 @login_required

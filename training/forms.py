@@ -48,10 +48,21 @@ class LaunchForm(forms.Form):
         label=_("GPUs for this job"), min_value=1, max_value=64, initial=1, required=False,
         help_text=_("more than one starts the engine with torchrun"),
     )  # fmt: skip
+    leave_out_short = forms.BooleanField(
+        label=_("Leave out the labels below the minimum"), required=False,
+        help_text=_("as the paper kept its ten largest labels; an image left with no label is "
+                    "still abnormal, and leaves the single-disease task"),
+    )  # fmt: skip
 
     def __init__(self, *args, label_sets=(), **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.fields["label_set"].choices = [(str(ls.pk), str(ls)) for ls in label_sets]
+        self.labels: list[str] = []  # the label keys the job trains on, when some are left out
+        self.left_out: list[str] = []  # the names of those left out
+
+    def leave_out(self, kept: list[str], left_out: list[str]) -> None:
+        """Train on the labels ``kept`` only (the engine's ``labels`` setting)."""
+        self.labels, self.left_out = list(kept), list(left_out)
 
     @staticmethod
     def initial_for(preset: str) -> dict:
@@ -61,7 +72,8 @@ class LaunchForm(forms.Form):
         return {"preset": preset, **values}
 
     def engine(self) -> dict:
-        return {name: self.cleaned_data[name] for name in ENGINE_FORM_FIELDS}
+        engine = {name: self.cleaned_data[name] for name in ENGINE_FORM_FIELDS}
+        return {**engine, "labels": self.labels} if self.labels else engine
 
     def config(self, arch: str) -> dict:
         """One training job's config: the form's engine values with this architecture."""

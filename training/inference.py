@@ -18,7 +18,15 @@ import torch
 from training.engine import tasks
 from training.engine.checkpoints import load_checkpoint
 from training.engine.config import Config, ConfigError, from_dict
-from training.engine.data import SPLIT_NAMES, TEST, Dataset, ImageStore, open_dataset, patient_split
+from training.engine.data import (
+    SPLIT_NAMES,
+    TEST,
+    Dataset,
+    ImageStore,
+    keep_labels,
+    open_dataset,
+    patient_split,
+)
 from training.engine.loop import predict
 from training.engine.modeling import build_model
 
@@ -64,7 +72,7 @@ def seen_patients(run_config: dict) -> set[str]:
     evaluation elsewhere can leave those patients out and stay honest.
     """
     config = from_dict({**run_config, "weights": "none"})
-    ds = open_dataset(config.dataset, config.normal_label)
+    ds = keep_labels(open_dataset(config.dataset, config.normal_label), config.labels)
     split = patient_split(ds.patient_ids, ds.labels, config.split_fractions, config.seed,
                           config.min_per_label_eval)  # fmt: skip
     return {str(p) for p in ds.patient_ids[split != TEST]}
@@ -73,7 +81,7 @@ def seen_patients(run_config: dict) -> set[str]:
 def split_summary(run_config: dict) -> dict:
     """Patients and images on each side of a run's patient-level split (all its images)."""
     config = from_dict({**run_config, "weights": "none"})
-    ds = open_dataset(config.dataset, config.normal_label)
+    ds = keep_labels(open_dataset(config.dataset, config.normal_label), config.labels)
     split = patient_split(ds.patient_ids, ds.labels, config.split_fractions, config.seed,
                           config.min_per_label_eval)  # fmt: skip
     return {
@@ -122,6 +130,7 @@ def external_report(
     thresholds: np.ndarray,
 ) -> dict:  # fmt: skip
     """The run's task reported on other labelled images (the run's thresholds, not refitted)."""
+    ds = keep_labels(ds, trained.config.labels)  # the run's label subset, if it had one
     task = tasks.make_task(trained.task, ds)
     if task.class_names != trained.class_names:
         raise ConfigError(f"label_set: classes {task.class_names} differ from the run's "

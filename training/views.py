@@ -17,6 +17,7 @@ from jobs.models import Job, JobStatus
 from teams.access import CAN_TRAIN, get_visible_or_404, require_role, role_in
 
 from . import model_registry
+from .engine.config import TASKS
 from .forms import (
     EvaluateForm,
     LaunchForm,
@@ -25,7 +26,14 @@ from .forms import (
     RunJobForm,
     add_config_errors,
 )
-from .launch import InvalidConfig, MissingInput, launch_job
+from .launch import (
+    InvalidConfig,
+    MissingInput,
+    SplitCounts,
+    launch_job,
+    shortfall_message,
+    split_counts,
+)
 from .modelcard import model_card, to_markdown
 from .models import CurrentModel, JobKind
 from .runs import RunFolder
@@ -120,6 +128,9 @@ def launch(request: HttpRequest) -> HttpResponse:
         jobs = _launch(request, team, form) if form.is_valid() else []
         if jobs:
             messages.success(request, _("%(count)d job(s) queued.") % {"count": len(jobs)})
+            if form.left_out:
+                messages.info(request, _("Left out, below the minimum: %(labels)s.")
+                              % {"labels": ", ".join(form.left_out)})  # fmt: skip
             return redirect("training:job-detail", pk=jobs[0].pk)
     else:
         preset = request.GET.get("preset") or ("paper-resnet101" if gpu_online else "cpu")
@@ -133,13 +144,46 @@ def launch(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "training/launch.html",
-        {"form": form, "gpu_online": gpu_online, "has_label_sets": bool(len(label_sets))},
-    )
+        {"form": form, "gpu_online": gpu_online, "has_label_sets": bool(len(label_sets)),
+         **_counts_context(team, form, label_sets)},
+    )  # fmt: skip
+
+
+def _counts_context(team, form: LaunchForm, label_sets) -> dict:
+    """Each task's per-label train / val / test counts on the form's label set."""
+    chosen = form["label_set"].value() or (str(label_sets[0].pk) if len(label_sets) else None)
+    label_set = next((ls for ls in label_sets if str(ls.pk) == str(chosen)), None)
+    if label_set is None:
+        return {"split_counts": [], "counts_label_set": None}
+    try:  # the split depends on the seed: the form's, when it holds a number
+        engine = {"seed": int(form["seed"].value())}
+    except (TypeError, ValueError):
+        engine = {}
+    counts = [split_counts(team, label_set.pk, task, engine) for task in TASKS]
+    return {"split_counts": counts, "counts_label_set": label_set,
+            "chosen_task": form["task"].value() or TASKS[0]}  # fmt: skip
+
+
+def _check_split(team, form: LaunchForm) -> SplitCounts | None:
+    """The job's split, checked before anything is queued: None with the form's error set when
+    a label falls below the minimum; labels left out when the form asks."""
+    data = form.cleaned_data
+    counts = split_counts(team, int(data["label_set"]), data["task"], form.engine(),
+                          leave_out_short=data["leave_out_short"])  # fmt: skip
+    message = shortfall_message(counts)
+    if message:
+        form.add_error(None, message)
+        return None
+    if counts.left_out:
+        form.leave_out(counts.kept, counts.left_out)
+    return counts
 
 
 def _launch(request, team, form: LaunchForm) -> list[Job]:
     """One job per architecture (both of a comparison, or none); [] with the form's errors set."""
     try:
+        if _check_split(team, form) is None:
+            return []
         with transaction.atomic():
             return [
                 launch_job(team, request.user, JobKind.TRAIN, form.config(arch),

@@ -45,6 +45,8 @@ from .label_sets import (
     freeze_label_set,
     freeze_or_reuse_label_set,
     label_set_vectors,
+    label_shortfalls,
+    labels_with_examples,
     live_statistics,
 )
 from .new_reports import (
@@ -126,6 +128,8 @@ __all__ = [
     "execute_run",
     "freeze_label_set",
     "freeze_or_reuse_label_set",
+    "label_shortfalls",
+    "labels_with_examples",
     "label_set_vectors",
     "label_usage",
     "latest_run",

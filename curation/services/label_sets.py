@@ -1,5 +1,12 @@
 """Label vectors and label sets: per-image labels from the current decisions, live statistics,
-freezing them into an immutable versioned set, and comparing two sets."""
+freezing them into an immutable versioned set, and comparing two sets.
+
+Freezing warns (``label_shortfalls``) about labels with fewer images than a training task needs:
+the paper's minimum of five per label in training, validation and test (its emphysema case),
+for single-label images (the single-disease task) and for all images (multi-label). A freeze
+may leave out the labels no image carries (``leave_out_empty``), so a successor of a set that
+had them holds only labels with examples.
+"""
 
 from __future__ import annotations
 
@@ -114,7 +121,9 @@ def freeze_label_set(team: Team, user, note: str = "") -> LabelSet:
     return freeze_or_reuse_label_set(team, user, note)[0]
 
 
-def freeze_or_reuse_label_set(team: Team, user, note: str = "") -> tuple[LabelSet, bool]:
+def freeze_or_reuse_label_set(
+    team: Team, user, note: str = "", *, leave_out_empty: bool = False
+) -> tuple[LabelSet, bool]:
     """Freeze the current mapping into the next immutable, hashed label set version, unless the
     latest version already holds exactly it: then that one comes back, with ``False``.
 
@@ -122,6 +131,7 @@ def freeze_or_reuse_label_set(team: Team, user, note: str = "") -> tuple[LabelSe
     those out, training does not). Only the latest version counts: going back to an earlier
     mapping (A, then B, then A) makes a new version. Freezes of one team run one at a time, on
     a lock of its settings row, so two at once give one version, not two alike.
+    ``leave_out_empty`` leaves the labels no image carries out of the new set's vocabulary.
     """
     curation_settings(team)
     with transaction.atomic():
@@ -133,6 +143,8 @@ def freeze_or_reuse_label_set(team: Team, user, note: str = "") -> tuple[LabelSe
             )
         _queue_conflicts(team, vectors)
         labels = _label_dicts(team)
+        if leave_out_empty:
+            labels = labels_with_examples(labels, vectors.labels)
         content_hash = tables.content_hash(vectors.labels, labels)
         latest = LabelSet.objects.of_team(team).order_by("-version").first()
         if latest is not None and _holds(latest, content_hash, vectors.conflicts):
@@ -163,6 +175,34 @@ def freeze_or_reuse_label_set(team: Team, user, note: str = "") -> tuple[LabelSe
         _audit(team, user, "freeze", f"label set v{label_set.version} {label_set.content_hash[:12]}",
                {}, {"label_set": label_set.pk})  # fmt: skip
     return label_set, True
+
+
+# The paper's minimum per label and split (its emphysema: 5 validation, 5 test); the training
+# engine's splits.MIN_PER_LABEL, which this layer may not import (a test keeps the two in step).
+MIN_PER_SPLIT = 5
+NEEDED = 3 * MIN_PER_SPLIT  # images a label needs for a task: training, validation and test
+
+
+def label_shortfalls(statistics: dict) -> list[dict]:
+    """Labels of a Table I (``statistics["rows"]``) with fewer images than a task needs.
+
+    Each entry: the row (key, en, zh, total, single) and ``tasks``, the tasks it falls short
+    for: single_disease counts single-label images, multi_label all of them. A label with no
+    image at all is ``empty`` (a freeze can leave it out).
+    """
+    short = []
+    for row in statistics.get("rows", []):
+        tasks = [task for task, have in (("single_disease", row["single"]),
+                                         ("multi_label", row["total"])) if have < NEEDED]  # fmt: skip
+        if tasks:
+            short.append({**row, "tasks": tasks, "empty": row["total"] == 0, "needed": NEEDED})
+    return short
+
+
+def labels_with_examples(labels: list[dict], vectors: dict[str, list[str]]) -> list[dict]:
+    """The vocabulary without the labels no image carries (normal always stays)."""
+    used = {key for keys in vectors.values() for key in keys}
+    return [label for label in labels if label["key"] in used or label["key"] == NORMAL]
 
 
 def _holds(label_set: LabelSet, content_hash: str, conflicts: set[str]) -> bool:

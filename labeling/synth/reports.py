@@ -391,12 +391,18 @@ def check_count_and_seed(n: int, seed: int) -> None:
         raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
 
 
-def plan_reports(n: int, seed: int) -> list[PlannedReport]:
-    """The n reports of a seed, in order; the images and the text files follow them."""
+def plan_reports(
+    n: int, seed: int, labels_per_image: Sequence[tuple[str, ...]] | None = None
+) -> list[PlannedReport]:
+    """The n reports of a seed, in order; the images and the text files follow them.
+
+    Labels are sampled like Table I unless `labels_per_image` gives each image's labels (the
+    enriched demo of demo.py); the text is written for them either way.
+    """
     rng = np.random.default_rng([seed, _STREAM_TEXT])
     planned = []
-    for _ in range(n):
-        labels = _sample_labels(rng)
+    for i in range(n):
+        labels = _sample_labels(rng) if labels_per_image is None else labels_per_image[i]
         laterality = _sample_laterality(labels, rng)
         truth = _write_report(labels, laterality, rng)
         planned.append(PlannedReport(truth, tuple(sorted(laterality.items()))))

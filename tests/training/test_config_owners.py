@@ -25,6 +25,7 @@ USER_SETTABLE = {
     "balance", "min_count", "min_fraction", "majority_fraction", "crop", "flip",
     "affine_degrees", "affine_scale", "eval_crops", "seed", "deterministic", "amp",
     "channels_last", "compile", "device", "split_fractions", "min_per_label_eval", "log_every",
+    "labels",  # issue 16: the label subset a run trains on
 }  # fmt: skip
 
 

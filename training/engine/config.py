@@ -71,6 +71,10 @@ class Config:
     # splits (patient level)
     split_fractions: list[float] = user([0.8, 0.1, 0.1])
     min_per_label_eval: int = user(5)  # per label in validation and test, where the data allows
+    # the label set's labels this run trains on (keys, any order); empty: all of them. A label
+    # left out is dropped from every image (data.keep_labels says what becomes of an image that
+    # had only that one); the normal label always stays
+    labels: list[str] = user([])
     # sampling
     # "paper" (over/under-sampling), "weighted_loss", "none"; auto: paper for single_disease,
     # none otherwise

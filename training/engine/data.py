@@ -1,4 +1,6 @@
-"""Datasets on disk, patient-level splits, rebalancing samplers and batch gathering.
+"""Datasets on disk, label subsets (`keep_labels`), rebalancing samplers and batch gathering.
+The patient-level split lives in splits.py (numpy only, shared with the web's launch form) and
+is re-exported here.
 
 Dataset directory format (version 1; the web app exports into it, `write_dataset` writes it):
 
@@ -14,11 +16,13 @@ Dataset directory format (version 1; the web app exports into it, `write_dataset
 
 Images are memory-mapped, never read whole into host memory: 100,000 images take about 1.6 MB
 of index arrays plus the page cache the OS chooses to keep. An image with an empty label list
-counts as abnormal in the normal-vs-abnormal task and is left out of the other two.
+(or whose labels were all left out) counts as abnormal in the normal-vs-abnormal task, is left
+out of the single-disease task, and is a negative for every label in the multi-label task.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import math
@@ -32,10 +36,18 @@ import numpy as np
 import torch
 
 from .config import ConfigError
+from .splits import (  # noqa: F401  (re-exported: the engine's split names live in splits.py)
+    SPLIT_NAMES,
+    TEST,
+    TRAIN,
+    VAL,
+    SplitError,
+    check_disjoint,
+    keep_columns,
+    patient_split,
+)
 
 FORMAT = "cxr-lab-dataset/1"
-TRAIN, VAL, TEST = 0, 1, 2
-SPLIT_NAMES = ("train", "val", "test")
 
 
 @dataclass
@@ -222,74 +234,26 @@ def make_synthetic_dataset(
     return write_dataset(path, images, records, names)
 
 
-# --- splits ------------------------------------------------------------------------------------
+# --- splits and label subsets (the split itself lives in splits.py, shared with the web) -----
 
 
-class SplitError(RuntimeError):
-    """A split broke an invariant (a patient on two sides): a bug, never a user error."""
+def keep_labels(ds: Dataset, keep: Sequence[str]) -> Dataset:
+    """The dataset with only the labels in `keep` (all when empty), images unchanged.
 
-
-def patient_split(
-    patient_ids: np.ndarray,
-    labels: np.ndarray,
-    fractions: Sequence[float] = (0.8, 0.1, 0.1),
-    seed: int = 0,
-    min_per_label: int = 5,
-) -> np.ndarray:
-    """Seeded train / val / test codes per image, all images of one patient on the same side.
-
-    Patients are shuffled and dealt out until each side holds its share of images. Then, rarest
-    label first, whole patients move from train to val / test until each holds `min_per_label`
-    images of the label, or a third of the label's images when it is rarer than that (the
-    paper's emphysema case: 5 validation, 5 test, the rest train). Single-label images are
-    counted first, since the single-disease task sees only those.
+    An image whose every label is left out stays, with no label: abnormal in normal_abnormal,
+    outside single_disease, a negative for every kept label in multi_label.
     """
-    uniq, inverse = np.unique(patient_ids, return_inverse=True)
-    rng = np.random.default_rng(seed)
-    per_patient = np.bincount(inverse, minlength=len(uniq))
-    order = rng.permutation(len(uniq))
-    cum = np.cumsum(per_patient[order]) / len(patient_ids)
-    side = np.full(len(uniq), TEST, dtype=np.int8)
-    side[order[cum <= fractions[0] + 1e-9]] = TRAIN
-    side[order[(cum > fractions[0] + 1e-9) & (cum <= fractions[0] + fractions[1] + 1e-9)]] = VAL
-    if not (side == TRAIN).any():
-        side[order[0]] = TRAIN
-    # Per patient and label: images where it is the only label (what task 2 trains on), then
-    # all images; the minimum is met for the first, then topped up for the second.
-    single = labels & (labels.sum(axis=1, keepdims=True) == 1)
-    for per_image in (single, labels):
-        counts = np.zeros((len(uniq), labels.shape[1]), dtype=np.int64)
-        np.add.at(counts, inverse, per_image.astype(np.int64))
-        _top_up(side, counts, min_per_label, fractions, rng)
-    split = side[inverse]
-    check_disjoint(split, patient_ids)
-    return split
-
-
-def _top_up(side: np.ndarray, counts: np.ndarray, minimum: int, fractions: Sequence[float],
-            rng: np.random.Generator) -> None:  # fmt: skip
-    """Move train patients (rarest label first) until val and test hold their minimum."""
-    for j in np.argsort(counts.sum(axis=0), kind="stable"):
-        wanted = min(minimum, int(counts[:, j].sum()) // 3)
-        for target in (VAL, TEST):
-            if fractions[target] == 0:
-                continue
-            have = counts[side == target, j].sum()
-            for p in rng.permutation(np.flatnonzero((side == TRAIN) & (counts[:, j] > 0))):
-                if have >= wanted:
-                    break
-                side[p] = target
-                have += counts[p, j]
-
-
-def check_disjoint(split: np.ndarray, patient_ids: np.ndarray) -> None:
-    """Raise SplitError when any patient has images in two splits."""
-    for a in range(3):
-        for b in range(a + 1, 3):
-            shared = np.intersect1d(patient_ids[split == a], patient_ids[split == b])
-            if len(shared):
-                raise SplitError(f"patient {shared[0]} is in both {SPLIT_NAMES[a]} "
-                                 f"and {SPLIT_NAMES[b]}")  # fmt: skip
+    try:
+        columns = keep_columns(ds.label_names, keep)
+    except ValueError as exc:
+        raise ConfigError(f"labels: {exc}") from None
+    if ds.normal_label not in [ds.label_names[j] for j in columns]:
+        raise ConfigError(f"labels: the normal label {ds.normal_label!r} cannot be left out")
+    if len(columns) == len(ds.label_names):
+        return ds
+    return dataclasses.replace(
+        ds, labels=ds.labels[:, columns], label_names=[ds.label_names[j] for j in columns]
+    )
 
 
 # --- sampling ----------------------------------------------------------------------------------

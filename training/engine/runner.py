@@ -39,6 +39,7 @@ from .data import (
     Batches,
     Dataset,
     ImageStore,
+    keep_labels,
     open_dataset,
     patient_split,
     rebalanced_counts,
@@ -108,7 +109,7 @@ def preflight(config: Config) -> Prepared:
         raise ConfigError("balance: 'paper' resampling needs one class per image; "
                           "use weighted_loss or none for multi_label")  # fmt: skip
     resolve_weights(config.arch, config.weights)
-    ds = open_dataset(config.dataset, config.normal_label)
+    ds = keep_labels(open_dataset(config.dataset, config.normal_label), config.labels)
     if config.crop > ds.image_size:
         raise ConfigError(f"crop: {config.crop} exceeds the stored image size {ds.image_size}")
     split = patient_split(ds.patient_ids, ds.labels, config.split_fractions, config.seed,

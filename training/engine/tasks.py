@@ -19,6 +19,7 @@ from torch import nn
 from . import metrics
 from .config import ConfigError
 from .data import SPLIT_NAMES, Dataset
+from .splits import task_classes
 
 
 @dataclass
@@ -58,18 +59,13 @@ class Task:
 
 
 def make_task(name: str, ds: Dataset) -> Task:
-    normal = ds.label_names.index(ds.normal_label)
-    n_labels = ds.labels.sum(axis=1)
-    if name == "normal_abnormal":
-        is_normal = ds.labels[:, normal] & (n_labels == 1)
-        return Task(name, ["normal", "abnormal"], np.ones(len(ds), bool),
-                    (~is_normal).astype(np.int64), majority=0)  # fmt: skip
-    if name == "single_disease":
-        return Task(name, list(ds.label_names), n_labels == 1,
-                    ds.labels.argmax(axis=1).astype(np.int64), majority=normal)  # fmt: skip
-    if name == "multi_label":
-        return Task(name, list(ds.label_names), np.ones(len(ds), bool), ds.labels.copy(), None)
-    raise ConfigError(f"task: {name!r} is not a known task")
+    """The task's images and classes, from splits.task_classes (shared with the web's counts)."""
+    try:
+        classes = task_classes(name, ds.labels, ds.label_names, ds.normal_label)
+    except ValueError as exc:
+        raise ConfigError(f"task: {exc}") from None
+    return Task(classes.name, classes.class_names, classes.members, classes.targets,
+                classes.majority)  # fmt: skip
 
 
 def check_coverage(task: Task, split: np.ndarray, fractions: list[float]) -> None:

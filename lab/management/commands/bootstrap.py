@@ -23,8 +23,8 @@ class Command(LabCommand):
         super().add_arguments(parser)
         parser.add_argument("--team", default="Demo")
         parser.add_argument("--username", default="admin")
-        parser.add_argument("--images", type=int, default=200)
-        parser.add_argument("--size", type=int, default=1024)
+        parser.add_argument("--images", type=int, default=300)
+        parser.add_argument("--size", type=int, default=512)
         parser.add_argument("--seed", type=int, default=0)
         parser.add_argument("--url", default="http://127.0.0.1:8000/")
 
@@ -40,6 +40,7 @@ class Command(LabCommand):
                 images=options["images"],
                 size=options["size"],
                 seed=options["seed"],
+                enriched=True,  # enough of each label for all three tasks (synth/demo.py)
                 stdout=self.stdout,
                 stderr=self.stderr,
             )

@@ -1,4 +1,6 @@
-"""``manage.py demo --team T --images N --seed S``: synthetic radiographs and reports, ingested.
+"""``manage.py demo --team T --images N --seed S [--enriched]``: synthetic radiographs and
+reports, ingested. Labels follow Table I's frequencies, or with ``--enriched`` (what ``make run``'s
+default demo uses) every label has enough images for all three tasks (synth/demo.py).
 
 The generator's hidden truth (true labels per image, what each clause says) is written beside
 the files as ``truth.json``; the label pipeline never reads it, tests and benchmarks do.
@@ -24,13 +26,21 @@ class Command(LabCommand):
         parser.add_argument("--size", type=int, default=2048, help="image side in pixels")
         parser.add_argument("--workers", type=int, default=None, help="generator processes")
         parser.add_argument("--out", type=Path, default=None, help="folder for the files")
+        parser.add_argument(
+            "--enriched",
+            action="store_true",
+            help="every label gets enough images for all three tasks (not Table I's frequencies)",
+        )
 
     def handle(self, *args, **options) -> None:
         team = self.team(options["team"])
         if options["images"] < 1:
             raise CommandError(f"--images must be at least 1, got {options['images']}")
         out = options["out"] or (
-            settings.DATA_DIR / "demo" / team.slug / f"seed{options['seed']}-{options['images']}"
+            settings.DATA_DIR
+            / "demo"
+            / team.slug
+            / f"seed{options['seed']}-{options['images']}{'-enriched' if options['enriched'] else ''}"
         )
         bar = self.counter(options["images"], "generating")
         manifest = synth.generate_demo(
@@ -40,6 +50,7 @@ class Command(LabCommand):
             size=options["size"],
             workers=options["workers"],
             progress=lambda done, total: bar.update(done - bar.n),
+            enriched=options["enriched"],
         )
         bar.close()
         counts = {"imported": 0, "duplicate": 0, "rejected": 0}
@@ -62,6 +73,7 @@ class Command(LabCommand):
             "patients": manifest.n_patients,
             **counts,
             "reports": reports.as_dict(),
+            "enriched": options["enriched"],
             "generate_seconds": round(manifest.seconds, 2),
             "files": str(manifest.out_dir),
             "truth": str(manifest.truth_path),
