@@ -22,28 +22,25 @@ from labeling.models import Study
 from tests.results.conftest import label_set, single_run  # noqa: F401 (fixtures)
 
 # Proper names, abbreviations and identifiers a Chinese page may show as they are.
-ALLOWED = {
+ALLOWED = set(
     # product, standards, protocols, file formats
-    "CXR", "DICOM", "DICOMweb", "PACS", "AE", "AET", "SCP", "SCU", "C-ECHO", "C-STORE", "C-FIND",
-    "C-MOVE", "WADO", "WADO-RS", "WADO-URI", "QIDO-RS", "STOW-RS", "Orthanc", "PNG", "CSV",
-    "JSON", "ZIP", "API", "REST", "URL", "UID", "SOP", "IP", "TCP", "HTTP", "HTTPS", "ID",
-    "Markdown", "md", "csv", "json", "zip", "dcm", "txt", "xlsx", "DX", "CR", "MONOCHROME1",
-    "MONOCHROME2", "VOI", "LUT", "Celery", "Redis", "PostgreSQL", "Django",
-    "StudyInstanceUID", "SOPInstanceUID", "AccessionNumber", "PatientID", "Cohen's",
+    "CXR DICOM DICOMweb PACS AE AET SCP SCU C-ECHO C-STORE C-FIND C-MOVE WADO WADO-RS WADO-URI "
+    "QIDO-RS STOW-RS Orthanc PNG CSV JSON ZIP API REST URL UID SOP IP TCP HTTP HTTPS ID "
+    "Markdown md csv json zip dcm txt xlsx DX CR MONOCHROME1 MONOCHROME2 VOI LUT Celery Redis "
+    "PostgreSQL Django StudyInstanceUID SOPInstanceUID AccessionNumber PatientID Cohen's "
     # models, hardware, metrics and methods from the paper
-    "VGG-16", "VGG", "ResNet-101", "ResNet", "ResNet-18", "AlexNet", "ImageNet", "Grad-CAM",
-    "CAM", "AUC", "ROC", "AP", "PR", "F1", "CI", "GPU", "CPU", "CUDA", "AMP", "SGD", "Adam",
-    "k", "k-medoids", "FasterPAM", "PAM", "BCE", "NCCL", "DDP", "torchrun", "LR", "TTA",
-    "cuda", "cpu", "tiny", "fp16", "bf16", "torchvision", "WebGL", "Top-3",
+    "VGG-16 VGG ResNet-101 ResNet ResNet-18 AlexNet ImageNet Grad-CAM CAM AUC ROC AP PR F1 CI "
+    "GPU CPU CUDA AMP SGD Adam k k-medoids FasterPAM PAM BCE NCCL DDP torchrun LR TTA cuda "
+    "cpu tiny fp16 bf16 torchvision WebGL Top-3 "
     # keys on the keyboard
-    "Ctrl", "Shift", "Esc", "Enter", "Tab", "Alt",
+    "Ctrl Shift Esc Enter Tab Alt "
     # units
-    "px", "ms", "s", "MB", "GB", "KB", "min", "h",
+    "px ms s MB GB KB min h "
     # the test's own data (user input, not UI): personas, team and run names
-    "owner", "teammate", "test-worker",
-}
+    "owner teammate outsider newcomer test-worker".split()
+)
 # Proper names and data that are several words (removed before the words are checked).
-ALLOWED_PHRASES = ("make run", "Radiology A", "tiny run")
+ALLOWED_PHRASES = ("make run", "Radiology A", "Radiology B", "tiny run")
 ALLOWED_LOWER = {word.lower() for word in ALLOWED}
 # A word: letters, possibly joined by hyphens, dots or apostrophes (e.g. "don't", "ResNet-101").
 WORD = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_]*(?:[-'’.][A-Za-z0-9_]+)*")
@@ -218,8 +215,29 @@ def test_the_login_page_speaks_only_chinese(client, db):
 def test_the_check_finds_english_where_there_is_some():
     """The detector itself: an untranslated word fails, allowed names and code do not."""
     page = (
-        '<p>训练 ResNet-101 完成，AUC 0.91</p><code>increased_lung_marking</code>'
+        "<p>训练 ResNet-101 完成，AUC 0.91</p><code>increased_lung_marking</code>"
         '<button title="Show overlay">显示</button><td>done</td>'
         '<script type="application/json">{"busy": "Saving…", "url": "/api/runs/"}</script>'
     )
     assert english_runs(page) == ["Saving…", "Show overlay", "done"]
+
+
+def test_empty_pages_speak_only_chinese(client, personas):
+    """A team with nothing yet: each list page's empty state, in Chinese, with its next step."""
+    chinese_client(client, personas.outsider)
+    english = {}
+    for name in ("home", "labeling:study-list", "training:job-list", "training:model-list",
+                 "results:run-list", "results:compare", "labeling:pacs", "training:launch"):  # fmt: skip
+        page = client.get(reverse(name)).content.decode()
+        if runs := english_runs(page):
+            english[name] = runs
+    assert not english, json.dumps(english, ensure_ascii=False, indent=1)
+
+
+def test_a_user_without_a_team_reads_chinese(client, db):
+    from django.contrib.auth import get_user_model
+
+    chinese_client(client, get_user_model().objects.create_user("newcomer", password="pw-x-1234"))
+    page = client.get(reverse("home")).content.decode()
+    assert 'id="no-team"' in page
+    assert english_runs(page) == []
