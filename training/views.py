@@ -108,7 +108,17 @@ def _job_strings() -> dict:
         "eta_pending": _("time left: known after the second batch"),
         "offline": _("the server did not answer; retrying…"),
         "units": {"h": _("h"), "min": _("min"), "s": _("s")},
-        "chart": {"step": _("step"), "loss": _("training loss"), "val": _("validation")},
+        "chart": {
+            "step": _("step"),
+            "loss": _("training loss"),
+            "val": _("validation"),
+            # validation curves by metric name: "val_macro_auc" reads "validation: macro AUC"
+            "series": {
+                f"val_{key}": _("validation: %(metric)s") % {"metric": display.metric_name(key)}
+                for key in display.METRIC_NAMES
+            },
+        },
+        "metrics": {key: display.metric_name(key) for key in display.METRIC_NAMES},
     }
 
 

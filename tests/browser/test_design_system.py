@@ -13,7 +13,12 @@ import pytest
 from django.urls import reverse
 
 from tests.browser.test_polish import BOXES, HEADER_LINES, overlap
-from tests.lab.test_chinese_ui import curation_pages, main_pages, team_with_data  # noqa: F401 (fixture)
+from tests.lab.test_chinese_ui import (
+    curation_pages,
+    english_pieces,
+    main_pages,
+    team_with_data,  # noqa: F401 (fixture)
+)
 from tests.results.conftest import label_set, single_run  # noqa: F401 (fixtures)
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -169,12 +174,24 @@ OVERFLOW = """() => {
 }"""
 
 
+# The text a person sees once scripts ran, one line a piece, less code (as english_runs reads).
+SHOWN = """() => {
+  const copy = document.body.cloneNode(true);
+  copy.querySelectorAll('code, kbd, pre, samp, script, style, svg, canvas, template').forEach((el) => el.remove());
+  document.body.append(copy);
+  copy.style.cssText = 'position:absolute; left:-99999px; top:0; width:1100px';
+  const lines = copy.innerText.split('\\n').filter((line) => line.trim());
+  copy.remove();
+  return lines;
+}"""
+
+
 @pytest.mark.parametrize("language", ["en", "zh"])
 def test_every_page_fits_its_window(login, live_server, personas, team_with_data, language):  # noqa: F811
     shots = os.environ.get("DESIGN_SHOTS")
     page = login(personas.owner)
     in_language(page, language)
-    spilled = {}
+    spilled, english = {}, {}
     pages = main_pages(personas.team, team_with_data)
     # The curation pages are photographed too (their look is the curation work's, not checked).
     shown = {**pages, **(curation_pages(personas.team) if shots else {})}
@@ -184,6 +201,8 @@ def test_every_page_fits_its_window(login, live_server, personas, team_with_data
         assert page.locator("html").get_attribute("lang") == LANGUAGES[language], name
         if name in pages and (found := page.evaluate(OVERFLOW)):
             spilled[name] = found
+        if name in pages and language == "zh" and (found := english_pieces(page.evaluate(SHOWN))):
+            english[name] = found  # what scripts wrote, too (the live job page's table...)
         if shots:
             folder = Path(shots)
             folder.mkdir(parents=True, exist_ok=True)
@@ -191,3 +210,4 @@ def test_every_page_fits_its_window(login, live_server, personas, team_with_data
                 path=folder / f"{name.replace(' ', '-')}.{language}.png", full_page=True
             )
     assert not spilled, spilled
+    assert not english, english

@@ -101,13 +101,13 @@ def json_strings(value) -> list[str]:
 
 def is_english(word: str) -> bool:
     """A word a Chinese reader should not meet: not allowed, not an abbreviation or code (all
-    capitals, digits, snake_case, a file name, a hex digest)."""
+    capitals, digits, a file name, a hex digest). A snake_case key counts: label and metric
+    keys are what a person must never read (code identifiers belong in <code>)."""
     return not (
         word in ALLOWED
         or word.lower() in ALLOWED_LOWER
         or word.isupper()
         or any(c.isdigit() for c in word)
-        or "_" in word
         or "." in word.strip(".")
         or re.fullmatch(r"[0-9a-f]{8,}", word)
     )
@@ -117,8 +117,13 @@ def english_runs(html: str) -> list[str]:
     """Pieces of visible text holding an English word a Chinese reader should not meet."""
     parser = VisibleText()
     parser.feed(html)
+    return english_pieces(parser.pieces)
+
+
+def english_pieces(pieces: list[str]) -> list[str]:
+    """The pieces of text holding an English word a Chinese reader should not meet."""
     found = []
-    for piece in parser.pieces:
+    for piece in pieces:
         text = PLACEHOLDER.sub(" ", piece)
         for phrase in ALLOWED_PHRASES:
             text = text.replace(phrase, " ")
@@ -220,6 +225,7 @@ def test_the_check_finds_english_where_there_is_some():
         '<script type="application/json">{"busy": "Saving…", "url": "/api/runs/"}</script>'
     )
     assert english_runs(page) == ["Saving…", "Show overlay", "done"]
+    assert english_runs("<td>increased_lung_marking</td>") == ["increased_lung_marking"]
 
 
 def test_empty_pages_speak_only_chinese(client, personas):
