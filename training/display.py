@@ -160,6 +160,15 @@ def split_name(key: str) -> str:
     return str(SPLIT_NAMES.get(key, key))
 
 
+def validation_series() -> dict[str, str]:
+    """The training-curve charts' series names (frontend/src/charts.js, ``strings.series``):
+    "val_macro_auc" reads "validation: macro AUC"."""
+    return {
+        f"val_{key}": _("validation: %(metric)s") % {"metric": metric_name(key)}
+        for key in METRIC_NAMES
+    }
+
+
 def job_title(job) -> str:
     """A job's name as the pages show it: the name a person gave it, or, for a name the server
     made up (a clustering run's "clustering k=… seed=…"), the same words in the UI's language."""

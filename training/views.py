@@ -112,11 +112,7 @@ def _job_strings() -> dict:
             "step": _("step"),
             "loss": _("training loss"),
             "val": _("validation"),
-            # validation curves by metric name: "val_macro_auc" reads "validation: macro AUC"
-            "series": {
-                f"val_{key}": _("validation: %(metric)s") % {"metric": display.metric_name(key)}
-                for key in display.METRIC_NAMES
-            },
+            "series": display.validation_series(),
         },
         "metrics": {key: display.metric_name(key) for key in display.METRIC_NAMES},
     }
