@@ -19,7 +19,7 @@ from django.urls import reverse
 from curation import services as curation_services
 from jobs import services as job_services
 from labeling.models import Study
-from tests.results.conftest import label_set, single_run  # noqa: F401 (fixtures)
+from tests.results.conftest import binary_run, label_set, single_run  # noqa: F401 (fixtures)
 
 # Proper names, abbreviations and identifiers a Chinese page may show as they are.
 ALLOWED = set(
@@ -133,7 +133,7 @@ def english_pieces(pieces: list[str]) -> list[str]:
 
 
 @pytest.fixture
-def team_with_data(personas, single_run):  # noqa: F811
+def team_with_data(personas, single_run, binary_run):  # noqa: F811
     """Every main page has something to show: studies, clusters, a frozen label set, a
     finished run (also a model in the registry) and a failed job."""
     curation_services.run_clustering(personas.team, k=12, seed=0, user=personas.owner)
@@ -145,7 +145,7 @@ def team_with_data(personas, single_run):  # noqa: F811
                               retry=False)  # fmt: skip
     failed.refresh_from_db()
     assert failed.status == "failed", failed.status
-    return {"run": single_run, "failed": failed}
+    return {"run": single_run, "binary": binary_run, "failed": failed}
 
 
 def main_pages(team, data) -> dict[str, str]:
@@ -172,6 +172,8 @@ def main_pages(team, data) -> dict[str, str]:
         "cases": reverse("results:cases", args=[run.pk]) + "?label=normal&outcome=tp",
         "disagreements": reverse("results:disagreements", args=[run.pk]),
         "compare": reverse("results:compare"),
+        "compare two": reverse("results:compare") + f"?runs={run.pk}&runs={data['binary'].pk}",
+        "binary run": reverse("results:run", args=[data["binary"].pk]),
     }
 
 
