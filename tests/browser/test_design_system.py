@@ -19,7 +19,7 @@ from tests.lab.test_chinese_ui import (
     main_pages,
     team_with_data,  # noqa: F401 (fixture)
 )
-from tests.results.conftest import label_set, single_run  # noqa: F401 (fixtures)
+from tests.results.conftest import binary_run, label_set, single_run  # noqa: F401 (fixtures)
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
