@@ -117,6 +117,9 @@ def test_empty_lists_offer_the_next_step(login, live_server, personas, language)
     }
     for name, (selector, target) in pages.items():
         page.goto(f"{live_server.url}{reverse(name)}")
+        if shots := os.environ.get("DESIGN_SHOTS"):
+            Path(shots).mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=Path(shots) / f"empty-{name.split(':')[-1]}.{language}.png")
         state = page.locator(f"{selector}.empty-state")
         assert state.locator(".empty-state-title").inner_text().strip(), name
         link = state.locator("a.button")
