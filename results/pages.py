@@ -15,6 +15,7 @@ from django.core.paginator import Paginator
 from django.utils.translation import gettext as _
 
 from jobs.models import Job
+from training.display import validation_series
 
 from . import artifacts, queries, reference
 
@@ -89,6 +90,7 @@ def chart_strings() -> dict:
         "predicted": _("predicted"), "count": _("images"), "ap": _("average precision"),
         "fraction": _("share of images"), "loss": _("training loss"), "val": _("validation"),
         "epoch": _("epoch"), "step": _("step"), "own": _("the run's own"),
+        "series": validation_series(),
     }  # fmt: skip
 
 

@@ -16,7 +16,7 @@ from jobs import services as job_services
 from jobs.models import Job, JobStatus
 from teams.access import CAN_TRAIN, get_visible_or_404, require_role, role_in
 
-from . import model_registry
+from . import display, model_registry
 from .engine.config import TASKS
 from .forms import (
     EvaluateForm,
@@ -37,6 +37,10 @@ from .launch import (
 from .modelcard import model_card, to_markdown
 from .models import CurrentModel, JobKind
 from .runs import RunFolder
+
+
+def _label_set_names(team) -> dict[int, str]:
+    return {label_set.pk: str(label_set) for label_set in _label_sets(team)}
 
 
 def _label_sets(team):
@@ -86,6 +90,7 @@ def job_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "job_strings": _job_strings(),
             "explanation": job_errors.explain(job),
             "can_retry": job_errors.retry_can_help(job),
+            "settings": display.config_rows(job.config, _label_set_names(job.team)),
         },
     )
 
@@ -111,7 +116,13 @@ def _job_strings() -> dict:
         "eta_pending": _("time left: known after the second batch"),
         "offline": _("the server did not answer; retrying…"),
         "units": {"h": _("h"), "min": _("min"), "s": _("s")},
-        "chart": {"step": _("step"), "loss": _("training loss"), "val": _("validation")},
+        "chart": {
+            "step": _("step"),
+            "loss": _("training loss"),
+            "val": _("validation"),
+            "series": display.validation_series(),
+        },
+        "metrics": {key: display.metric_name(key) for key in display.METRIC_NAMES},
     }
 
 
@@ -259,6 +270,10 @@ def _model_context(request: HttpRequest, job: Job, form: RegistryForm | None = N
         "predict_form": run_forms.get("predict") or PredictForm(run=job, gpu_online=gpu_online),
         "can_act": role_in(request.user, job.team) in CAN_TRAIN,
         "has_weights": RunFolder.of(job).best.is_file(),
+        "settings": display.config_rows(job.config, _label_set_names(job.team)),
+        "names": display.label_names(
+            _label_sets(job.team).filter(pk=job.config.get("label_set")).first()
+        ),
     }
 
 

@@ -199,7 +199,7 @@ export function curves(element, history, options = {}) {
       ],
       series: keys.map((key) => ({
         type: "line",
-        name: key === "train_loss" ? s.loss || key : key,
+        name: key === "train_loss" ? s.loss || key : (s.series || {})[key] || key,
         yAxisIndex: key === "train_loss" ? 0 : 1,
         connectNulls: true,
         data: history.filter((h) => h[key] != null).map((h) => [h[x], h[key]]),

@@ -8,6 +8,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import translation
 
+from curation.models import LabelSet
 from labeling.vocabulary import PAPER_LABELS
 
 from .pages import engine_outputs
@@ -47,11 +48,16 @@ def test_a_jobs_configuration_is_a_key_value_table_not_raw_code(client, personas
     )
     config = single_run.config  # {"label_set": 2, "engine": {...}}: the engine's block flattened
     engine = config["engine"]
-    assert set(rows) == {"label_set", *engine}
-    assert rows["label_set"] == str(config["label_set"])
-    assert rows["task"] == engine["task"]
-    assert rows["epochs"] == str(engine["epochs"])
-    assert rows["split_fractions"] == ", ".join(str(v) for v in engine["split_fractions"])
+    assert len(rows) == 1 + len(engine)  # one row a setting, by its name in the UI's language
+    label_set = LabelSet.objects.get(pk=config["label_set"])
+    assert rows["标签集"] == str(label_set)  # the label set by version, not its id
+    assert rows["任务"] == "单病种"  # task name, not single_disease
+    assert rows["轮数"] == str(engine["epochs"])
+    assert rows["评估方式"] == "中心裁剪"  # the choice's name, not "center"
+    assert rows["划分（训练 / 验证 / 测试）"] == " / ".join(
+        str(v) for v in engine["split_fractions"]
+    )
+    assert not set(rows) & {"label_set", *engine}, "a setting is still shown by its key"
     assert "{'" not in visible_text(html), "the configuration is still shown as a Python dict"
 
 

@@ -58,7 +58,7 @@
     body.replaceChildren();
     history.filter((p) => p.loss != null || p.val).slice(-30).forEach((p) => {
       const row = body.insertRow();
-      const val = p.val ? Object.entries(p.val).map(([k, v]) => `${k} ${Number(v).toFixed(3)}`).join(", ") : "";
+      const val = p.val ? Object.entries(p.val).map(([k, v]) => `${(text.metrics || {})[k] || k} ${Number(v).toFixed(3)}`).join(", ") : "";
       [p.epoch, p.step, p.loss != null ? Number(p.loss).toFixed(4) : "", p.images_per_s != null ? rate(p.images_per_s) : "", val]
         .forEach((value) => { row.insertCell().textContent = value; });
     });
