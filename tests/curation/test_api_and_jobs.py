@@ -37,7 +37,7 @@ def test_a_run_posted_over_the_api_is_enqueued_on_commit_as_a_job_and_runs(
     job = Job.objects.get(pk=response.json()["job"])
     assert sent == [("training.run_job", [job.pk], "default")]
     assert job.kind == "cluster" and job.config == {"cluster_run": response.json()["id"], "k": 8,
-                                                    "seed": 2}  # fmt: skip
+                                                    "seed": 2, "distance": "normalized"}  # fmt: skip
     job = run_inline(job)  # what the worker does with the message
     run = api.get(f"/api/curation/runs/{response.json()['id']}/").json()
     assert run["status"] == "succeeded" and run["progress"] == 1.0 and run["seed"] == 2
@@ -94,7 +94,7 @@ def test_the_cluster_command_runs_a_job_in_process_that_the_row_records(
     run = ClusterRun.objects.select_related("job").get(pk=summary["run"])
     job = run.job
     assert (job.kind, job.status, job.attempts, job.owner) == ("cluster", "succeeded", 1, None)
-    assert job.config == {"cluster_run": run.pk, "k": 8, "seed": 0}
+    assert job.config == {"cluster_run": run.pk, "k": 8, "seed": 0, "distance": "normalized"}
     assert job.worker and job.started_at <= job.finished_at
     assert job.metrics["clusters"] == len(summary["clusters"]) and run.stage == "done"
     assert run.progress == 1.0 and run.started_at == job.started_at
