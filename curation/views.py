@@ -85,6 +85,21 @@ def _workspace_strings() -> dict:
     }  # fmt: skip
 
 
+def _unmapped_strings() -> dict:
+    """What unmapped.js says; %(n)s, %(label)s, %(text)s filled in there."""
+    return {
+        "selected": _both("%(n)s clause text selected · Esc clears",
+                          "%(n)s clause texts selected · Esc clears"),
+        "none": _("Nothing selected: actions apply to the clause under the cursor (x selects)."),
+        "label": _both("“%(text)s” mapped to %(label)s.", "%(n)s clause texts mapped to %(label)s."),
+        "no_label": _both("“%(text)s” marked as carrying no label.",
+                          "%(n)s clause texts marked as carrying no label."),
+        "ignored": _both("“%(text)s” ignored.", "%(n)s clause texts ignored."),
+        "undone": _("Your last action was undone."),
+        "undo": _("Undo"),
+    }  # fmt: skip
+
+
 def _can_curate(request: HttpRequest) -> bool:
     return request.team is not None and role_in(request.user, request.team) in CAN_CURATE
 
@@ -272,6 +287,10 @@ def unmapped(request: HttpRequest) -> HttpResponse:
         "labels": services.vocabulary(team) if team else [],
         "can_curate": _can_curate(request),
         "team": team,
+        "strings": _unmapped_strings(),
+        "auto_label_distance": (
+            services.curation_settings(team).auto_label_distance if team else None
+        ),
     }
     partial = "curation/_unmapped.html" if request.GET.get("partial") else None
     return render(request, partial or "curation/unmapped.html", context)

@@ -18,21 +18,8 @@
   let lastDone = ""; // what the toast said about this page's last action, for its undo
   let busy = false; // one action at a time: a second key press never acts on a half-refreshed list
 
-  const fill = (text, values) => text.replace(/%\((\w+)\)s/g, (_, key) => String(values[key] ?? ""));
-  const count = (pair, n, values = {}) => fill(Array.isArray(pair) ? pair[n === 1 ? 0 : 1] : pair, { n, ...values });
-
-  // The toast: what the last action changed, with an Undo link; or why it was refused.
-  const toastEl = document.getElementById("toast");
-  const undoLink = toastEl.querySelector(".toast-undo");
-  undoLink.textContent = strings.undo;
-  function toast(text, { error = false, undoable = false } = {}) {
-    toastEl.querySelector(".toast-text").textContent = text;
-    toastEl.classList.toggle("error", error);
-    undoLink.hidden = !undoable;
-    toastEl.hidden = !text;
-  }
-  toastEl.querySelector(".toast-close").addEventListener("click", () => toast(""));
-  undoLink.addEventListener("click", () => run("u"));
+  const { fill, count } = CurationKeys;
+  const toast = CurationKeys.toaster(document.getElementById("toast"), strings.undo, () => run("u"));
 
   function show() {
     const n = selected.size;
