@@ -343,7 +343,7 @@ def _send_to_queue(team: Team, members: list[ClusterMember], before: dict) -> No
     """Outliers leave their cluster and lose their decisions: ``unmapped_texts`` lists them.
     The removed rows go into ``before`` so that undo can put them back as they were."""
     before["removed_members"] = [
-        {"id": m.pk, "cluster": m.cluster_id, "normalized": m.normalized, "example": m.example,
+        {"cluster": m.cluster_id, "normalized": m.normalized, "example": m.example,
          "polarity": m.polarity, "count": m.count, "distance": m.distance, "outlier": m.outlier}
         for m in members
     ]  # fmt: skip
@@ -427,9 +427,11 @@ def undo_last(team: Team, user) -> AuditEntry:
                 f"cluster {state['name']!r} changed after your {entry.action}; undo refused"
             )
     before = entry.before["clusters"]
-    ClusterMember.objects.bulk_create(  # members the action sent to the unmapped queue
+    # Members the action sent to the unmapped queue come back as new rows, as they were.
+    ClusterMember.objects.bulk_create(
         ClusterMember(team=team, cluster_id=row.pop("cluster"), **row)
         for row in (dict(row) for row in entry.before.get("removed_members", ()))
+        if row.get("cluster") is not None and int(row["cluster"]) in clusters
     )
     for pk, cluster in clusters.items():
         state = before.get(str(pk))

@@ -216,3 +216,24 @@ def test_reopening_cannot_set_the_outliers_aside(planted, curator):
             outliers="unmapped",
         )  # fmt: skip
     assert ClusterMember.objects.filter(cluster=cluster, normalized=PLANTED).exists()
+
+
+def test_a_restored_backup_keeps_an_outlier_choice_undoable(planted, curator):
+    """The audit snapshot of an outlier choice names clusters and members by id: a restore
+    into new ids translates them (lab/backup/refs.py), so undo still finds them."""
+    from lab.backup.refs import CLUSTER, MEMBER, IdMaps, audit_json
+
+    map_aorta(planted, curator, "unmapped")
+    entry = AuditEntry.objects.filter(team=planted.team, action="label").first()
+    ids = IdMaps()
+    ids.add(CLUSTER, planted.aorta.pk, 900)
+    for member in ClusterMember.objects.filter(cluster=planted.aorta):
+        ids.add(MEMBER, member.pk, 5000 + member.pk)
+    before = audit_json(entry.before, {}, ids)
+    assert before["removed_members"] == [
+        {"cluster": 900, "normalized": PLANTED, "example": PLANTED, "polarity": "affirmed",
+         "count": 1, "distance": 1.0, "outlier": True}
+    ]  # fmt: skip
+    state = before["clusters"]["900"]["member_state"]
+    kept = ClusterMember.objects.filter(cluster=planted.aorta)
+    assert set(state) == {str(5000 + m.pk) for m in kept}  # the removed one has no new id
