@@ -97,9 +97,6 @@ class RunViewSet(
         return Response(ClusterRunSerializer(run).data, status=status.HTTP_202_ACCEPTED)
 
 
-CLUSTER_ORDER = {"purity": ("purity", "-clause_count", "id"), "size": ("-clause_count", "id")}
-
-
 class ClusterViewSet(TeamScopedViewSetMixin, viewsets.ReadOnlyModelViewSet):
     """Live clusters; ``?run=`` one run's, ``?sort=purity`` (the workspace's default: the least
     pure first) or ``size``. A cluster's members carry their distance and outlier flag."""
@@ -118,9 +115,9 @@ class ClusterViewSet(TeamScopedViewSetMixin, viewsets.ReadOnlyModelViewSet):
                 raise ValidationError({"run": "run must be a run id"})
             queryset = queryset.filter(run_id=int(run))
         sort = self.request.query_params.get("sort", "size")
-        if sort not in CLUSTER_ORDER:
-            raise ValidationError({"sort": f"sort is one of {', '.join(CLUSTER_ORDER)}"})
-        return queryset.order_by(*CLUSTER_ORDER[sort])
+        if sort not in services.CLUSTER_ORDER:
+            raise ValidationError({"sort": f"sort is one of {', '.join(services.CLUSTER_ORDER)}"})
+        return queryset.order_by(*services.CLUSTER_ORDER[sort])
 
     @extend_schema(responses={200: OutlierChoicesSerializer})
     @action(detail=False, methods=["get"], url_path="outlier-choices")

@@ -36,10 +36,7 @@ from .models import (
 GALLERY_IMAGES = 24
 UNMAPPED_PER_PAGE = 50
 PARTIALS = {"clusters": "curation/_clusters.html", "stats": "curation/_stats.html"}
-# The workspace lists the least pure clusters first (their outliers need a look), biggest first
-# among equals; ?sort=size lists by size only, as the paper did.
-CLUSTER_SORTS = {"purity": ("purity", "-clause_count", "id"), "size": ("-clause_count", "id")}
-DEFAULT_SORT = "purity"
+DEFAULT_SORT = "purity"  # services.CLUSTER_ORDER: the least pure first
 OUTLIERS_ON_CARD = 3
 
 
@@ -110,7 +107,7 @@ def workspace(request: HttpRequest) -> HttpResponse:
     by size), with live Table I."""
     team = request.team
     sort = request.GET.get("sort", DEFAULT_SORT)
-    sort = sort if sort in CLUSTER_SORTS else DEFAULT_SORT
+    sort = sort if sort in services.CLUSTER_ORDER else DEFAULT_SORT
     context = {
         "team": team, "can_curate": _can_curate(request), "clusters": [], "runs": [],
         "sort": sort, "distances": DISTANCES, "default_distance": DEFAULT_DISTANCE,
@@ -129,7 +126,7 @@ def workspace(request: HttpRequest) -> HttpResponse:
                 ProposedCluster.objects.filter(run=run, merged_into=None)
                 .select_related("label")
                 .prefetch_related("members")
-                .order_by(*CLUSTER_SORTS[sort])
+                .order_by(*services.CLUSTER_ORDER[sort])
             )
         for cluster in clusters:  # what the card quotes of its outliers: the most written
             cluster.shown_outliers = [m for m in cluster.members.all() if m.outlier][

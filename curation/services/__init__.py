@@ -29,6 +29,7 @@ from .clauses import (
     sync_clauses,
 )
 from .clusters import (
+    CLUSTER_ORDER,
     OutlierChoices,
     cluster_images,
     outlier_choices,
@@ -98,6 +99,7 @@ from .team_settings import (
 __all__ = [
     "AutoLabel",
     "ClauseSync",
+    "CLUSTER_ORDER",
     "ConflictError",
     "CueUpdate",
     "CurationError",

@@ -16,6 +16,10 @@ from teams.models import Team
 
 from ..models import ClauseDecision, ClauseOccurrence, ClusterMember, ProposedCluster, Verdict
 
+# How a run's clusters can be listed: the least pure first (their outliers need a look; biggest
+# first among equals), the workspace's default, or by size only, as the paper did.
+CLUSTER_ORDER = {"purity": ("purity", "-clause_count", "id"), "size": ("-clause_count", "id")}
+
 
 def _refresh_counts(team: Team, clusters: Iterable[ProposedCluster]) -> None:
     """Clauses, reports, images and patients behind each cluster; undecided clause count."""

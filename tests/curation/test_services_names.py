@@ -21,7 +21,7 @@ PUBLIC_NAMES = [
     "unmapped_texts", "update_cues", "vocabulary", "word_frequencies",
     "freeze_or_reuse_label_set",  # since: a freeze of unchanged decisions returns the latest set
     # since issue #15: clusters show their outliers; distance settings (synonyms, threshold)
-    "OUTLIER_CHOICES", "OutlierChoices", "outlier_choices", "check_auto_label_distance",
+    "CLUSTER_ORDER", "OUTLIER_CHOICES", "OutlierChoices", "outlier_choices", "check_auto_label_distance",
     "check_synonyms", "format_synonyms", "parse_synonyms", "update_distance_settings",
 ]  # fmt: skip
 
