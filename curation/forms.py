@@ -74,8 +74,9 @@ class DistanceSettingsForm(forms.Form):
         label=_("Synonym table"),
         help_text=_(
             "One group per line, the canonical form first, the forms separated by “=”, such as "
-            "心影增大 = 心影增宽 = 心脏增大. The default distance reads each form as the first "
-            "of its line before comparing clauses; the paper's distance ignores the table."
+            "心影增大 = 心影增宽 = 心脏增大; a line that starts with “=” drops its forms (= 左侧 "
+            "= 少量). The default distance reads each form as the first of its line before "
+            "comparing clauses; the paper's distance ignores the table."
         ),
         widget=forms.Textarea(attrs={"rows": 14}),
         required=False,

@@ -6,9 +6,12 @@ Pure Python (no Django). The pipeline, after the paper, with the changes it need
    (``labeling.text.polarity``). Clauses are compared in their normalised form with the
    negation and hedge cues cut out (``labeling.text.without_cues``; ``strip_cues=False`` keeps
    them): the polarity already separates them, and inside one polarity 考虑支气管炎可能 should
-   be near 支气管炎, not near 考虑肺气肿可能. Identical (polarity, compared text) pairs are
-   merged into one *unique clause* with a count: a report corpus repeats 心肺膈未见明显异常
-   thousands of times, and an N x N matrix over repeats would waste memory quadratically.
+   be near 支气管炎, not near 考虑肺气肿可能. Under the default "normalized" distance a
+   synonym table then unifies the phrasings of one finding (``labeling.distance``). Identical
+   (polarity, compared text) pairs are merged into one *unique clause* with a count: a report
+   corpus repeats 心肺膈未见明显异常 thousands of times, and an N x N matrix over repeats
+   would waste memory quadratically. The most written form merged into a unique clause
+   represents it (its medoid text on a card).
 2. **No cluster mixes polarities**: each polarity is clustered on its own. 未见胸腔积液 is two
    edits from 胸腔积液; clustering them together would label every "no effusion" report as
    effusion. ``k`` is split between the polarities present greedily, one cluster at a time to
@@ -16,12 +19,16 @@ Pure Python (no Django). The pipeline, after the paper, with the changes it need
    everything at once with an infinite distance between polarities would aim for, at the cost
    of a few k-medoids runs on a 1,000-clause sample per polarity. Pass a mapping such as
    ``{"affirmed": 12, "negated": 6, "uncertain": 3}`` to choose the split yourself.
-3. Levenshtein distances between the unique compared texts come from
-   ``rapidfuzz.process.cdist`` on all cores.
-4. **Weighted k-medoids**. The objective is the paper's over *all* clauses,
+3. Distances between the unique compared texts come from ``rapidfuzz.process.cdist`` on all
+   cores, in the unit of the ``distance`` option (``labeling.distance.DISTANCES``): the
+   default "normalized" (Levenshtein over the longer length, a share in [0, 1]) or "paper"
+   (whole edits).
+4. **Weighted k-medoids**. Under "paper" the objective is the paper's over *all* clauses,
    ``sum_i count_i * d(i, medoid(i))``, so a clause written 5,000 times pulls its medoid harder
-   than a one-off typo. FasterPAM (``kmedoids``) takes no weights, but it only ever reads
-   ``diss[point, medoid]``; scaling point ``i``'s entries by ``count_i`` makes its loss exactly
+   than a one-off typo. Under "normalized" each unique clause weighs ``1 + ln(count_i)``
+   (``_weights``: a rare finding in its own words then gets its own cluster instead of joining
+   a frequent neighbour). FasterPAM (``kmedoids``) takes no weights, but it only ever reads
+   ``diss[point, medoid]``; scaling point ``i``'s entries by its weight makes its loss exactly
    the weighted objective, and the nearest medoid of a point is unchanged by the scaling.
    (Repeating points instead would grow the matrix with the corpus, which is what deduplication
    avoids.) The matrix is stored medoid-major and handed over transposed, so FasterPAM's scans
@@ -34,7 +41,14 @@ Pure Python (no Django). The pipeline, after the paper, with the changes it need
    clauses are almost surely in), and every unique clause is then assigned to its nearest
    medoid. Peak memory is about ``4 * max(max_unique, sample_size) ** 2`` bytes for the matrix
    (1.6 GB at the default 20,000, one polarity at a time) plus ``O(unique clauses * k)``; the
-   measured peak for 200,000 clauses (68,000 unique) is under 600 MB (``bench/clustering.py``).
+   measured peak for 200,000 clauses is 1.6 GB under "normalized" (58,000 unique; the
+   negated 19,300 are under ``max_unique``, so their whole matrix is built) and 600 MB under
+   "paper" (68,000 unique, the large polarities sampled) (``bench/clustering.py --part c``).
+6. **Outliers**: each clause carries its distance to its medoid (``ClusteringResult.distances``)
+   and is an outlier beyond the run's ``outlier_threshold`` (default
+   ``DEFAULT_OUTLIER_THRESHOLD``: 0.6 of the longer text, or 5 edits); a cluster's ``purity``
+   is the share of its clauses within it. One threshold for the run, not the cluster's own
+   spread: see ``_assemble``.
 
 Cluster quality is reported as the count-weighted *medoid silhouette* (``1 - a/b`` with ``a``
 and ``b`` the distances to the nearest and second-nearest medoid of the same polarity): it
@@ -69,9 +83,10 @@ _ASSIGN_CHUNK_ROWS = 20_000
 _PROXY_SIZE = 1_000
 _PARALLEL_FROM = 5_000
 _MAX_ITER = 100
+_CENTRAL_CANDIDATES = 200
 # Outliers by default: members that differ from their medoid in more than half of the longer
 # text (normalized), or in more than this many edits (paper). Tuned in bench/label_clusters.py.
-DEFAULT_OUTLIER_THRESHOLD: dict[str, float | int] = {NORMALIZED: 0.5, PAPER: 4}
+DEFAULT_OUTLIER_THRESHOLD: dict[str, float | int] = {NORMALIZED: 0.6, PAPER: 5}
 
 
 @dataclass(frozen=True)
@@ -148,6 +163,12 @@ class _Group:
     polarity: str
     texts: list[str]
     counts: np.ndarray  # int64, occurrences of each unique clause
+
+    @property
+    def weights(self) -> np.ndarray:
+        """What each unique clause weighs in k-medoids (see ``_weights``)."""
+        return _weights(self.counts, self.distance)
+
     distance: str  # the distance option its texts are compared with
     first: np.ndarray  # int64, input index of the first occurrence (medoid index for the API)
 
@@ -327,6 +348,21 @@ def _check_k_mapping(k: Mapping[str, int], unique: Mapping[str, int]) -> dict[st
 # --- distances and weighted k-medoids -------------------------------------------------------
 
 
+def _weights(counts: np.ndarray, distance: str) -> np.ndarray:
+    """Weights of unique clauses in k-medoids: occurrences under "paper" (the paper's objective
+    over all clauses), ``1 + ln(occurrences)`` under "normalized".
+
+    Linear weights let the few most written phrasings buy clusters for their own variants (a
+    normal statement written 7,000 times) while a finding written 200 times in its own words
+    joins a neighbour and is lost to its mapping. Damped, a frequent clause still pulls its
+    medoid harder than a typo, but every distinct finding gets a say. Measured in
+    ``bench/label_clusters.py``: macro F1 0.979 from k = 31 instead of k = 37 on the demo.
+    """
+    if distance == PAPER:
+        return counts
+    return 1.0 + np.log(counts)
+
+
 def _distance_matrix(texts: Sequence[str], counts: np.ndarray, distance: str) -> np.ndarray:
     """Weighted distance matrix laid out by medoid: ``matrix[j, i] = counts[i] * d(i, j)``.
 
@@ -453,7 +489,8 @@ class _Solver:
         self.group = group
         self.rows = rows  # indices into the group's unique clauses; None: all of them
         self.texts = group.texts if rows is None else [group.texts[i] for i in rows]
-        self.counts = group.counts if rows is None else group.counts[rows]
+        weights = group.weights
+        self.counts = weights if rows is None else weights[rows]
         self.seed = seed
         self.timings = timings
         self.chained = chained
@@ -512,7 +549,7 @@ class _Proxy:
         n = len(group.texts)
         rows = _sample(group.counts, _PROXY_SIZE, seed) if n > _PROXY_SIZE else None
         self.solver = _Solver(group, rows, seed, timings, chained=True)
-        self.scale = float(group.counts.sum() / self.solver.counts.sum())
+        self.scale = float(group.weights.sum() / self.solver.counts.sum())
 
     @property
     def whole(self) -> bool:
@@ -549,6 +586,11 @@ class _GroupOutcome:
 def _evaluate(group: _Group, medoids: np.ndarray, timings: dict) -> _GroupOutcome:
     started = time.perf_counter()
     assignment = _assign(group.texts, [group.texts[m] for m in medoids], group.distance)
+    if group.distance != PAPER:
+        central = _central_medoids(group, medoids, assignment.labels)
+        if not np.array_equal(central, medoids):
+            medoids = central
+            assignment = _assign(group.texts, [group.texts[m] for m in medoids], group.distance)
     timings["assign"] += time.perf_counter() - started
     weighted = group.counts * assignment.nearest.astype(np.float64)
     loss = int(weighted.sum()) if group.distance == PAPER else float(weighted.sum())
@@ -560,6 +602,38 @@ def _evaluate(group: _Group, medoids: np.ndarray, timings: dict) -> _GroupOutcom
     else:  # one cluster: silhouette is 0 by convention
         silhouette_sum = 0.0
     return _GroupOutcome(medoids, assignment, loss, silhouette_sum)
+
+
+def _central_medoids(group: _Group, medoids: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """Each cluster's most central clause counting every occurrence: the medoid a card shows.
+
+    Damped weights (``_weights``) decide which clusters exist; within one, the clause that
+    costs its members least when each occurrence counts is its centre. Otherwise a typo one
+    edit from every phrasing (主动脉梗化) can beat the phrasing written 3,000 times. The
+    candidates are the cluster's ``_CENTRAL_CANDIDATES`` most written clauses, so the cost
+    stays ``O(candidates * unique clauses)``; the caller then reassigns every clause.
+    """
+    central = np.array(medoids, copy=True)
+    for position in range(len(medoids)):
+        members = np.flatnonzero(labels == position)
+        if len(members) < 2:
+            continue
+        order = np.argsort(-group.counts[members], kind="stable")[:_CENTRAL_CANDIDATES]
+        candidates = members[order]
+        dist = cdist(
+            [group.texts[i] for i in candidates],
+            [group.texts[i] for i in members],
+            group.distance,
+            dtype=np.float64,
+        )
+        cost = dist @ group.counts[members].astype(np.float64)
+        best = float(cost.min())
+        # Keep the k-medoids choice when it is among the best (no needless change).
+        current = np.flatnonzero(candidates == medoids[position])
+        if len(current) and cost[current[0]] <= best:
+            continue
+        central[position] = candidates[int(np.argmin(cost))]
+    return central
 
 
 def _check_sizes(max_unique: int, sample_size: int | None) -> int:
@@ -734,6 +808,23 @@ def _assemble(
     )
 
 
+def count_unique(
+    clauses: Sequence[str],
+    *,
+    cues: CueLists | None = None,
+    polarities: Sequence[str] | None = None,
+    strip_cues: bool = True,
+    distance: str = DEFAULT_DISTANCE,
+    synonyms: Iterable[Sequence[str]] | Synonyms | None = None,
+) -> dict[str, int]:
+    """Unique clauses per polarity as ``cluster_clauses`` would count them with these options:
+    the largest k it accepts is their sum (a synonym table merges texts, so fewer than the
+    distinct normalised texts)."""
+    table, _ = _check_options(distance, synonyms, None)
+    prepared = _prepare(clauses, cues, polarities, strip_cues, distance, table)
+    return {pol: len(group.texts) for pol, group in prepared.groups.items()}
+
+
 def suggest_k(
     clauses: Sequence[str],
     k_values: Iterable[int] | None = None,
@@ -877,6 +968,7 @@ __all__ = [
     "KCurve",
     "assign_to_medoids",
     "cluster_clauses",
+    "count_unique",
     "purity",
     "suggest_k",
 ]

@@ -2,8 +2,10 @@
 clauses, and the auto-label threshold, a normalised distance (a share of the clause's length).
 
 The synonym table is a list of groups, each ``[canonical, variant, ...]``: before two clauses
-are compared, every variant is read as its group's canonical form (心影增宽 → 心影增大). A new
-clustering run takes a snapshot of the table; runs already stored keep the one they used.
+are compared, every variant is read as its group's canonical form (心影增宽 → 心影增大); a group
+whose canonical form is empty drops its variants (左侧, 少量: words that do not change which
+finding it is). A new clustering run takes a snapshot of the table; runs already stored keep
+the one they used.
 """
 
 from __future__ import annotations
@@ -28,7 +30,8 @@ MAX_VARIANT = MAX_SYNONYM_CHARS
 
 def parse_synonyms(text: str) -> list[list[str]]:
     """One group per line, its forms separated by ``=``, the canonical form first
-    (``心影增大 = 心影增宽 = 心脏增大``); blank lines are skipped. Checked by ``check_synonyms``."""
+    (``心影增大 = 心影增宽 = 心脏增大``; ``= 左侧 = 少量`` drops those words); blank lines are
+    skipped. Checked by ``check_synonyms``."""
     return [
         [form.strip() for form in line.split("=")] for line in text.splitlines() if line.strip()
     ]
@@ -42,7 +45,8 @@ def check_synonyms(groups) -> list[list[str]]:
     """The groups with each form normalised as clauses are (``labeling.text.normalize``).
 
     Refused, with the line that says why: a group of fewer than two forms, an empty or too long
-    form, a form written twice, or a form in two groups (it could not mean both).
+    variant (the canonical form may be empty: the variants are dropped), a form written twice,
+    or a form in two groups (it could not mean both).
     """
     if not isinstance(groups, list | tuple):
         raise CurationError("the synonym table is a list of groups of forms")
@@ -54,14 +58,14 @@ def check_synonyms(groups) -> list[list[str]]:
         if not isinstance(group, list | tuple) or not all(isinstance(f, str) for f in group):
             raise CurationError(f"synonym group {line}: a group is a list of texts")
         forms = [normalize(form) for form in group]
-        if any(not form for form in forms):
+        if any(not form for form in forms[1:]):
             raise CurationError(f"synonym group {line}: a form is empty (two '=' in a row?)")
         if len(forms) < 2:
             raise CurationError(
                 f"synonym group {line} ({forms[0] if forms else ''}): give at least two forms, "
                 "the canonical one first, separated by '='"
             )
-        for form in forms:
+        for form in filter(None, forms):
             if len(form) > MAX_VARIANT:
                 raise CurationError(
                     f"synonym group {line}: {form[:20]}… is longer than {MAX_VARIANT} characters"

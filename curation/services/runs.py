@@ -28,9 +28,15 @@ from jobs import services as job_services
 from jobs import worker
 from jobs.models import Job
 from jobs.services import JobCancelled
-from labeling.clustering import DEFAULT_DISTANCE, DISTANCES, cluster_clauses, suggest_k
-from labeling.distance import PAPER, check_threshold, synonyms_for
-from labeling.text import CueLists, without_cues
+from labeling.clustering import (
+    DEFAULT_DISTANCE,
+    DISTANCES,
+    cluster_clauses,
+    count_unique,
+    suggest_k,
+)
+from labeling.distance import PAPER, check_threshold
+from labeling.text import CueLists
 from teams.models import Team
 
 from ..models import (
@@ -126,16 +132,21 @@ def _check_threshold(threshold: float | None, distance: str) -> float | None:
 
 
 def _unique_compared(team: Team, cues: CueLists, distance: str, synonyms: list) -> tuple[int, int]:
-    """Unique (polarity, compared text) pairs, as the clustering counts them (synonyms read
-    as their canonical form), and polarities."""
-    texts = ClauseOccurrence.objects.of_team(team).values_list("text", "polarity").distinct()
-    keys = _compared_keys(texts, cues, distance, synonyms)
-    return len(keys), len({pol for pol, _ in keys})
+    """Unique clauses as the clustering counts them with this distance and synonym table (the
+    largest k it accepts), and the polarities present."""
+    rows = list(ClauseOccurrence.objects.of_team(team).values_list("text", "polarity").distinct())
+    if not rows:
+        return 0, 0
+    per_polarity = _count_unique(rows, cues, distance, synonyms)
+    return sum(per_polarity.values()), len(per_polarity)
 
 
-def _compared_keys(rows, cues: CueLists, distance: str, synonyms: list) -> set[tuple[str, str]]:
-    table = synonyms_for(distance, synonym_pairs(synonyms, distance))
-    return {(pol, table.apply(without_cues(text, cues))) for text, pol in rows}
+def _count_unique(rows, cues: CueLists, distance: str, synonyms: list) -> dict[str, int]:
+    texts, pols = [text for text, _ in rows], [pol for _, pol in rows]
+    return count_unique(
+        texts, cues=cues, polarities=pols, distance=distance,
+        synonyms=synonym_pairs(synonyms, distance),
+    )  # fmt: skip
 
 
 def suggested_k(team: Team, seed: int = 0) -> int:
@@ -282,7 +293,8 @@ def _k_curve(texts: list[str], pols: list[str], run: ClusterRun, cues: CueLists)
     with the run's distance (losses in its unit)."""
     k, seed = run.k, run.seed
     n_polarities = len(set(pols))
-    n_unique = len(_compared_keys(zip(texts, pols, strict=True), cues, run.distance, run.synonyms))
+    rows = zip(texts, pols, strict=True)
+    n_unique = sum(_count_unique(list(rows), cues, run.distance, run.synonyms).values())
     top = min(n_unique, max(2 * k, 20))
     ks = sorted({int(v) for v in np.linspace(n_polarities, top, K_CURVE_POINTS)} | {k})
     curve = suggest_k(

@@ -21,8 +21,8 @@ def test_a_run_over_the_api_names_its_distance_and_only_the_default_takes_synony
     api, corpus, personas
 ):
     table = services.curation_settings(corpus.team).synonyms
-    paper = api.post("/api/curation/runs/", {"k": 8, "distance": "paper"}, format="json")
-    default = api.post("/api/curation/runs/", {"k": 8}, format="json")
+    paper = api.post("/api/curation/runs/", {"k": 5, "distance": "paper"}, format="json")
+    default = api.post("/api/curation/runs/", {"k": 5}, format="json")
     assert paper.status_code == default.status_code == 202
     assert (paper.json()["distance"], paper.json()["synonyms"]) == ("paper", [])
     assert (default.json()["distance"], default.json()["synonyms"]) == ("normalized", table)
@@ -48,7 +48,7 @@ def test_an_unknown_distance_or_a_threshold_in_the_wrong_unit_is_refused(api, co
 def test_the_paper_distance_counts_whole_edits(personas, curator):
     planted = plant(personas.team, curator, distance="paper")
     members = {m.normalized: m for m in planted.aorta.members.all()}
-    assert planted.run.outlier_threshold == 4 and planted.run.distance == "paper"
+    assert planted.run.outlier_threshold == 5 and planted.run.distance == "paper"
     assert members["主动脉弓硬化"].distance == 0 and members["主动脉硬化"].distance == 1
     assert members[PLANTED].distance == 8 and members[PLANTED].outlier
 
@@ -112,7 +112,9 @@ def test_a_viewer_may_read_the_distance_settings_but_not_change_them(client, per
 
 def test_the_distance_api_reads_writes_and_refuses_a_stale_version(api, personas):
     read = api.get("/api/curation/distance/").json()
-    assert read["auto_label_distance"] == 0.25 and read["synonyms"][0][0] == "双肺"
+    assert read["auto_label_distance"] == 0.25 and ["", "左侧", "右侧"] == [
+        form for form in read["synonyms"][0] if form in ("", "左侧", "右侧")
+    ]  # the first group drops words that do not change the finding
     body = {"synonyms": [["胸腔积液", "胸水"]], "auto_label_distance": 0.2,
             "version": read["version"]}  # fmt: skip
     assert api.put("/api/curation/distance/", body, format="json").status_code == 200
@@ -135,7 +137,7 @@ def test_auto_labelling_takes_a_share_not_edits(api, personas, curator):
     from tests.factories import make_instance, make_report, make_study
 
     study = make_study(personas.team)
-    make_report(study, diagnosis="心影明显增大")  # 2 edits from 心影增大: 2 / 6 of the longer
+    make_report(study, diagnosis="心影增大形态")  # 2 edits from 心影增大: 2 / 6 of the longer
     make_instance(study)
     refused = api.post("/api/curation/auto-label/", {"max_distance": 2}, format="json")
     assert refused.status_code == 400

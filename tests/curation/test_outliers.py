@@ -77,7 +77,7 @@ def test_every_member_carries_its_distance_and_the_planted_outlier_is_flagged(pl
     assert members["主动脉弓硬化"].distance == 0.0 and members["主动脉硬化"].distance == 0.0
     assert members[PLANTED].distance == 1.0  # nothing in common with 主动脉硬化
     assert [m.normalized for m in members.values() if m.outlier] == [PLANTED]
-    assert planted.run.distance == "normalized" and planted.run.outlier_threshold == 0.5
+    assert planted.run.distance == "normalized" and planted.run.outlier_threshold == 0.6
     aorta, heart = planted.aorta, planted.heart
     assert (aorta.outlier_count, aorta.outlier_unique) == (1, 1)
     assert aorta.purity == pytest.approx(7 / 8)

@@ -194,14 +194,14 @@ def test_above_max_unique_a_sample_is_clustered_and_the_rest_join_the_nearest_me
             chars[rng.randrange(len(chars))] = rng.choice("甲乙丙丁戊己庚辛")
             clauses.append("".join(chars))
     unique = len(set(clauses))
-    result = cluster_clauses(clauses, 3, max_unique=unique - 1, sample_size=20)
+    result = cluster_clauses(clauses, 3, max_unique=unique - 1, sample_size=20, distance="paper")
     assert result.sampled
     assert purity(result.assignments, [c for c in stems for _ in range(40)]) == 1.0
     medoids = [cluster.normalized for cluster in result.clusters]
     for i, clause in enumerate(clauses):
         distances = [Levenshtein.distance(normalize(clause), m) for m in medoids]
         assert distances[result.assignments[i]] == min(distances)
-    assert not cluster_clauses(clauses, 3).sampled
+    assert not cluster_clauses(clauses, 3, distance="paper").sampled
 
 
 def test_suggest_k_returns_a_curve_that_bends_at_the_true_number_of_groups():
