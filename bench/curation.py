@@ -1,13 +1,19 @@
 """Curation at the paper's scale: cluster the reports and freeze a label set, in the database.
 
-    .venv/bin/python bench/curation.py                  # 16,569 demo reports, k=30
+    .venv/bin/python bench/curation.py                  # 16,569 demo reports, k: see below
     .venv/bin/python bench/curation.py --reports 2000 --k 20 --json
+    .venv/bin/python bench/curation.py --distance paper --outliers keep
 
 ``bench/clustering.py`` times the pure pipeline; this times what a curator waits for, with the
 database in the loop: start (clauses split from every report and stored, k checked), the run
 (k curve for the elbow plot, clustering, clusters stored with their counts), mapping every
-cluster to its label (one audited action per cluster, as a curator would), and freezing the
-label set (vectors for every image, conflicts queued, rows written). Reports come from
+cluster to its label (one audited action per cluster, as a curator would, its outliers sent to
+the unmapped queue unless ``--outliers`` says otherwise), and freezing the label set (vectors
+for every image, conflicts queued, rows written). The frozen labels are then scored against the
+generator's per-image truth (macro F1 over the labels, each image an example), next to the
+clusters' purity, their outliers, and the clause texts left in the unmapped queue (the
+decisions still to make). ``--k`` defaults to the number of distinct (label, polarity) pairs in
+the generated reports' truth (issue #15). Reports come from
 ``labeling.synth.generate_reports``; each gets a Study, a Report, a Series and one Instance row
 (no pixels: a label set needs image rows, not files). Clusters are mapped by the generator's
 hidden truth of their medoid, which stands in for the curator's judgement.
@@ -94,8 +100,11 @@ def _truth_of_clauses(truths) -> dict[str, tuple[str | None, str]]:
     return {c.text: (c.label, c.polarity) for t in truths for c in t.clauses}
 
 
-def _map_by_truth(team, user, run, truth: dict[str, tuple[str | None, str]]) -> int:
-    """Map each live cluster as a curator would: its medoid's true label, else no label."""
+def _map_by_truth(
+    team, user, run, truth: dict[str, tuple[str | None, str]], outliers: str = "unmapped"
+) -> int:
+    """Map each live cluster as a curator would: its medoid's true label, else no label;
+    ``outliers`` says what happens to each cluster's outliers."""
     from curation import services
     from curation.models import Label, ProposedCluster
 
@@ -107,7 +116,7 @@ def _map_by_truth(team, user, run, truth: dict[str, tuple[str | None, str]]) -> 
         services.set_verdict(
             team, user, {cluster.pk: cluster.version},
             verdict="label" if usable else "no_label",
-            label_id=labels.get(key) if usable else None,
+            label_id=labels.get(key) if usable else None, outliers=outliers,
         )  # fmt: skip
         actions += 1
     return actions
@@ -120,7 +129,43 @@ def _timed(figures: dict, name: str, step: Callable):
     return result
 
 
-def bench(reports: int, k: int, seed: int) -> dict:
+def _true_pairs(truths) -> int:
+    return len({(c.label, c.polarity) for t in truths for c in t.clauses})
+
+
+def _f1_per_label(label_set, truths) -> dict[str, float]:
+    """F1 of the frozen per-image labels against the generator's, for each true label."""
+    found = dict(label_set.images.values_list("sop_uid", "labels"))
+    root = "1.2.826.0.1.3680043.10.99"
+    scores = {}
+    for key in sorted({label for t in truths for label in t.labels}):
+        tp = fp = fn = 0
+        for i, t in enumerate(truths):
+            got = key in found.get(f"{root}.{i}.1.1", ())
+            tp, fp, fn = tp + (got and key in t.labels), fp + (got and key not in t.labels), \
+                fn + (not got and key in t.labels)  # fmt: skip
+        scores[key] = round(2 * tp / (2 * tp + fp + fn) if tp + fp + fn else 1.0, 4)
+    return scores
+
+
+def _purity(run) -> dict:
+    from curation.models import ClusterMember, ProposedCluster
+
+    clusters = ProposedCluster.objects.filter(run=run, merged_into=None)
+    members = ClusterMember.objects.filter(cluster__run=run)
+    clauses = sum(c.clause_count for c in clusters) or 1
+    return {
+        "purity_weighted": round(sum(c.purity * c.clause_count for c in clusters) / clauses, 4),
+        "purity_min": round(min((c.purity for c in clusters), default=1.0), 4),
+        "clusters_with_outliers": sum(1 for c in clusters if c.outlier_unique),
+        "outlier_texts": members.filter(outlier=True).count(),
+        "outlier_clauses": sum(m.count for m in members.filter(outlier=True)),
+    }
+
+
+def bench(
+    reports: int, k: int | None, seed: int, distance: str = "normalized", outliers: str = "unmapped"
+) -> dict:
     from django.contrib.auth import get_user_model
 
     from curation import services
@@ -129,8 +174,11 @@ def bench(reports: int, k: int, seed: int) -> dict:
     from labeling.synth import generate_reports
     from teams import services as lab_services
 
-    figures: dict = {"reports": reports, "k": k, "seed": seed, "cpus": os.cpu_count()}
-    truths = _timed(figures, "generate_s", lambda: generate_reports(reports, seed))
+    truths = generate_reports(reports, seed)
+    k = k or _true_pairs(truths)
+    figures: dict = {"reports": reports, "k": k, "seed": seed, "cpus": os.cpu_count(),
+                     "distance": distance, "outliers": outliers}  # fmt: skip
+    _timed(figures, "generate_s", lambda: generate_reports(reports, seed))
     team = lab_services.create_team("Bench")
     user = get_user_model().objects.create_user("bench", password="bench-pw-1234")
     _timed(figures, "create_rows_s", lambda: _create_rows(team, truths))
@@ -138,7 +186,7 @@ def bench(reports: int, k: int, seed: int) -> dict:
     started = time.perf_counter()
     run = _timed(
         figures, "start_s", lambda: services.start_clustering(team, user, k=k, seed=seed,
-                                                              enqueue=False)
+                                                              distance=distance, enqueue=False)
     )  # fmt: skip
     # The run's job, claimed and run in this process as ``manage.py cluster`` does (the
     # jobs layer probes the device once, importing torch: about 2 s of the first run_s).
@@ -146,9 +194,10 @@ def bench(reports: int, k: int, seed: int) -> dict:
     run = ClusterRun.objects.select_related("job").get(pk=run.pk)
     if run.status != "succeeded":
         raise RuntimeError(f"clustering run failed: {run.error}")
+    figures.update(_purity(run), outlier_threshold=run.outlier_threshold)
     truth = _truth_of_clauses(truths)
     figures["mapping_actions"] = _timed(
-        figures, "map_s", lambda: _map_by_truth(team, user, run, truth)
+        figures, "map_s", lambda: _map_by_truth(team, user, run, truth, outliers)
     )
     label_set = _timed(figures, "freeze_s", lambda: services.freeze_label_set(team, user))
     figures["start_to_freeze_s"] = round(time.perf_counter() - started, 3)
@@ -156,33 +205,51 @@ def bench(reports: int, k: int, seed: int) -> dict:
         clauses=run.n_clauses, unique=run.n_unique, sampled=run.sampled,
         run_timings=run.timings, images_labelled=label_set.statistics["images"],
         conflicts=label_set.statistics.get("conflicts"),
+        unmapped_after=len(services.unmapped_texts(team)),
+        f1_per_label=_f1_per_label(label_set, truths),
     )  # fmt: skip
+    figures["macro_f1"] = round(
+        sum(figures["f1_per_label"].values()) / len(figures["f1_per_label"]), 4
+    )
     return figures
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--reports", type=int, default=PAPER_REPORTS)
-    parser.add_argument("--k", type=int, default=30)
+    parser.add_argument("--k", type=int, default=None, help="default: true (label, polarity) pairs")
+    parser.add_argument("--distance", choices=["normalized", "paper"], default="normalized")
+    parser.add_argument(
+        "--outliers", choices=["keep", "unmapped", "split"], default="unmapped",
+        help="what each mapping action does with the cluster's outliers",
+    )  # fmt: skip
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     args = parser.parse_args(argv)
     data_dir = Path(tempfile.mkdtemp(prefix="cxr-bench-curation-"))
     try:
         _setup_django(data_dir)
-        figures = bench(args.reports, args.k, args.seed)
+        figures = bench(args.reports, args.k, args.seed, args.distance, args.outliers)
     finally:
         shutil.rmtree(data_dir, ignore_errors=True)
     if args.json:
         print(json.dumps(figures))
         return
     print(f"{figures['reports']} reports, {figures['clauses']} clauses "
-          f"({figures['unique']} unique), k={figures['k']}, {figures['cpus']} CPUs")  # fmt: skip
+          f"({figures['unique']} unique), k={figures['k']}, {figures['cpus']} CPUs, "
+          f"distance {figures['distance']}, outliers → {figures['outliers']}")  # fmt: skip
     for name in ("generate_s", "create_rows_s", "start_s", "run_s", "map_s", "freeze_s"):
         print(f"  {name[:-2]:<12} {figures[name]:8.2f} s")
     print(f"  start → freeze {figures['start_to_freeze_s']:8.2f} s "
           f"({figures['mapping_actions']} mapping actions; {figures['images_labelled']} images "
           f"labelled, {figures['conflicts']} conflicts)")  # fmt: skip
+    print(f"  purity {figures['purity_weighted']} (clause-weighted; lowest "
+          f"{figures['purity_min']}), {figures['clusters_with_outliers']} clusters with "
+          f"{figures['outlier_texts']} outlier texts ({figures['outlier_clauses']} clauses) "
+          f"beyond {figures['outlier_threshold']}")  # fmt: skip
+    print(f"  macro F1 against the hidden truth {figures['macro_f1']}; "
+          f"{figures['unmapped_after']} clause texts left in the unmapped queue")  # fmt: skip
+    print(f"  F1 per label: {figures['f1_per_label']}")
     print(f"  run timings: {figures['run_timings']}")
 
 

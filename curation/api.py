@@ -8,7 +8,7 @@ Service errors map to HTTP: ``ConflictError`` (a stale version) is 409, any othe
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import APIException, ValidationError
+from rest_framework.exceptions import APIException, NotFound, ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -29,11 +29,13 @@ from .serializers import (
     ClusterRunSerializer,
     ClusterSerializer,
     CuesSerializer,
+    DistanceSettingsSerializer,
     FreezeSerializer,
     LabelRenameSerializer,
     LabelSerializer,
     LabelSetSerializer,
     MergeSerializer,
+    OutlierChoicesSerializer,
     RenameSerializer,
     ReviewDecisionSerializer,
     ReviewSerializer,
@@ -96,6 +98,9 @@ class RunViewSet(
 
 
 class ClusterViewSet(TeamScopedViewSetMixin, viewsets.ReadOnlyModelViewSet):
+    """Live clusters; ``?run=`` one run's, ``?sort=purity`` (the workspace's default: the least
+    pure first) or ``size``. A cluster's members carry their distance and outlier flag."""
+
     queryset = ProposedCluster.objects.select_related("label").filter(merged_into=None)
     serializer_class = ClusterSerializer
 
@@ -109,7 +114,28 @@ class ClusterViewSet(TeamScopedViewSetMixin, viewsets.ReadOnlyModelViewSet):
             if not run.isdigit():
                 raise ValidationError({"run": "run must be a run id"})
             queryset = queryset.filter(run_id=int(run))
-        return queryset.order_by("-clause_count", "id")
+        sort = self.request.query_params.get("sort", "size")
+        if sort not in services.CLUSTER_ORDER:
+            raise ValidationError({"sort": f"sort is one of {', '.join(services.CLUSTER_ORDER)}"})
+        return queryset.order_by(*services.CLUSTER_ORDER[sort])
+
+    @extend_schema(responses={200: OutlierChoicesSerializer})
+    @action(detail=False, methods=["get"], url_path="outlier-choices")
+    def outlier_choices(self, request):
+        """Images that mapping ``?clusters=1,2`` labels, for each thing done with the outliers.
+        Another team's cluster is a 404, as everywhere."""
+        raw = request.query_params.get("clusters", "")
+        ids = [part for part in raw.split(",") if part]
+        if not ids or not all(part.isdigit() for part in ids):
+            raise ValidationError({"clusters": "clusters is a comma-separated list of ids"})
+        found = self.get_queryset().filter(pk__in=[int(pk) for pk in ids])
+        if found.count() != len(set(ids)):
+            raise NotFound("no such cluster")
+        teams = {c.team for c in found}
+        if len(teams) != 1:
+            raise ValidationError({"clusters": "ask about the clusters of one team at a time"})
+        result = services.outlier_choices(teams.pop(), [c.pk for c in found])
+        return Response(OutlierChoicesSerializer(result).data)
 
 
 def _versions(rows) -> dict[int, int]:
@@ -154,7 +180,7 @@ class ClusterActionViewSet(ServiceErrors, viewsets.ViewSet):
         data = _valid(VerdictSerializer, request)
         clusters = services.set_verdict(
             _team(request), request.user, _versions(data["clusters"]), verdict=verdict,
-            label_id=data.get("label"),
+            label_id=data.get("label"), outliers=data["outliers"],
         )  # fmt: skip
         return Response(ClusterSerializer(clusters, many=True).data)
 
@@ -303,6 +329,23 @@ class CuesView(ServiceErrors, APIView):
 def _cues_data(team, row) -> dict:
     """The stored lists, with the terminators in force (the defaults until edited)."""
     return {**CuesSerializer(row).data, "terminators": list(services.team_cues(team).terminators)}
+
+
+class DistanceSettingsView(ServiceErrors, APIView):
+    """The active team's synonym table and auto-label threshold (normalised, 0 to 1)."""
+
+    @extend_schema(responses={200: DistanceSettingsSerializer})
+    def get(self, request):
+        team = _active(request)
+        if team is None:
+            raise ValidationError({"detail": "you belong to no team"})
+        return Response(DistanceSettingsSerializer(services.curation_settings(team)).data)
+
+    @extend_schema(request=DistanceSettingsSerializer, responses={200: DistanceSettingsSerializer})
+    def put(self, request):
+        data = _valid(DistanceSettingsSerializer, request)
+        row = services.update_distance_settings(_team(request), request.user, **data)
+        return Response(DistanceSettingsSerializer(row).data)
 
 
 class UnmappedView(APIView):

@@ -1,4 +1,5 @@
-"""Forms of the cue-list and vocabulary pages: field checks here, rules in ``services``."""
+"""Forms of the cue-list, distance and vocabulary pages: field checks here, rules in
+``services``."""
 
 from django import forms
 from django.utils.translation import gettext_lazy as _
@@ -73,3 +74,31 @@ class LabelNamesForm(forms.Form):
     name_zh = forms.CharField(label=_("Chinese name"), max_length=100)
     was_en = forms.CharField(widget=forms.HiddenInput, max_length=100)
     was_zh = forms.CharField(widget=forms.HiddenInput, max_length=100)
+
+
+class DistanceSettingsForm(forms.Form):
+    """The synonym table as text (one group a line, forms separated by "=") and the auto-label
+    threshold; the service checks the groups and says which line is wrong."""
+
+    synonyms = forms.CharField(
+        label=_("Synonym table"),
+        help_text=_(
+            "One group per line, the canonical form first, the forms separated by “=”, such as "
+            "心影增大 = 心影增宽 = 心脏增大; a line that starts with “=” drops its forms (= 左侧 "
+            "= 少量). The default distance reads each form as the first of its line before "
+            "comparing clauses; the paper's distance ignores the table."
+        ),
+        widget=forms.Textarea(attrs={"rows": 14}),
+        required=False,
+    )
+    auto_label_distance = forms.FloatField(
+        label=_("Auto-label distance"),
+        min_value=0.0,
+        max_value=1.0,
+        help_text=_(
+            "A share of the clause's length, from 0 to 1: at 0.25 a new clause takes the "
+            "decision of a curated medoid when at most a quarter of its characters differ."
+        ),
+        widget=forms.NumberInput(attrs={"step": "0.01"}),
+    )
+    version = forms.IntegerField(widget=forms.HiddenInput)

@@ -10,11 +10,13 @@ editing the same cluster get a conflict instead of a silent overwrite.
 from datetime import datetime
 
 from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from jobs.models import Job, JobStatus
+from labeling.distance import DEFAULT_DISTANCE, DEFAULT_SYNONYMS
 from labeling.models import Instance, Report, Study
 from teams.models import TeamOwned, TeamScopedQuerySet
 
@@ -23,19 +25,39 @@ class ImmutableError(RuntimeError):
     """A frozen row was about to be changed."""
 
 
+def default_synonyms() -> list[list[str]]:
+    """The clustering's default synonym table as groups ``[canonical, variant, ...]``."""
+    groups: dict[str, list[str]] = {}
+    for variant, canonical in DEFAULT_SYNONYMS:
+        groups.setdefault(canonical, [canonical]).append(variant)
+    return list(groups.values())
+
+
 class CurationSettings(TeamOwned):
     """A team's editable cue lists and scope terminators (the stored reports are re-split when
-    they change) and thresholds."""
+    they change), its synonym table (applied before the distance by runs that use it) and
+    thresholds.
+
+    ``auto_label_distance`` is a normalised distance, a share of the longer clause's length
+    in [0, 1] (``labeling.clustering``'s default distance): a new clause takes a curated
+    medoid's decision when at most this share of its characters must be edited to match it.
+    """
 
     negation = models.JSONField(_("negation cues"), default=list)
     uncertainty = models.JSONField(_("uncertainty cues"), default=list)
     pseudo = models.JSONField(_("pseudo cues"), default=list)
     # None until a curator edits them: the defaults of ``labeling.text``, as they evolve.
     terminators = models.JSONField(_("scope terminators"), null=True, blank=True)
-    auto_label_distance = models.PositiveSmallIntegerField(
+    # [[canonical, variant, ...], ...]: each variant is read as its group's canonical form.
+    synonyms = models.JSONField(_("synonyms"), default=default_synonyms, blank=True)
+    auto_label_distance = models.FloatField(
         _("auto-label distance"),
-        default=2,
-        help_text=_("New clauses within this many edits of a curated medoid take its decision."),
+        default=0.25,
+        validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
+        help_text=_(
+            "New clauses within this normalised distance of a curated medoid (a share of the "
+            "clause's length, 0 to 1) take its decision."
+        ),
     )
     version = models.PositiveIntegerField(default=1)
     updated_at = models.DateTimeField(auto_now=True)
@@ -121,8 +143,15 @@ class ClusterRun(TeamOwned):
     k = models.PositiveIntegerField()
     seed = models.IntegerField(default=0)
     cues = models.JSONField(default=dict)  # snapshot of the team's cue lists
+    # The distance the clauses were compared with (``labeling.clustering.DISTANCES``), the
+    # synonym table it applied (a snapshot), and the distance beyond which a member of a
+    # cluster is an outlier (in the distance's unit: a share under "normalized", edits under
+    # "paper"); None when the run chose it from each cluster's own spread.
+    distance = models.CharField(_("distance"), max_length=20, default=DEFAULT_DISTANCE)
+    synonyms = models.JSONField(default=list, blank=True)
+    outlier_threshold = models.FloatField(null=True, blank=True)
     timings = models.JSONField(default=dict)
-    loss = models.BigIntegerField(null=True, blank=True)
+    loss = models.FloatField(null=True, blank=True)  # whole edits under "paper"
     silhouette = models.FloatField(null=True, blank=True)
     k_curve = models.JSONField(default=dict, blank=True)
     n_clauses = models.PositiveIntegerField(default=0)
@@ -210,6 +239,11 @@ class ProposedCluster(TeamOwned):
     image_count = models.PositiveIntegerField(default=0)
     patient_count = models.PositiveIntegerField(default=0)
     undecided_count = models.PositiveIntegerField(default=0)
+    # Members flagged as outliers (clauses, repeats included; distinct texts), and the share of
+    # the cluster's clauses within the run's outlier threshold of their medoid (1.0: none out).
+    outlier_count = models.PositiveIntegerField(default=0)
+    outlier_unique = models.PositiveIntegerField(default=0)
+    purity = models.FloatField(default=1.0)
 
     class Meta:
         ordering = ["-clause_count", "id"]
@@ -221,13 +255,21 @@ class ProposedCluster(TeamOwned):
 
 
 class ClusterMember(TeamOwned):
-    """One unique normalised clause text inside a cluster, with how often it is written."""
+    """One unique normalised clause text inside a cluster, with how often it is written.
+
+    ``distance`` is its distance to the medoid of the cluster the run proposed it in (in the
+    run's unit); None where no distance was measured (a curated group regathered by a run, a
+    text auto-labelling added, clauses split off as outliers). ``outlier``: beyond the run's
+    threshold, so mapping the cluster asks what to do with it.
+    """
 
     cluster = models.ForeignKey(ProposedCluster, on_delete=models.CASCADE, related_name="members")
     normalized = models.CharField(max_length=500)
     example = models.CharField(max_length=500)  # one occurrence as written
     polarity = models.CharField(max_length=10)
     count = models.PositiveIntegerField(default=1)
+    distance = models.FloatField(null=True, blank=True)
+    outlier = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["-count", "normalized"]

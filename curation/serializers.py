@@ -1,5 +1,7 @@
 from rest_framework import serializers
 
+from labeling.distance import DEFAULT_DISTANCE, DISTANCES
+
 from .models import (
     ClusterMember,
     ClusterRun,
@@ -32,9 +34,10 @@ class ClusterRunSerializer(serializers.ModelSerializer):
     class Meta:
         model = ClusterRun
         fields = [
-            "id", "k", "seed", "status", "progress", "stage", "timings", "loss", "silhouette",
-            "k_curve", "n_clauses", "n_unique", "sampled", "error", "cues", "job", "created_by",
-            "created_at", "started_at", "finished_at",
+            "id", "k", "seed", "distance", "synonyms", "outlier_threshold", "status",
+            "progress", "stage", "timings", "loss", "silhouette", "k_curve", "n_clauses",
+            "n_unique", "sampled", "error", "cues", "job", "created_by", "created_at",
+            "started_at", "finished_at",
         ]  # fmt: skip
         read_only_fields = fields
 
@@ -42,12 +45,15 @@ class ClusterRunSerializer(serializers.ModelSerializer):
 class StartRunSerializer(serializers.Serializer):
     k = serializers.IntegerField()
     seed = serializers.IntegerField(default=0)
+    distance = serializers.ChoiceField(choices=list(DISTANCES), default=DEFAULT_DISTANCE)
+    # In the distance's unit; omitted: chosen from each cluster's own spread.
+    outlier_threshold = serializers.FloatField(required=False, allow_null=True, default=None)
 
 
 class MemberSerializer(serializers.ModelSerializer):
     class Meta:
         model = ClusterMember
-        fields = ["id", "normalized", "example", "polarity", "count"]
+        fields = ["id", "normalized", "example", "polarity", "count", "distance", "outlier"]
         read_only_fields = fields
 
 
@@ -59,7 +65,7 @@ class ClusterSerializer(serializers.ModelSerializer):
         fields = [
             "id", "run", "name", "polarity", "medoid_text", "verdict", "label", "version",
             "clause_count", "unique_count", "report_count", "image_count", "patient_count",
-            "undecided_count", "merged_into",
+            "undecided_count", "outlier_count", "outlier_unique", "purity", "merged_into",
         ]  # fmt: skip
         read_only_fields = fields
 
@@ -97,6 +103,31 @@ class SplitSerializer(Versioned):
 class VerdictSerializer(serializers.Serializer):
     clusters = Versioned(many=True)
     label = serializers.IntegerField(required=False, allow_null=True)
+    # What happens to the clusters' outliers: keep them, send them to the unmapped queue, or
+    # split them off into a cluster of their own.
+    outliers = serializers.ChoiceField(choices=["keep", "unmapped", "split"], default="keep")
+
+
+class OutlierChoicesSerializer(serializers.Serializer):
+    """Images each choice for the outliers labels (``clusters``: the ids asked about)."""
+
+    outliers = serializers.IntegerField()
+    outlier_clauses = serializers.IntegerField()
+    keep = serializers.IntegerField()
+    unmapped = serializers.IntegerField()
+    split = serializers.IntegerField()
+
+
+class DistanceSettingsSerializer(serializers.Serializer):
+    """The team's synonym table (groups, the canonical form first) and the auto-label
+    threshold, a normalised distance from 0 to 1; quote the version you read."""
+
+    synonyms = serializers.ListField(
+        child=serializers.ListField(child=serializers.CharField(max_length=60)),
+        max_length=500,
+    )
+    auto_label_distance = serializers.FloatField(min_value=0.0, max_value=1.0)
+    version = serializers.IntegerField()
 
 
 class CuesSerializer(serializers.Serializer):
@@ -107,7 +138,7 @@ class CuesSerializer(serializers.Serializer):
     terminators = serializers.ListField(
         child=serializers.CharField(trim_whitespace=False), required=False
     )
-    auto_label_distance = serializers.IntegerField(read_only=True)
+    auto_label_distance = serializers.FloatField(read_only=True)
     version = serializers.IntegerField()
 
 
@@ -145,7 +176,10 @@ class FreezeSerializer(serializers.Serializer):
 
 
 class AutoLabelSerializer(serializers.Serializer):
-    max_distance = serializers.IntegerField(required=False, allow_null=True, min_value=0)
+    # A normalised distance: the share of a clause's length that may differ (0 to 1).
+    max_distance = serializers.FloatField(
+        required=False, allow_null=True, min_value=0.0, max_value=1.0
+    )
 
 
 class ReviewSerializer(serializers.ModelSerializer):

@@ -1,6 +1,6 @@
 """Curation pages: the workspace, a cluster's details, label sets, the review queue, the
-unmapped queue, the team's cue lists and label vocabulary, and the decisions a re-split of the
-reports left to review.
+unmapped queue, the team's cue lists, distance settings (synonyms, auto-label threshold)
+and label vocabulary, and the decisions a re-split of the reports left to review.
 
 Pages show the active team; another team's cluster, label set or label is a 404. Curation
 actions go through the API (workspace.js and unmapped.js post them and swap in the partials
@@ -11,16 +11,18 @@ that answer with a message. Only curators and admins may change anything (403 fo
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
+from django.db.models import F
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import get_language, ngettext
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
+from labeling.distance import DEFAULT_DISTANCE, DISTANCES
 from teams.access import CAN_CURATE, CAN_FREEZE, get_visible_or_404, require_role, role_in
 
 from . import services
-from .forms import CuesForm, LabelForm, LabelNamesForm
+from .forms import CuesForm, DistanceSettingsForm, LabelForm, LabelNamesForm
 from .models import (
     ClusterRun,
     ImageReview,
@@ -34,6 +36,8 @@ from .models import (
 GALLERY_IMAGES = 24
 UNMAPPED_PER_PAGE = 50
 PARTIALS = {"clusters": "curation/_clusters.html", "stats": "curation/_stats.html"}
+DEFAULT_SORT = "purity"  # services.CLUSTER_ORDER: the least pure first
+OUTLIERS_ON_CARD = 3
 
 
 def _both(singular: str, plural: str) -> list[str]:
@@ -57,6 +61,17 @@ def _workspace_strings() -> dict:
         "rename": _("“%(old)s” renamed to “%(name)s”."),
         "split": _both("%(n)s clause moved to “%(name)s”.", "%(n)s clauses moved to “%(name)s”."),
         "undone": _("Undone: %(summary)s"),
+        "outliers_unmapped": _both("%(n)s outlier sent to the unmapped queue.",
+                                   "%(n)s outliers sent to the unmapped queue."),
+        "outliers_split": _both("%(n)s outlier split off into its own cluster.",
+                                "%(n)s outliers split off into their own cluster."),
+        "choice_keep": _both("Keep them: labels %(n)s image", "Keep them: labels %(n)s images"),
+        "choice_unmapped": _both("Send them to the unmapped queue: labels %(n)s image",
+                                 "Send them to the unmapped queue: labels %(n)s images"),
+        "choice_split": _both("Split them off into their own cluster: labels %(n)s image",
+                              "Split them off into their own cluster: labels %(n)s images"),
+        "choice_title": _both("%(n)s outlier: what should happen to it?",
+                              "%(n)s outliers: what should happen to them?"),
         "undo": _("Undo"),
         "confirm_title": _both("Change a cluster you did not click?",
                                "Change clusters you did not click?"),
@@ -67,15 +82,36 @@ def _workspace_strings() -> dict:
     }  # fmt: skip
 
 
+def _unmapped_strings() -> dict:
+    """What unmapped.js says; %(n)s, %(label)s, %(text)s filled in there."""
+    return {
+        "selected": _both("%(n)s clause text selected · Esc clears",
+                          "%(n)s clause texts selected · Esc clears"),
+        "none": _("Nothing selected: actions apply to the clause under the cursor (x selects)."),
+        "label": _both("“%(text)s” mapped to %(label)s.", "%(n)s clause texts mapped to %(label)s."),
+        "no_label": _both("“%(text)s” marked as carrying no label.",
+                          "%(n)s clause texts marked as carrying no label."),
+        "ignored": _both("“%(text)s” ignored.", "%(n)s clause texts ignored."),
+        "undone": _("Your last action was undone."),
+        "undo": _("Undo"),
+    }  # fmt: skip
+
+
 def _can_curate(request: HttpRequest) -> bool:
     return request.team is not None and role_in(request.user, request.team) in CAN_CURATE
 
 
 @login_required
 def workspace(request: HttpRequest) -> HttpResponse:
-    """Clusters of a run (default: the latest finished one) by size, with live Table I."""
+    """Clusters of a run (default: the latest finished one), least pure first (``?sort=size``:
+    by size), with live Table I."""
     team = request.team
-    context = {"team": team, "can_curate": _can_curate(request), "clusters": [], "runs": []}
+    sort = request.GET.get("sort", DEFAULT_SORT)
+    sort = sort if sort in services.CLUSTER_ORDER else DEFAULT_SORT
+    context = {
+        "team": team, "can_curate": _can_curate(request), "clusters": [], "runs": [],
+        "sort": sort, "distances": DISTANCES, "default_distance": DEFAULT_DISTANCE,
+    }  # fmt: skip
     if team is not None:
         runs = ClusterRun.objects.of_team(team).select_related("job")  # statuses are the jobs'
         chosen = request.GET.get("run")
@@ -86,12 +122,16 @@ def workspace(request: HttpRequest) -> HttpResponse:
         )
         clusters = []
         if run is not None:
-            clusters = (
+            clusters = list(
                 ProposedCluster.objects.filter(run=run, merged_into=None)
                 .select_related("label")
                 .prefetch_related("members")
-                .order_by("-clause_count", "id")
+                .order_by(*services.CLUSTER_ORDER[sort])
             )
+        for cluster in clusters:  # what the card quotes of its outliers: the most written
+            cluster.shown_outliers = [m for m in cluster.members.all() if m.outlier][
+                :OUTLIERS_ON_CARD
+            ]
         context.update(
             run=run,
             runs=runs[:10],
@@ -112,7 +152,12 @@ def cluster_detail(request: HttpRequest, pk: int) -> HttpResponse:
     cluster = get_visible_or_404(
         ProposedCluster.objects.select_related("run", "label"), request.user, pk=pk
     )
-    members = list(cluster.members.all())
+    # Outliers first, then the furthest from the medoid: what a curator should read first.
+    members = list(
+        cluster.members.order_by(
+            "-outlier", F("distance").desc(nulls_last=True), "-count", "normalized"
+        )
+    )
     context = {
         "cluster": cluster,
         "members": members,
@@ -259,6 +304,10 @@ def unmapped(request: HttpRequest) -> HttpResponse:
         "labels": services.vocabulary(team) if team else [],
         "can_curate": _can_curate(request),
         "team": team,
+        "strings": _unmapped_strings(),
+        "auto_label_distance": (
+            services.curation_settings(team).auto_label_distance if team else None
+        ),
     }
     partial = "curation/_unmapped.html" if request.GET.get("partial") else None
     return render(request, partial or "curation/unmapped.html", context)
@@ -330,6 +379,41 @@ def resplit_review(request: HttpRequest) -> HttpResponse:
     decisions = services.decisions_to_review(team) if team else []
     context = {"decisions": decisions, "can_curate": _can_curate(request), "team": team}
     return render(request, "curation/resplit_review.html", context)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def distance_settings(request: HttpRequest) -> HttpResponse:
+    """The team's synonym table and auto-label threshold; a wrong line is named, nothing saved."""
+    team = request.team
+    if team is None:
+        return render(request, "curation/distance.html", {"form": None})
+    row = services.curation_settings(team)
+    initial = {
+        "synonyms": services.format_synonyms(row.synonyms),
+        "auto_label_distance": row.auto_label_distance,
+        "version": row.version,
+    }
+    form = DistanceSettingsForm(initial=initial)
+    status = 200
+    if request.method == "POST":
+        require_role(request.user, team, CAN_CURATE)
+        form = DistanceSettingsForm(request.POST)
+        if form.is_valid():
+            data = form.cleaned_data
+            try:
+                services.update_distance_settings(
+                    team, request.user, synonyms=services.parse_synonyms(data["synonyms"]),
+                    auto_label_distance=data["auto_label_distance"], version=data["version"],
+                )  # fmt: skip
+            except services.CurationError as exc:
+                form.add_error(None, str(exc))
+            else:
+                messages.success(request, _("Distance settings saved; new runs use them."))
+                return redirect("curation:distance")
+        status = 400
+    context = {"form": form, "settings": row, "can_curate": _can_curate(request)}
+    return render(request, "curation/distance.html", context, status=status)
 
 
 def _vocabulary_page(request: HttpRequest, form: LabelForm, status: int = 200) -> HttpResponse:

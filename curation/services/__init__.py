@@ -7,8 +7,10 @@
   decisions a re-split left without their text (the review list);
 - ``normal``: clusters of normal statements pre-mapped to normal; hedged findings;
 - ``runs``: clustering runs (start, claim, execute, store clusters); their status is their job's;
-- ``clusters``: what lies behind a cluster (counts, images, words);
-- ``actions``: rename, merge, split, verdicts and undo;
+- ``clusters``: what lies behind a cluster (counts, outliers and purity, images, words, what
+  each way of handling its outliers would label);
+- ``actions``: rename, merge, split, verdicts (with a choice for the outliers) and undo;
+- ``distances``: the synonym table and the normalised auto-label threshold;
 - ``label_sets``: per-image label vectors, statistics, frozen label sets;
 - ``new_reports``: auto-labelling new reports and the unmapped queue;
 - ``review``: per-image review, model disagreements, second-review agreement.
@@ -17,6 +19,7 @@ Every public name is re-exported here; callers import from ``curation.services``
 """
 
 from .actions import (
+    OUTLIER_CHOICES,
     UNDOABLE,
     merge_clusters,
     rename_cluster,
@@ -31,12 +34,21 @@ from .clauses import (
     sync_clauses,
 )
 from .clusters import (
+    CLUSTER_ORDER,
+    OutlierChoices,
     cluster_images,
+    outlier_choices,
     word_frequencies,
 )
 from .common import (
     ConflictError,
     CurationError,
+)
+from .distances import (
+    check_synonyms,
+    format_synonyms,
+    parse_synonyms,
+    update_distance_settings,
 )
 from .label_sets import (
     Vectors,
@@ -53,6 +65,7 @@ from .new_reports import (
     AutoLabel,
     UnmappedText,
     auto_label_new_reports,
+    check_auto_label_distance,
     decide_unmapped,
     describe_unmapped,
     unmapped_texts,
@@ -103,12 +116,15 @@ __all__ = [
     "decisions_to_review",
     "AutoLabel",
     "ClauseSync",
+    "CLUSTER_ORDER",
     "ConflictError",
     "CueUpdate",
     "CurationError",
     "Disagreement",
     "K_CURVE_POINTS",
     "LabelUsage",
+    "OUTLIER_CHOICES",
+    "OutlierChoices",
     "QueuedEvidence",
     "UNDOABLE",
     "UnmappedText",
@@ -116,6 +132,8 @@ __all__ = [
     "add_label",
     "agreement",
     "auto_label_new_reports",
+    "check_auto_label_distance",
+    "check_synonyms",
     "claim_run",
     "claim_run_for_job",
     "cluster_images",
@@ -126,6 +144,7 @@ __all__ = [
     "delete_label",
     "describe_unmapped",
     "execute_run",
+    "format_synonyms",
     "freeze_label_set",
     "freeze_or_reuse_label_set",
     "label_shortfalls",
@@ -136,6 +155,8 @@ __all__ = [
     "live_statistics",
     "merge_clusters",
     "move_label",
+    "outlier_choices",
+    "parse_synonyms",
     "queue_model_disagreements",
     "rename_cluster",
     "rename_label",
@@ -152,6 +173,7 @@ __all__ = [
     "undo_last",
     "unmapped_texts",
     "update_cues",
+    "update_distance_settings",
     "vocabulary",
     "word_frequencies",
 ]

@@ -1,5 +1,11 @@
 """Curation actions on clusters: rename, merge, split, set a verdict, and undo the last one.
 
+Setting a verdict says what happens to the clusters' outliers (``OUTLIER_CHOICES``): ``keep``
+them (they take the verdict like every member), send them to the ``unmapped`` queue (their
+members leave the cluster and their decisions are cleared, so ``unmapped_texts`` lists them),
+or ``split`` them off into a new open cluster per mapped cluster. Undo restores all of it: the
+snapshot holds each member's distance and outlier flag, and the rows a choice removed.
+
 Each action locks the clusters it changes and checks the versions the caller read (see
 ``common``); it records the curated grouping and verdict on the clause texts (``ClauseDecision``),
 so a re-clustering run brings them back. ``undo_last`` restores the ``before`` of a curator's last
@@ -46,10 +52,12 @@ def _lock_clusters(team: Team, versions: Mapping[int, int | None]) -> list[Propo
 def _snapshot(clusters: Iterable[ProposedCluster], texts: Iterable[str], team: Team) -> dict:
     clusters = list(clusters)
     members = defaultdict(list)
-    for member_id, cluster_id in ClusterMember.objects.filter(cluster__in=clusters).values_list(
-        "id", "cluster_id"
-    ):
+    states = defaultdict(dict)  # per cluster: member id -> [distance, outlier]
+    for member_id, cluster_id, distance, outlier in ClusterMember.objects.filter(
+        cluster__in=clusters
+    ).values_list("id", "cluster_id", "distance", "outlier"):
         members[cluster_id].append(member_id)
+        states[cluster_id][str(member_id)] = [distance, outlier]
     texts = sorted(set(texts))
     decisions = {d.normalized: d for d in ClauseDecision.objects.of_team(team).filter(
         normalized__in=texts)}  # fmt: skip
@@ -62,6 +70,7 @@ def _snapshot(clusters: Iterable[ProposedCluster], texts: Iterable[str], team: T
                 "merged_into": c.merged_into_id,
                 "version": c.version,
                 "members": sorted(members[c.pk]),
+                "member_state": states[c.pk],
             }
             for c in clusters
         },
@@ -260,17 +269,35 @@ def split_cluster(
     return target
 
 
+KEEP, UNMAPPED, SPLIT = "keep", "unmapped", "split"
+OUTLIER_CHOICES = (KEEP, UNMAPPED, SPLIT)
+
+
 @transaction.atomic
 def set_verdict(
-    team: Team, user, versions: Mapping[int, int], *, verdict: str, label_id: int | None = None
+    team: Team,
+    user,
+    versions: Mapping[int, int],
+    *,
+    verdict: str,
+    label_id: int | None = None,
+    outliers: str = KEEP,
 ) -> list[ProposedCluster]:
     """Map clusters to a label, mark them as carrying no label, ignore them, or reopen them.
 
     Only affirmed clauses carry a disease: a negated or hedged cluster may be mapped to the
     normal label (心肺膈未见明显异常 is how normal is written) and to nothing else.
+    ``outliers`` says what happens to the clusters' outlier members (see the module's
+    docstring); reopening keeps them.
     """
     if verdict not in Verdict.values:
         raise CurationError(f"unknown decision {verdict!r}; one of {', '.join(Verdict.values)}")
+    if outliers not in OUTLIER_CHOICES:
+        raise CurationError(
+            f"unknown choice for the outliers {outliers!r}; one of {', '.join(OUTLIER_CHOICES)}"
+        )
+    if verdict == Verdict.OPEN and outliers != KEEP:
+        raise CurationError("reopening keeps the outliers; choose 'keep' or map the cluster")
     if not versions:
         raise CurationError("select at least one cluster")
     label = None
@@ -288,15 +315,86 @@ def set_verdict(
             )
     texts = _member_texts(clusters)
     before = _snapshot(clusters, texts, team)
+    set_aside = (
+        list(ClusterMember.objects.filter(cluster__in=clusters, outlier=True).order_by("pk"))
+        if outliers != KEEP
+        else []
+    )
+    aside_texts = {m.normalized for m in set_aside}
+    touched = list(clusters)
+    if outliers == UNMAPPED and set_aside:
+        _send_to_queue(team, set_aside, before)
+    elif outliers == SPLIT and set_aside:
+        touched += _split_off(team, user, clusters, set_aside)
     for cluster in clusters:
         cluster.verdict, cluster.label = verdict, label
     _bump(clusters, "verdict", "label")
-    _decide(team, user, texts, verdict=verdict, label=label)
-    _refresh_counts(team, clusters)
+    _decide(team, user, [t for t in texts if t not in aside_texts], verdict=verdict, label=label)
+    _refresh_counts(team, touched)
     shown = label.key if label else verdict
-    _audit(team, user, verdict, f"{', '.join(c.name for c in clusters)} → {shown}", before,
-           _snapshot(clusters, texts, team))  # fmt: skip
+    summary = f"{', '.join(c.name for c in clusters)} → {shown}"
+    if set_aside:
+        summary += f" ({len(aside_texts)} outliers: {outliers})"
+    _audit(team, user, verdict, summary, before, _snapshot(touched, texts, team))
     return clusters
+
+
+def _send_to_queue(team: Team, members: list[ClusterMember], before: dict) -> None:
+    """Outliers leave their cluster and lose their decisions: ``unmapped_texts`` lists them.
+    The removed rows go into ``before`` so that undo can put them back as they were."""
+    before["removed_members"] = [
+        {"cluster": m.cluster_id, "normalized": m.normalized, "example": m.example,
+         "polarity": m.polarity, "count": m.count, "distance": m.distance, "outlier": m.outlier}
+        for m in members
+    ]  # fmt: skip
+    ClauseDecision.objects.of_team(team).filter(
+        normalized__in={m.normalized for m in members}
+    ).delete()
+    ClusterMember.objects.filter(pk__in=[m.pk for m in members]).delete()
+
+
+def _split_off(
+    team: Team, user, clusters: list[ProposedCluster], members: list[ClusterMember]
+) -> list[ProposedCluster]:
+    """Each cluster's outliers into a new open cluster of their own (named after the most
+    written one); their decisions reopen, grouped under the new name."""
+    by_cluster = defaultdict(list)
+    for member in members:
+        by_cluster[member.cluster_id].append(member)
+    created = []
+    for source in clusters:
+        moving = by_cluster.get(source.pk)
+        if not moving:
+            continue
+        top = max(moving, key=lambda m: (m.count, m.normalized))
+        target = ProposedCluster(
+            team=team, run_id=source.run_id, polarity=source.polarity, medoid_text=top.example,
+            medoid_normalized=top.normalized, name=_free_name(source, top.example), version=1,
+        )  # fmt: skip
+        target.save()
+        # Measured against the old medoid, they are no one's outliers in the new cluster.
+        ClusterMember.objects.filter(pk__in=[m.pk for m in moving]).update(
+            cluster=target, outlier=False, distance=None
+        )
+        _decide(team, user, [m.normalized for m in moving], verdict=Verdict.OPEN, label=None,
+                group=target.name)  # fmt: skip
+        created.append(target)
+    return created
+
+
+def _free_name(source: ProposedCluster, wanted: str) -> str:
+    """``wanted`` (cut to fit), or with a number when a live cluster of the run has it."""
+    base = _clean_name(wanted[:190])
+    taken = {
+        name.lower()
+        for name in ProposedCluster.objects.filter(
+            run_id=source.run_id, merged_into=None
+        ).values_list("name", flat=True)
+    }
+    name, n = base, 2
+    while name.lower() in taken:
+        name, n = f"{base} ({n})", n + 1
+    return name
 
 
 UNDOABLE = ("rename", "merge", "split", *Verdict.values)
@@ -329,11 +427,21 @@ def undo_last(team: Team, user) -> AuditEntry:
                 f"cluster {state['name']!r} changed after your {entry.action}; undo refused"
             )
     before = entry.before["clusters"]
+    # Members the action sent to the unmapped queue come back as new rows, as they were.
+    ClusterMember.objects.bulk_create(
+        ClusterMember(team=team, cluster_id=row.pop("cluster"), **row)
+        for row in (dict(row) for row in entry.before.get("removed_members", ()))
+        if row.get("cluster") is not None and int(row["cluster"]) in clusters
+    )
     for pk, cluster in clusters.items():
         state = before.get(str(pk))
         if state is None:  # created by the action (a split into a new cluster)
             continue
         ClusterMember.objects.filter(pk__in=state["members"]).update(cluster=cluster)
+        for member_id, (distance, outlier) in state.get("member_state", {}).items():
+            ClusterMember.objects.filter(pk=int(member_id)).update(
+                distance=distance, outlier=outlier
+            )
         cluster.name, cluster.verdict = state["name"], state["verdict"]
         cluster.label_id, cluster.merged_into_id = state["label"], state["merged_into"]
     for pk, cluster in clusters.items():

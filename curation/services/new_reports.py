@@ -1,5 +1,12 @@
 """Reports that arrive after curation: auto-labelling their clauses from curated medoids, and
-the queue of clause texts still unmapped (listing and deciding them)."""
+the queue of clause texts still unmapped (listing and deciding them).
+
+Auto-labelling measures with the default, normalised distance (``labeling.clustering``'s
+``DEFAULT_DISTANCE``, after the team's synonym table) whatever distance the run used, so the
+team's threshold ``auto_label_distance`` has one unit: a share of the clause's length in
+[0, 1] (0.25: a quarter of the characters edited). Before, it counted edits; migration
+``0007_cluster_outliers`` converted stored values.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +16,7 @@ from dataclasses import dataclass
 
 from django.db import transaction
 
-from labeling.clustering import assign_to_medoids
+from labeling.clustering import DEFAULT_DISTANCE, assign_to_medoids
 from labeling.models import Report
 from labeling.text import AFFIRMED
 from labeling.vocabulary import NORMAL
@@ -27,7 +34,7 @@ from .actions import _decide, _snapshot
 from .clauses import sync_clauses
 from .clusters import _refresh_counts
 from .common import ConflictError, CurationError, _audit
-from .runs import latest_run
+from .runs import latest_run, synonym_pairs
 from .team_settings import curation_settings, team_cues
 
 
@@ -37,13 +44,24 @@ class AutoLabel:
     unmapped: int
 
 
-def auto_label_new_reports(team: Team, user=None, max_distance: int | None = None) -> AutoLabel:
+def check_auto_label_distance(value) -> float:
+    """A normalised auto-label distance: a number from 0 to 1 (a share of the clause)."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
+        raise CurationError(
+            f"max_distance is a normalised distance, a share of the clause's length from 0 to "
+            f"1 (0.25: a quarter of its characters edited), got {value!r}"
+        )
+    return float(value)
+
+
+def auto_label_new_reports(team: Team, user=None, max_distance: float | None = None) -> AutoLabel:
     """Give clause texts that arrived after the latest run the decision of their nearest curated
-    medoid within ``max_distance`` edits; the rest wait in the unmapped queue."""
+    medoid within ``max_distance`` (normalised, 0 to 1; default: the team's setting); the rest
+    wait in the unmapped queue."""
     settings_row = curation_settings(team)
-    distance = settings_row.auto_label_distance if max_distance is None else max_distance
-    if isinstance(distance, bool) or not isinstance(distance, int) or distance < 0:
-        raise CurationError(f"max_distance must be a non-negative whole number, got {distance!r}")
+    threshold = check_auto_label_distance(
+        settings_row.auto_label_distance if max_distance is None else max_distance
+    )
     run = latest_run(team)
     if run is None:
         raise CurationError("no clustering run yet: cluster and curate before auto-labelling")
@@ -58,9 +76,11 @@ def auto_label_new_reports(team: Team, user=None, max_distance: int | None = Non
     found = assign_to_medoids(
         [example for _, example, _ in new],
         [c.medoid_text for c in curated],
-        distance,
+        threshold,
         cues=cues,
         medoid_polarities=[c.polarity for c in curated],
+        distance=DEFAULT_DISTANCE,
+        synonyms=synonym_pairs(settings_row.synonyms),
     )
     matched = 0
     with transaction.atomic():

@@ -4,6 +4,12 @@ its proposed clusters regrouped by the curated decisions.
 Every run has a job of kind "cluster" (``curation.jobs`` runs it), and its status is the job's:
 a worker runs the job when the run was queued from the browser or the API, this process does
 (``run_clustering``) for ``manage.py cluster``. The run row holds parameters and result only.
+
+A run names its distance (``labeling.clustering.DISTANCES``: the default, normalised by length
+after the team's synonym table, or "paper", plain edits as the paper had them) and keeps a
+snapshot of the synonym table it applied. Each stored member carries its distance to its
+cluster's medoid and whether it is an outlier (beyond the run's threshold); each cluster its
+outlier counts and purity (``clusters._refresh_counts``).
 """
 
 from __future__ import annotations
@@ -22,8 +28,15 @@ from jobs import services as job_services
 from jobs import worker
 from jobs.models import Job
 from jobs.services import JobCancelled
-from labeling.clustering import cluster_clauses, suggest_k
-from labeling.text import CueLists, without_cues
+from labeling.clustering import (
+    DEFAULT_DISTANCE,
+    DISTANCES,
+    cluster_clauses,
+    count_unique,
+    suggest_k,
+)
+from labeling.distance import PAPER, check_threshold
+from labeling.text import CueLists
 from teams.models import Team
 
 from ..models import (
@@ -39,18 +52,28 @@ from .clauses import sync_clauses
 from .clusters import _refresh_counts
 from .common import CurationError
 from .normal import premap_normal_clusters
-from .team_settings import _cue_snapshot, team_cues
+from .team_settings import _cue_snapshot, curation_settings, team_cues
 
 K_CURVE_POINTS = 10
 CLUSTER_KIND = "cluster"  # the job kind ``curation.jobs`` registers
 
 
 def start_clustering(
-    team: Team, user, *, k: int, seed: int = 0, enqueue: bool = True
+    team: Team,
+    user,
+    *,
+    k: int,
+    seed: int = 0,
+    distance: str = DEFAULT_DISTANCE,
+    outlier_threshold: float | None = None,
+    enqueue: bool = True,
 ) -> ClusterRun:
     """Check k against the team's clauses and store a queued run with its job (kind "cluster":
     on the queue page, with heartbeat, attempts and cancel; the job holds the run's status).
 
+    ``distance`` is one of ``DISTANCES``; a run with the default distance takes a snapshot of
+    the team's synonym table ("paper" uses none). ``outlier_threshold`` (in the distance's
+    unit) flags members beyond it; None lets the clustering choose from each cluster's spread.
     With ``enqueue`` the job is sent to a worker once committed; without it the caller runs it
     in this process (``run_clustering``, ``manage.py cluster``).
     """
@@ -58,6 +81,9 @@ def start_clustering(
         raise CurationError(f"k must be a whole number, got {k!r}")
     if isinstance(seed, bool) or not isinstance(seed, int):
         raise CurationError(f"seed must be a whole number, got {seed!r}")
+    if distance not in DISTANCES:
+        raise CurationError(f"unknown distance {distance!r}; one of {', '.join(DISTANCES)}")
+    outlier_threshold = _check_threshold(outlier_threshold, distance)
     cues = team_cues(team)
     sync = sync_clauses(team, cues)
     if sync.clauses == 0:
@@ -65,7 +91,8 @@ def start_clustering(
             f"team {team.name} has no diagnosis text to cluster ({sync.reports} reports, "
             f"{sync.empty_reports} with an empty diagnosis); import reports first"
         )
-    unique, polarities = _unique_compared(team, cues)
+    synonyms = [] if distance == PAPER else list(curation_settings(team).synonyms)
+    unique, polarities = _unique_compared(team, cues, distance, synonyms)
     if k <= 0:
         raise CurationError(f"k must be at least 1, got {k}")
     if k > unique:
@@ -78,24 +105,49 @@ def start_clustering(
     with transaction.atomic():
         # The run needs its job and the job's config names the run: the job comes first, and
         # its config is completed before the commit sends it.
-        config = {"k": k, "seed": seed}
-        name = f"clustering k={k} seed={seed}"
+        config = {"k": k, "seed": seed, "distance": distance}
+        name = f"clustering k={k} seed={seed} {distance}"
         job = job_services.create_job(
             team, user, CLUSTER_KIND, config, name=name, inline=not enqueue
         )
         run = ClusterRun.objects.create(
-            team=team, k=k, seed=seed, cues=_cue_snapshot(cues), created_by=user, job=job
-        )
+            team=team, k=k, seed=seed, cues=_cue_snapshot(cues), distance=distance,
+            synonyms=synonyms, outlier_threshold=outlier_threshold, created_by=user, job=job,
+        )  # fmt: skip
         job.config = {"cluster_run": run.pk, **config}
         Job.objects.filter(pk=job.pk).update(config=job.config)
     return run
 
 
-def _unique_compared(team: Team, cues: CueLists) -> tuple[int, int]:
-    """Unique (polarity, compared text) pairs, as the clustering counts them, and polarities."""
-    texts = ClauseOccurrence.objects.of_team(team).values_list("text", "polarity").distinct()
-    keys = {(pol, without_cues(text, cues)) for text, pol in texts}
-    return len(keys), len({pol for pol, _ in keys})
+def _check_threshold(threshold: float | None, distance: str) -> float | None:
+    """An outlier threshold in the distance's unit: a share from 0 to 1 under the normalised
+    distance, whole edits under "paper"; None leaves the clustering's default."""
+    if threshold is None:
+        return None
+    if distance == PAPER and isinstance(threshold, float) and threshold.is_integer():
+        threshold = int(threshold)  # 3.0 edits from a JSON client is 3 edits
+    try:
+        return float(check_threshold(threshold, distance, "the outlier threshold"))
+    except ValueError as exc:
+        raise CurationError(str(exc)) from None
+
+
+def _unique_compared(team: Team, cues: CueLists, distance: str, synonyms: list) -> tuple[int, int]:
+    """Unique clauses as the clustering counts them with this distance and synonym table (the
+    largest k it accepts), and the polarities present."""
+    rows = list(ClauseOccurrence.objects.of_team(team).values_list("text", "polarity").distinct())
+    if not rows:
+        return 0, 0
+    per_polarity = _count_unique(rows, cues, distance, synonyms)
+    return sum(per_polarity.values()), len(per_polarity)
+
+
+def _count_unique(rows, cues: CueLists, distance: str, synonyms: list) -> dict[str, int]:
+    texts, pols = [text for text, _ in rows], [pol for _, pol in rows]
+    return count_unique(
+        texts, cues=cues, polarities=pols, distance=distance,
+        synonyms=synonym_pairs(synonyms, distance),
+    )  # fmt: skip
 
 
 def suggested_k(team: Team, seed: int = 0) -> int:
@@ -106,9 +158,11 @@ def suggested_k(team: Team, seed: int = 0) -> int:
     if not rows:
         raise CurationError(f"team {team.name} has no diagnosis text to cluster")
     texts, pols = [t for t, _ in rows], [p for _, p in rows]
-    unique, polarities = _unique_compared(team, cues)
+    synonyms = curation_settings(team).synonyms
+    unique, polarities = _unique_compared(team, cues, DEFAULT_DISTANCE, synonyms)
     ks = sorted({int(v) for v in np.linspace(polarities, min(unique, 60), K_CURVE_POINTS)})
-    return suggest_k(texts, ks, seed, cues=cues, polarities=pols).suggested_k
+    pairs = synonym_pairs(synonyms)
+    return suggest_k(texts, ks, seed, cues=cues, polarities=pols, synonyms=pairs).suggested_k
 
 
 def claim_run(run_id: int) -> bool:
@@ -151,10 +205,16 @@ def run_clustering(
     seed: int = 0,
     user=None,
     on_progress: Callable[[float, str], None] | None = None,
+    *,
+    distance: str = DEFAULT_DISTANCE,
+    outlier_threshold: float | None = None,
 ) -> ClusterRun:
     """Start a run and run its job in this process (the command line and tests), through the
     jobs layer as a worker would: claimed, with a heartbeat, and its end recorded on the job."""
-    run = start_clustering(team, user, k=k, seed=seed, enqueue=False)
+    run = start_clustering(
+        team, user, k=k, seed=seed, distance=distance, outlier_threshold=outlier_threshold,
+        enqueue=False,
+    )  # fmt: skip
     token = _listener.set(on_progress)
     try:
         worker.run(run.job_id, inline=True)
@@ -203,9 +263,15 @@ def _execute(run: ClusterRun, report: Callable[[float, str], None]) -> None:
     texts = [text for text, _, _ in occurrences]
     pols = [pol for _, _, pol in occurrences]
     report(0.1, "k curve")
-    curve = _k_curve(texts, pols, run.k, run.seed, cues)
+    curve = _k_curve(texts, pols, run, cues)
     report(0.5, "clustering")
-    result = cluster_clauses(texts, run.k, run.seed, cues=cues, polarities=pols)
+    threshold = run.outlier_threshold
+    if threshold is not None and run.distance == PAPER:
+        threshold = int(threshold)
+    result = cluster_clauses(
+        texts, run.k, run.seed, cues=cues, polarities=pols, distance=run.distance,
+        synonyms=synonym_pairs(run.synonyms, run.distance), outlier_threshold=threshold,
+    )  # fmt: skip
     report(0.85, "storing clusters")
     # Clusters and the result in one transaction: a retried attempt never finds the clusters of
     # an earlier one, and a run with clusters is finished (``_unfinished``).
@@ -220,16 +286,23 @@ def _execute(run: ClusterRun, report: Callable[[float, str], None]) -> None:
             n_clauses=result.n_clauses,
             n_unique=result.n_unique,
             sampled=result.sampled,
+            outlier_threshold=result.outlier_threshold,
         )
 
 
-def _k_curve(texts: list[str], pols: list[str], k: int, seed: int, cues: CueLists) -> dict:
-    """Loss and silhouette at up to ten k values around the chosen one, for the elbow plot."""
+def _k_curve(texts: list[str], pols: list[str], run: ClusterRun, cues: CueLists) -> dict:
+    """Loss and silhouette at up to ten k values around the chosen one, for the elbow plot,
+    with the run's distance (losses in its unit)."""
+    k, seed = run.k, run.seed
     n_polarities = len(set(pols))
-    n_unique = len({(pol, without_cues(text, cues)) for text, pol in zip(texts, pols, strict=True)})
+    rows = zip(texts, pols, strict=True)
+    n_unique = sum(_count_unique(list(rows), cues, run.distance, run.synonyms).values())
     top = min(n_unique, max(2 * k, 20))
     ks = sorted({int(v) for v in np.linspace(n_polarities, top, K_CURVE_POINTS)} | {k})
-    curve = suggest_k(texts, ks, seed, cues=cues, polarities=pols)
+    curve = suggest_k(
+        texts, ks, seed, cues=cues, polarities=pols, distance=run.distance,
+        synonyms=synonym_pairs(run.synonyms, run.distance),
+    )  # fmt: skip
     return {
         "ks": list(curve.ks),
         "losses": list(curve.losses),
@@ -237,6 +310,14 @@ def _k_curve(texts: list[str], pols: list[str], k: int, seed: int, cues: CueList
         "suggested_k": curve.suggested_k,
         "best_silhouette_k": curve.best_silhouette_k,
     }
+
+
+def synonym_pairs(groups: list, distance: str = DEFAULT_DISTANCE) -> list[tuple[str, str]] | None:
+    """The stored groups ``[[canonical, variant, ...], ...]`` as the clustering's (variant,
+    canonical) pairs; None under "paper", which takes no table."""
+    if distance == PAPER:
+        return None
+    return [(variant, group[0]) for group in groups for variant in group[1:]]
 
 
 @dataclass
@@ -247,6 +328,8 @@ class _Draft:
     name: str
     counts: Counter = field(default_factory=Counter)  # normalized -> occurrences
     examples: dict = field(default_factory=dict)  # normalized -> one text as written
+    distances: dict = field(default_factory=dict)  # normalized -> distance to the medoid
+    outliers: set = field(default_factory=set)  # normalized texts beyond the threshold
 
 
 def _store_clusters(run: ClusterRun, occurrences: list[tuple[str, str, str]], result) -> None:
@@ -256,14 +339,19 @@ def _store_clusters(run: ClusterRun, occurrences: list[tuple[str, str, str]], re
     ]
     decisions = {d.normalized: d for d in ClauseDecision.objects.of_team(run.team)}
     grouped: dict[tuple[str, str], _Draft] = {}
-    for (text, normalized, pol), index in zip(occurrences, result.assignments, strict=True):
+    rows = zip(occurrences, result.assignments, result.distances, result.outliers, strict=True)
+    for (text, normalized, pol), index, distance, outlier in rows:
         decision = decisions.get(normalized)
         if decision is not None and decision.group:
+            # A curated group was gathered by a curator, not around a medoid: no distance.
             draft = grouped.setdefault(
                 (pol, decision.group), _Draft(pol, text, normalized, decision.group)
             )
         else:
             draft = drafts[int(index)]
+            draft.distances.setdefault(normalized, float(distance))
+            if outlier:
+                draft.outliers.add(normalized)
         draft.counts[normalized] += 1
         draft.examples.setdefault(normalized, text)
     for draft in grouped.values():  # a curated group's medoid: its most written clause
@@ -288,6 +376,8 @@ def _store_clusters(run: ClusterRun, occurrences: list[tuple[str, str, str]], re
                 example=draft.examples[normalized][:500],
                 polarity=draft.polarity,
                 count=count,
+                distance=draft.distances.get(normalized),
+                outlier=normalized in draft.outliers,
             )
             for normalized, count in draft.counts.items()
         )

@@ -79,7 +79,14 @@ def job_json(value: Any, row: Mapping[str, Any], ids: IdMaps) -> Any:
 def _cluster_state(state: Any, ids: IdMaps) -> Any:
     if not isinstance(state, dict):
         return state
-    return remap_keys(state, {"label": LABEL, "merged_into": CLUSTER, "members": MEMBER}, ids)
+    out = remap_keys(state, {"label": LABEL, "merged_into": CLUSTER, "members": MEMBER}, ids)
+    if isinstance(out.get("member_state"), dict):  # member id -> [distance, outlier]
+        out["member_state"] = {
+            str(new): flags
+            for old, flags in out["member_state"].items()
+            if str(old).isdigit() and (new := ids.new(MEMBER, int(old))) is not None
+        }
+    return out
 
 
 def _decision_state(state: Any, ids: IdMaps) -> Any:
@@ -87,8 +94,9 @@ def _decision_state(state: Any, ids: IdMaps) -> Any:
 
 
 def audit_json(value: Any, row: Mapping[str, Any], ids: IdMaps) -> Any:
-    """Curation snapshots ({"clusters": {id: state}, "decisions": {text: state}}) and the ids a
-    review, a model review or a freeze records ("review", "run", "label_set")."""
+    """Curation snapshots ({"clusters": {id: state}, "decisions": {text: state}, and the
+    "removed_members" an outlier choice took out, by cluster}) and the ids a review, a model
+    review or a freeze records ("review", "run", "label_set")."""
     if not isinstance(value, dict):
         return value
     out = remap_keys(value, {"review": REVIEW, "run": JOB, "label_set": LABEL_SET}, ids)
@@ -103,6 +111,9 @@ def audit_json(value: Any, row: Mapping[str, Any], ids: IdMaps) -> Any:
         out["clusters"] = clusters
     if isinstance(out.get("decisions"), dict):
         out["decisions"] = {t: _decision_state(s, ids) for t, s in out["decisions"].items()}
+    if isinstance(out.get("removed_members"), list):  # rows an outlier choice took out
+        out["removed_members"] = [remap_keys(m, {"cluster": CLUSTER}, ids)
+                                  for m in out["removed_members"]]  # fmt: skip
     return out
 
 
@@ -128,8 +139,13 @@ JSON_FIELDS: dict[str, dict[str, Remap | None]] = {
         "labels": None,
         "second_labels": None,
     },
-    "curation.curationsettings": {"negation": None, "uncertainty": None, "pseudo": None},
-    "curation.clusterrun": {"cues": None, "timings": None, "k_curve": None},
+    "curation.curationsettings": {
+        "negation": None,
+        "uncertainty": None,
+        "pseudo": None,
+        "synonyms": None,
+    },
+    "curation.clusterrun": {"cues": None, "timings": None, "k_curve": None, "synonyms": None},
     "curation.labelset": {"labels": None, "statistics": None},  # keys, names and counts
     "curation.labelsetimage": {"labels": None},
     "training.prediction": {"probabilities": None},  # class name -> probability

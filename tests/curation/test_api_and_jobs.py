@@ -32,12 +32,12 @@ def test_a_run_posted_over_the_api_is_enqueued_on_commit_as_a_job_and_runs(
         app, "send_task", lambda name, args, queue: sent.append((name, args, queue))
     )
     with django_capture_on_commit_callbacks(execute=True):
-        response = api.post("/api/curation/runs/", {"k": 8, "seed": 2}, format="json")
+        response = api.post("/api/curation/runs/", {"k": 6, "seed": 2}, format="json")
     assert response.status_code == 202 and response.json()["status"] == "queued"
     job = Job.objects.get(pk=response.json()["job"])
     assert sent == [("training.run_job", [job.pk], "default")]
-    assert job.kind == "cluster" and job.config == {"cluster_run": response.json()["id"], "k": 8,
-                                                    "seed": 2}  # fmt: skip
+    assert job.kind == "cluster" and job.config == {"cluster_run": response.json()["id"], "k": 6,
+                                                    "seed": 2, "distance": "normalized"}  # fmt: skip
     job = run_inline(job)  # what the worker does with the message
     run = api.get(f"/api/curation/runs/{response.json()['id']}/").json()
     assert run["status"] == "succeeded" and run["progress"] == 1.0 and run["seed"] == 2
@@ -48,13 +48,13 @@ def test_a_run_posted_over_the_api_is_enqueued_on_commit_as_a_job_and_runs(
 
 
 def test_a_claimed_run_is_not_run_twice_and_a_missing_one_is_skipped(corpus, curator):
-    run = services.start_clustering(corpus.team, curator, k=8, enqueue=False)
+    run = services.start_clustering(corpus.team, curator, k=6, enqueue=False)
     # In-process runs have a job too (the truth of their status), never sent to a worker.
     assert run.job.kind == "cluster" and run.job.status == "queued"
     assert services.claim_run(run.pk)
     assert not services.claim_run(run.pk)
     assert not services.claim_run_for_job(run.pk, 10**9)  # not that job's run
-    queued = services.start_clustering(corpus.team, curator, k=8)
+    queued = services.start_clustering(corpus.team, curator, k=6)
     first = run_inline(queued.job)
     assert first.status == "succeeded"
     Job.objects.filter(pk=first.pk).update(status="queued")  # a redelivered message
@@ -65,7 +65,7 @@ def test_a_claimed_run_is_not_run_twice_and_a_missing_one_is_skipped(corpus, cur
 
 
 def test_a_run_that_fails_records_why_on_the_run_and_the_job(corpus, curator):
-    run = services.start_clustering(corpus.team, curator, k=8)
+    run = services.start_clustering(corpus.team, curator, k=6)
     ClusterRun.objects.filter(pk=run.pk).update(k=500)
     job = run_inline(run.job)
     run.refresh_from_db()
@@ -75,9 +75,9 @@ def test_a_run_that_fails_records_why_on_the_run_and_the_job(corpus, curator):
 
 
 def test_cluster_command_prints_a_json_summary(corpus, capsys):
-    call_command("cluster", "--team", corpus.team.name, "--k", "8", "--json")
+    call_command("cluster", "--team", corpus.team.name, "--k", "6", "--json")
     summary = json.loads(capsys.readouterr().out)
-    assert summary["k"] == 8 and summary["clauses"] == 21
+    assert summary["k"] == 6 and summary["clauses"] == 21 and summary["distance"] == "normalized"
     assert sum(c["clauses"] for c in summary["clusters"]) == 21
     assert ClusterRun.objects.get().status == "succeeded"
 
@@ -89,12 +89,12 @@ def test_the_cluster_command_runs_a_job_in_process_that_the_row_records(
 
     monkeypatch.setattr(app, "send_task", lambda *args, **kwargs: pytest.fail("sent to a broker"))
     with django_capture_on_commit_callbacks(execute=True):
-        call_command("cluster", "--team", corpus.team.name, "--k", "8", "--json")
+        call_command("cluster", "--team", corpus.team.name, "--k", "6", "--json")
     summary = json.loads(capsys.readouterr().out)
     run = ClusterRun.objects.select_related("job").get(pk=summary["run"])
     job = run.job
     assert (job.kind, job.status, job.attempts, job.owner) == ("cluster", "succeeded", 1, None)
-    assert job.config == {"cluster_run": run.pk, "k": 8, "seed": 0}
+    assert job.config == {"cluster_run": run.pk, "k": 6, "seed": 0, "distance": "normalized"}
     assert job.worker and job.started_at <= job.finished_at
     assert job.metrics["clusters"] == len(summary["clusters"]) and run.stage == "done"
     assert run.progress == 1.0 and run.started_at == job.started_at
@@ -112,7 +112,7 @@ def test_an_in_process_run_that_crashes_fails_its_job_once_without_a_broker(
     monkeypatch.setattr("curation.services.runs.cluster_clauses", boom)
     with django_capture_on_commit_callbacks(execute=True):
         with pytest.raises(CommandError, match="RuntimeError: the clustering broke"):
-            call_command("cluster", "--team", corpus.team.name, "--k", "8")
+            call_command("cluster", "--team", corpus.team.name, "--k", "6")
     run = ClusterRun.objects.select_related("job").get()
     assert run.status == "failed" and run.job.attempts == run.job.max_attempts == 1
     assert "RuntimeError: the clustering broke" in run.job.error and "Traceback" in run.error

@@ -30,7 +30,7 @@ def start(api, k: int, seed: int = 0) -> ClusterRun:
 
 
 def test_a_cancel_while_running_stops_the_run_at_its_next_stage(corpus, curator):
-    run = services.start_clustering(corpus.team, curator, k=8)
+    run = services.start_clustering(corpus.team, curator, k=6)
     job = job_services.claim_job(run.job.pk, "test-worker")
     job_services.request_cancel(job)
     with pytest.raises(JobCancelled):
@@ -44,7 +44,7 @@ def test_a_cancel_while_running_stops_the_run_at_its_next_stage(corpus, curator)
 def test_a_run_whose_job_is_cancelled_while_queued_ends_for_its_poller(
     api, corpus, client, personas
 ):
-    run = start(api, k=8)
+    run = start(api, k=6)
     job_services.request_cancel(run.job)
     polled = api.get(f"/api/curation/runs/{run.pk}/").json()
     assert polled["status"] == "failed" and polled["error"] == "the job was cancelled"
@@ -58,7 +58,7 @@ def test_a_run_whose_job_is_cancelled_while_queued_ends_for_its_poller(
 def test_a_viewer_cannot_start_a_run_and_no_job_is_made(corpus, personas):
     viewer = APIClient()
     viewer.force_authenticate(personas.teammate)
-    assert viewer.post("/api/curation/runs/", {"k": 8}, format="json").status_code == 403
+    assert viewer.post("/api/curation/runs/", {"k": 6}, format="json").status_code == 403
     assert not Job.objects.exists() and not ClusterRun.objects.exists()
 
 
@@ -71,10 +71,10 @@ def test_cluster_jobs_run_on_a_real_worker_and_show_on_the_queue(
     client,
     workers,  # noqa: F811
 ):
-    bad = start(api, k=8)  # queued before any worker: its run turns impossible meanwhile
+    bad = start(api, k=6)  # queued before any worker: its run turns impossible meanwhile
     ClusterRun.objects.filter(pk=bad.pk).update(k=500)
     worker = workers("clustering")
-    good = start(api, k=8, seed=3)
+    good = start(api, k=6, seed=3)
     ids = [bad.job.pk, good.job.pk]
     wait_for(lambda: all(job.finished for job in Job.objects.filter(pk__in=ids)), 120,
              "both cluster jobs", [worker.log])  # fmt: skip
@@ -100,7 +100,7 @@ def test_cluster_jobs_run_on_a_real_worker_and_show_on_the_queue(
     assert listed[good_job.pk]["status"] == "succeeded"
     client.force_login(personas.owner)
     queue = client.get(reverse("training:job-list")).content.decode()
-    assert "clustering k=8 seed=3" in queue and "cluster" in queue
+    assert "clustering k=6 seed=3" in queue and "cluster" in queue
     outsider = APIClient()
     outsider.force_authenticate(personas.outsider)
     assert outsider.get(reverse("job-detail", args=[good_job.pk])).status_code == 404

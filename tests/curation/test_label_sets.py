@@ -100,7 +100,7 @@ def test_new_reports_take_the_nearest_curated_medoid_or_wait_unmapped(curated, c
     study = make_study(corpus.team)
     make_report(study, diagnosis="双肺纹理增多明显。左侧第5肋骨陈旧性骨折")
     make_instance(study)
-    result = services.auto_label_new_reports(corpus.team, curator, max_distance=2)
+    result = services.auto_label_new_reports(corpus.team, curator, max_distance=0.25)
     assert (result.matched, result.unmapped) == (1, 1)
     assert [n for n, _, _ in services.unmapped_texts(corpus.team)] == ["左侧第肋骨陈旧性骨折"]
     labels = services.current_vectors(corpus.team).labels

@@ -20,7 +20,7 @@ def test_reclustering_keeps_labels_names_merges_and_the_label_set_hash(small_run
     )
     before = services.freeze_label_set(team, curator)
 
-    again = services.run_clustering(team, k=10, seed=7, user=curator)
+    again = services.run_clustering(team, k=10, seed=7, user=curator, distance="paper")
 
     cluster = cluster_with(again, "两肺纹理增多紊乱")
     assert cluster.name == "lung markings" and cluster.label == markings
@@ -40,7 +40,7 @@ def test_a_split_survives_reclustering_as_its_own_cluster(small_run, curator):
         team, curator, source.pk, version=source.version, member_ids=[arch.pk], name="arch"
     )
     assert list(split.members.values_list("normalized", flat=True)) == ["主动脉弓硬化"]
-    again = services.run_clustering(team, k=8, seed=3, user=curator)
+    again = services.run_clustering(team, k=8, seed=3, user=curator, distance="paper")
     assert cluster_with(again, "主动脉弓硬化").name == "arch"
     assert cluster_with(again, "主动脉硬化").name != "arch"
     assert ProposedCluster.objects.filter(run=again, name="arch").count() == 1

@@ -23,6 +23,9 @@ PUBLIC_NAMES = [
     # since: re-splitting reports (review of decisions that lost their text), normal statements
     "decisions_to_review", "hedged_studies", "premap_normal_clusters", "resplit_reports",
     "settle_review",
+    # since issue #15: clusters show their outliers; distance settings (synonyms, threshold)
+    "CLUSTER_ORDER", "OUTLIER_CHOICES", "OutlierChoices", "outlier_choices", "check_auto_label_distance",
+    "check_synonyms", "format_synonyms", "parse_synonyms", "update_distance_settings",
 ]  # fmt: skip
 
 

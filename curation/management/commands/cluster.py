@@ -1,4 +1,6 @@
-"""``manage.py cluster --team T [--k K] [--seed S] [--json]``: cluster the team's report clauses.
+"""``manage.py cluster --team T [--k K] [--seed S] [--distance D] [--json]``: cluster the team's
+report clauses (``--distance paper``: the paper's plain edit distance; default: normalised, with
+the team's synonym table).
 
 Runs in this process (no worker or broker needed) and stores the run like the browser's runs,
 job included: the job is claimed and run here through the jobs layer, so the queue page and
@@ -9,6 +11,7 @@ from django.core.management.base import CommandError
 
 from curation import services
 from curation.models import ProposedCluster, RunStatus
+from labeling.distance import DEFAULT_DISTANCE, DISTANCES
 from teams.management.base import LabCommand
 
 
@@ -19,6 +22,7 @@ class Command(LabCommand):
         super().add_arguments(parser)
         parser.add_argument("--k", type=int, default=None, help="clusters (default: suggested)")
         parser.add_argument("--seed", type=int, default=0)
+        parser.add_argument("--distance", choices=DISTANCES, default=DEFAULT_DISTANCE)
 
     def handle(self, *args, **options) -> None:
         team = self.team(options["team"])
@@ -26,7 +30,8 @@ class Command(LabCommand):
         bar = self.counter(100, "clustering")
         try:
             run = services.run_clustering(team, k, options["seed"], on_progress=lambda done, _stage:
-                                          bar.update(round(done * 100) - bar.n))  # fmt: skip
+                                          bar.update(round(done * 100) - bar.n),
+                                          distance=options["distance"])  # fmt: skip
         except services.CurationError as exc:
             raise CommandError(str(exc)) from exc
         bar.close()
@@ -38,6 +43,8 @@ class Command(LabCommand):
             "run": run.pk,
             "k": run.k,
             "seed": run.seed,
+            "distance": run.distance,
+            "outlier_threshold": run.outlier_threshold,
             "clauses": run.n_clauses,
             "unique": run.n_unique,
             "loss": run.loss,

@@ -83,6 +83,26 @@ window.CurationKeys = (() => {
     return state;
   }
 
+  // The toast: what the last action changed, with an Undo link; or why it was refused.
+  // toaster(element, undoLabel, onUndo) -> toast(text, {error, undoable}); "" hides it.
+  function toaster(element, undoLabel, onUndo) {
+    const undoLink = element.querySelector(".toast-undo");
+    undoLink.textContent = undoLabel;
+    undoLink.addEventListener("click", onUndo);
+    const toast = (text, { error = false, undoable = false } = {}) => {
+      element.querySelector(".toast-text").textContent = text;
+      element.classList.toggle("error", error);
+      undoLink.hidden = !undoable;
+      element.hidden = !text;
+    };
+    element.querySelector(".toast-close").addEventListener("click", () => toast(""));
+    return toast;
+  }
+
+  // "%(name)s" placeholders filled from values; count() picks the one or the many form.
+  const fill = (text, values) => text.replace(/%\((\w+)\)s/g, (_, key) => String(values[key] ?? ""));
+  const count = (pair, n, values = {}) => fill(Array.isArray(pair) ? pair[n === 1 ? 0 : 1] : pair, { n, ...values });
+
   function flash(element) {
     return (text, isError) => {
       element.textContent = text;
@@ -106,5 +126,5 @@ window.CurationKeys = (() => {
     return { ok: response.ok, data, message };
   }
 
-  return { list, flash, post };
+  return { list, flash, post, toaster, fill, count };
 })();

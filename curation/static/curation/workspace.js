@@ -18,21 +18,8 @@
   let lastDone = ""; // what the toast said about this page's last action, for its undo
   let busy = false; // one action at a time: a second key press never acts on a half-refreshed list
 
-  const fill = (text, values) => text.replace(/%\((\w+)\)s/g, (_, key) => String(values[key] ?? ""));
-  const count = (pair, n, values = {}) => fill(Array.isArray(pair) ? pair[n === 1 ? 0 : 1] : pair, { n, ...values });
-
-  // The toast: what the last action changed, with an Undo link; or why it was refused.
-  const toastEl = document.getElementById("toast");
-  const undoLink = toastEl.querySelector(".toast-undo");
-  undoLink.textContent = strings.undo;
-  function toast(text, { error = false, undoable = false } = {}) {
-    toastEl.querySelector(".toast-text").textContent = text;
-    toastEl.classList.toggle("error", error);
-    undoLink.hidden = !undoable;
-    toastEl.hidden = !text;
-  }
-  toastEl.querySelector(".toast-close").addEventListener("click", () => toast(""));
-  undoLink.addEventListener("click", () => run("u"));
+  const { fill, count } = CurationKeys;
+  const toast = CurationKeys.toaster(document.getElementById("toast"), strings.undo, () => run("u"));
 
   function show() {
     const n = selected.size;
@@ -137,20 +124,57 @@
     show();
   }
 
+  // Mapping clusters with outliers asks what to do with them, each choice with the number of
+  // images it labels (from the API); the dialog's fieldset stays hidden when there are none.
+  const labelDialog = document.getElementById("label-dialog");
+  const choice = labelDialog.querySelector(".outlier-choice");
+  async function prepareOutlierChoice(els) {
+    const outliers = els.reduce((sum, el) => sum + Number(el.dataset.outliers || 0), 0);
+    choice.hidden = true;
+    if (!outliers) return true;
+    const ids = els.map((el) => el.dataset.id).join(",");
+    const response = await fetch(`${api}clusters/outlier-choices/?clusters=${ids}`, { credentials: "same-origin" });
+    if (!response.ok) return false;
+    const counts = await response.json();
+    choice.querySelector(".outlier-title").textContent = count(strings.choice_title, counts.outliers);
+    for (const key of ["keep", "unmapped", "split"]) {
+      choice.querySelector(`.choice-${key}`).textContent = count(strings[`choice_${key}`], counts[key]);
+    }
+    choice.querySelector("input[value=unmapped]").checked = true;
+    choice.hidden = false;
+    return true;
+  }
+  const CHOICE_KEYS = { k: "keep", q: "unmapped", s: "split" };
+  labelDialog.addEventListener("keydown", (event) => {
+    const value = CHOICE_KEYS[event.key];
+    if (!value || choice.hidden || event.ctrlKey || event.metaKey || event.altKey) return;
+    event.preventDefault();
+    const radio = choice.querySelector(`input[value=${value}]`);
+    radio.checked = true;
+    radio.focus();
+  });
+
   // Map, no label, ignore, reopen: the selection, or the focused cluster when none.
   async function decide(verdict, path) {
     const els = list.targets();
     if (!els.length) return toast(strings.none, { error: true });
     if (!(await confirmChosen(els))) return;
     let label = null;
+    let outliers = "keep";
     if (verdict === "label") {
+      if (!(await prepareOutlierChoice(els))) return toast(strings.none, { error: true });
       const field = await ask("label-dialog");
       if (!field) return;
       label = field.selectedOptions[0];
+      if (!choice.hidden) outliers = choice.querySelector("input:checked").value;
     }
-    const body = { clusters: els.map(ref), ...(label ? { label: Number(label.value) } : {}) };
-    await act(path, body, (data) =>
-      count(strings[verdict], data.length, { name: data[0]?.name, label: label?.dataset.name }));
+    const moved = choice.hidden ? 0 : els.reduce((sum, el) => sum + Number(el.dataset.outliers || 0), 0);
+    const body = { clusters: els.map(ref), outliers, ...(label ? { label: Number(label.value) } : {}) };
+    await act(path, body, (data) => {
+      const said = count(strings[verdict], data.length, { name: data[0]?.name, label: label?.dataset.name });
+      const aside = strings[`outliers_${outliers}`];
+      return aside && moved ? `${said} ${count(aside, moved)}` : said;
+    });
   }
 
   async function merge() {
@@ -240,7 +264,12 @@
   document.getElementById("detail").addEventListener("change", show);
 
   document.getElementById("run-select")?.addEventListener("change", (event) => {
-    window.location.search = `?run=${event.target.value}`;
+    window.location.search = `?run=${event.target.value}&sort=${root.dataset.sort}`;
+  });
+  document.getElementById("sort-select")?.addEventListener("change", (event) => {
+    const params = new URLSearchParams(window.location.search);
+    params.set("sort", event.target.value);
+    window.location.search = `?${params}`;
   });
 
   const progress = document.getElementById("run-progress");
@@ -264,7 +293,7 @@
   document.getElementById("run-form")?.addEventListener("submit", async (event) => {
     event.preventDefault();
     const form = new FormData(event.target);
-    const body = { k: Number(form.get("k")), seed: Number(form.get("seed") || 0) };
+    const body = { k: Number(form.get("k")), seed: Number(form.get("seed") || 0), distance: form.get("distance") };
     const { ok, data, message } = await CurationKeys.post(`${api}runs/`, body);
     if (!ok) return toast(message, { error: true });
     poll(data.id);
