@@ -1,6 +1,7 @@
 """Clause clustering: edit distance + k-medoids, one polarity at a time, weighted by frequency.
 
-Pure Python (no Django). The pipeline, after the paper, with the changes it needs:
+Pure Python (no Django). The pipeline, after the paper, with the changes it needs (the
+weighted k-medoids machinery of steps 3 to 5 is in ``labeling.medoids``):
 
 1. Each clause is normalised (``labeling.text.normalize``) and its polarity read
    (``labeling.text.polarity``). Clauses are compared in their normalised form with the
@@ -26,10 +27,11 @@ Pure Python (no Django). The pipeline, after the paper, with the changes it need
 4. **Weighted k-medoids**. Under "paper" the objective is the paper's over *all* clauses,
    ``sum_i count_i * d(i, medoid(i))``, so a clause written 5,000 times pulls its medoid harder
    than a one-off typo. Under "normalized" each unique clause weighs ``1 + ln(count_i)``
-   (``_weights``: a rare finding in its own words then gets its own cluster instead of joining
-   a frequent neighbour). FasterPAM (``kmedoids``) takes no weights, but it only ever reads
-   ``diss[point, medoid]``; scaling point ``i``'s entries by its weight makes its loss exactly
-   the weighted objective, and the nearest medoid of a point is unchanged by the scaling.
+   (``labeling.medoids.clause_weights``: a rare finding in its own words then gets its own
+   cluster instead of joining a frequent neighbour). FasterPAM (``kmedoids``) takes no
+   weights, but it only ever reads ``diss[point, medoid]``; scaling point ``i``'s entries by
+   its weight makes its loss exactly the weighted objective, and the nearest medoid of a point
+   is unchanged by the scaling.
    (Repeating points instead would grow the matrix with the corpus, which is what deduplication
    avoids.) The matrix is stored medoid-major and handed over transposed, so FasterPAM's scans
    over points are contiguous in memory. ``k == 1`` is solved directly, because the library's
@@ -58,7 +60,6 @@ needs only ``unique * k`` distances, so it scales to the sampled case.
 from __future__ import annotations
 
 import time
-import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -70,20 +71,15 @@ from labeling.distance import (
     NORMALIZED,
     PAPER,
     Synonyms,
-    cdist,
     check_distance,
     check_threshold,
     synonyms_for,
 )
+from labeling.medoids import Group, GroupOutcome, Proxy, assign, evaluate, main_solver
 from labeling.text import POLARITIES, CueLists, normalize, polarity, read_clause, without_cues
 
 DEFAULT_MAX_UNIQUE = 20_000
 DEFAULT_SAMPLE_SIZE = 10_000
-_ASSIGN_CHUNK_ROWS = 20_000
-_PROXY_SIZE = 1_000
-_PARALLEL_FROM = 5_000
-_MAX_ITER = 100
-_CENTRAL_CANDIDATES = 200
 # Outliers by default: members that differ from their medoid in more than half of the longer
 # text (normalized), or in more than this many edits (paper). Tuned in bench/label_clusters.py.
 DEFAULT_OUTLIER_THRESHOLD: dict[str, float | int] = {NORMALIZED: 0.6, PAPER: 5}
@@ -157,25 +153,8 @@ class KCurve:
 
 
 @dataclass
-class _Group:
-    """The unique clauses of one polarity (compared texts), sorted."""
-
-    polarity: str
-    texts: list[str]
-    counts: np.ndarray  # int64, occurrences of each unique clause
-
-    @property
-    def weights(self) -> np.ndarray:
-        """What each unique clause weighs in k-medoids (see ``_weights``)."""
-        return _weights(self.counts, self.distance)
-
-    distance: str  # the distance option its texts are compared with
-    first: np.ndarray  # int64, input index of the first occurrence (medoid index for the API)
-
-
-@dataclass
 class _Prepared:
-    groups: dict[str, _Group]
+    groups: dict[str, Group]
     clause_group: np.ndarray  # per input clause: index into POLARITIES
     clause_local: np.ndarray  # per input clause: index into its group's unique clauses
     polarities: tuple[str, ...]
@@ -237,7 +216,7 @@ def _group(norms: list[str], compared: list[str], pols: list[str], distance: str
         key: min(by_form.items(), key=lambda item: (-item[1][0], item[0]))[1][1]
         for key, by_form in forms.items()
     }
-    groups: dict[str, _Group] = {}
+    groups: dict[str, Group] = {}
     local: dict[tuple[str, str], int] = {}
     for pol in POLARITIES:
         keys = sorted(key for key in counts if key[0] == pol)
@@ -245,7 +224,7 @@ def _group(norms: list[str], compared: list[str], pols: list[str], distance: str
             continue
         for j, key in enumerate(keys):
             local[key] = j
-        groups[pol] = _Group(
+        groups[pol] = Group(
             polarity=pol,
             texts=[key[1] for key in keys],
             counts=np.array([counts[key] for key in keys], dtype=np.int64),
@@ -267,7 +246,7 @@ def _group(norms: list[str], compared: list[str], pols: list[str], distance: str
 
 
 def _allocate_k(
-    k: int | Mapping[str, int], groups: Mapping[str, _Group], proxies: Mapping[str, _Proxy]
+    k: int | Mapping[str, int], groups: Mapping[str, Group], proxies: Mapping[str, Proxy]
 ) -> dict[str, int]:
     """Clusters per polarity: a caller's mapping checked, or an int split by loss gained."""
     if isinstance(k, Mapping):
@@ -276,7 +255,7 @@ def _allocate_k(
     return _split_k_path(k, groups, proxies)[k]
 
 
-def _check_total_k(k: int, groups: Mapping[str, _Group]) -> int:
+def _check_total_k(k: int, groups: Mapping[str, Group]) -> int:
     unique = {pol: len(group.texts) for pol, group in groups.items()}
     total = sum(unique.values())
     if isinstance(k, bool) or not isinstance(k, int | np.integer):
@@ -295,14 +274,14 @@ def _check_total_k(k: int, groups: Mapping[str, _Group]) -> int:
 
 
 def _split_k_path(
-    k_max: int, groups: Mapping[str, _Group], proxies: Mapping[str, _Proxy]
+    k_max: int, groups: Mapping[str, Group], proxies: Mapping[str, Proxy]
 ) -> dict[int, dict[str, int]]:
     """The split of every total k up to k_max, each one cluster more than the last.
 
     Greedy on the loss: each further cluster goes to the polarity whose weighted loss it lowers
     most. This is the split that clustering all clauses at once, with an infinite distance
     between polarities, would aim for. Loss curves come from a small weighted sample of each
-    polarity (``_Proxy``), so the split costs little; ties and polarities whose sample is
+    polarity (``Proxy``), so the split costs little; ties and polarities whose sample is
     exhausted fall back to unique clauses per cluster (D'Hondt).
     """
     unique = {pol: len(group.texts) for pol, group in groups.items()}
@@ -345,295 +324,7 @@ def _check_k_mapping(k: Mapping[str, int], unique: Mapping[str, int]) -> dict[st
     return allocation
 
 
-# --- distances and weighted k-medoids -------------------------------------------------------
-
-
-def _weights(counts: np.ndarray, distance: str) -> np.ndarray:
-    """Weights of unique clauses in k-medoids: occurrences under "paper" (the paper's objective
-    over all clauses), ``1 + ln(occurrences)`` under "normalized".
-
-    Linear weights let the few most written phrasings buy clusters for their own variants (a
-    normal statement written 7,000 times) while a finding written 200 times in its own words
-    joins a neighbour and is lost to its mapping. Damped, a frequent clause still pulls its
-    medoid harder than a typo, but every distinct finding gets a say. Measured in
-    ``bench/label_clusters.py``: macro F1 0.979 from k = 31 instead of k = 37 on the demo.
-    """
-    if distance == PAPER:
-        return counts
-    return 1.0 + np.log(counts)
-
-
-def _distance_matrix(texts: Sequence[str], counts: np.ndarray, distance: str) -> np.ndarray:
-    """Weighted distance matrix laid out by medoid: ``matrix[j, i] = counts[i] * d(i, j)``.
-
-    Row j is what every clause would pay to medoid j. FasterPAM reads ``diss[i, j]`` for a
-    fixed candidate j and every i, so it gets the transpose (a view, no copy), whose columns
-    are contiguous: about six times faster than a row-major matrix on 2,000 clauses.
-    Edits: int32 unless the largest count times the longest possible distance could overflow
-    it. Shares: float32 (a count of 10^6 keeps six significant digits of the share).
-    """
-    if distance == PAPER:
-        longest = max(len(text) for text in texts)
-        dtype = np.int32 if int(counts.max()) * longest < np.iinfo(np.int32).max else np.int64
-    else:
-        dtype = np.float32
-    # A copy of the list as choices: rapidfuzz's same-object path is slower on this machine.
-    matrix = cdist(texts, list(texts), distance, dtype=dtype)
-    matrix *= counts.astype(dtype)[None, :]
-    return matrix
-
-
-def _seed_medoids(
-    matrix: np.ndarray,
-    counts: np.ndarray,
-    k: int,
-    rng: np.random.Generator,
-    start: np.ndarray | None = None,
-) -> np.ndarray:
-    """Weighted k-medoids++: each next medoid drawn with probability count * distance.
-
-    ``start`` (medoids of a smaller k) is kept and extended instead of drawing from scratch.
-    """
-    n = matrix.shape[0]
-    if start is None or len(start) == 0:
-        chosen = [int(rng.choice(n, p=counts / counts.sum()))]
-    else:
-        chosen = [int(m) for m in start]
-    nearest = matrix[chosen].min(axis=0) / counts
-    for _ in range(k - len(chosen)):
-        weight = counts * nearest
-        total = weight.sum()
-        if total > 0:
-            pick = int(rng.choice(n, p=weight / total))
-        else:  # every point already sits on a medoid; take any other point
-            pick = int(np.setdiff1d(np.arange(n), chosen)[0])
-        chosen.append(pick)
-        nearest = np.minimum(nearest, matrix[pick] / counts)
-    return np.array(chosen, dtype=np.uintp)
-
-
-def _weighted_kmedoids(
-    matrix: np.ndarray, counts: np.ndarray, k: int, seed: int, start: np.ndarray | None = None
-) -> np.ndarray:
-    """Medoids (indices into the matrix) minimising sum count_i * d(i, nearest medoid)."""
-    n = matrix.shape[0]
-    if k == n:
-        return np.arange(n)
-    if k == 1:  # each row sums what all clauses pay to that medoid
-        total = np.int64 if np.issubdtype(matrix.dtype, np.integer) else np.float64
-        return np.array([int(np.argmin(matrix.sum(axis=1, dtype=total)))])
-    import kmedoids  # here, not at the top: it loads scikit-learn, which pages never need
-
-    init = _seed_medoids(matrix, counts, k, np.random.default_rng([seed, k]), start)
-    with warnings.catch_warnings():
-        # kmedoids warns that the seed is unused for the start; it still seeds the visit order.
-        warnings.simplefilter("ignore", UserWarning)
-        result = kmedoids.fasterpam(
-            matrix.T, init, max_iter=_MAX_ITER, random_state=seed, n_cpu=_threads(n)
-        )
-    return np.sort(np.asarray(result.medoids, dtype=np.int64))
-
-
-def _threads(n: int) -> int:
-    """FasterPAM's parallel variant only pays off on large matrices (measured on 2 cores)."""
-    return -1 if n >= _PARALLEL_FROM else 1
-
-
-def _sample(counts: np.ndarray, size: int, seed: int) -> np.ndarray:
-    """A frequency-weighted sample without replacement (Efraimidis-Spirakis keys), sorted."""
-    rng = np.random.default_rng(seed)
-    keys = np.log(rng.random(len(counts))) / counts
-    return np.sort(np.argpartition(keys, -size)[-size:])
-
-
-@dataclass
-class _Assignment:
-    labels: np.ndarray  # nearest medoid (position in the medoid list)
-    nearest: np.ndarray  # distance to it
-    second: np.ndarray  # distance to the second-nearest medoid (nearest again when k == 1)
-
-
-def _assign(texts: Sequence[str], medoid_texts: Sequence[str], distance: str) -> _Assignment:
-    """Nearest and second-nearest medoid of each text, in row chunks (memory O(chunk * k))."""
-    labels, nearest, second = [], [], []
-    for start in range(0, len(texts), _ASSIGN_CHUNK_ROWS):
-        chunk = texts[start : start + _ASSIGN_CHUNK_ROWS]
-        dist = cdist(chunk, medoid_texts, distance)
-        order = np.argsort(dist, axis=1, kind="stable")[:, :2]
-        rows = np.arange(len(chunk))
-        labels.append(order[:, 0])
-        nearest.append(dist[rows, order[:, 0]])
-        second.append(dist[rows, order[:, -1]])
-    return _Assignment(np.concatenate(labels), np.concatenate(nearest), np.concatenate(second))
-
-
-class _Solver:
-    """Weighted k-medoids over one fixed set of a polarity's unique clauses (all of them, or
-    a sample): the matrix is built on first use, and each k's medoids are kept.
-
-    A ``chained`` solver starts k from the medoids of k - 1 when it has them: cheap when k
-    climbs one step at a time, as in the split of k. Final clusterings are not chained, so a
-    polarity's clusters depend only on its clauses, its k and the seed.
-    """
-
-    def __init__(
-        self,
-        group: _Group,
-        rows: np.ndarray | None,
-        seed: int,
-        timings: dict,
-        *,
-        chained: bool = False,
-        matrix: np.ndarray | None = None,
-    ) -> None:
-        self.group = group
-        self.rows = rows  # indices into the group's unique clauses; None: all of them
-        self.texts = group.texts if rows is None else [group.texts[i] for i in rows]
-        weights = group.weights
-        self.counts = weights if rows is None else weights[rows]
-        self.seed = seed
-        self.timings = timings
-        self.chained = chained
-        self._matrix = matrix
-        self._medoids: dict[int, np.ndarray] = {}
-
-    @property
-    def size(self) -> int:
-        return len(self.texts)
-
-    def matrix(self) -> np.ndarray:
-        if self._matrix is None:
-            started = time.perf_counter()
-            self._matrix = _distance_matrix(self.texts, self.counts, self.group.distance)
-            self.timings["distance"] += time.perf_counter() - started
-        return self._matrix
-
-    def medoids(self, k: int) -> np.ndarray:
-        """Medoids of this set, as indices into it."""
-        if k > self.size:
-            raise ValueError(
-                f"k[{self.group.polarity!r}]={k} is larger than the sample of "
-                f"{self.size} clauses; raise sample_size or max_unique"
-            )
-        if k not in self._medoids:
-            matrix = self.matrix()
-            started = time.perf_counter()
-            start = self._medoids.get(k - 1) if self.chained else None
-            self._medoids[k] = _weighted_kmedoids(matrix, self.counts, k, self.seed, start)
-            self.timings["kmedoids"] += time.perf_counter() - started
-        return self._medoids[k]
-
-    def group_medoids(self, k: int) -> np.ndarray:
-        """Medoids as indices into the group's unique clauses."""
-        local = self.medoids(k)
-        return local if self.rows is None else self.rows[local]
-
-    def loss(self, k: int) -> float:
-        """Weighted loss over this set (row j of the matrix: what each clause pays medoid j)."""
-        return float(self.matrix()[self.medoids(k)].min(axis=0).sum(dtype=np.float64))
-
-    @property
-    def has_matrix(self) -> bool:
-        return self._matrix is not None
-
-    def release(self) -> None:
-        self._matrix = None
-
-
-class _Proxy:
-    """A weighted sample of one polarity (at most ``_PROXY_SIZE`` unique clauses): its loss
-    curve, scaled to the whole polarity, says where one more cluster helps most. A polarity
-    that small is its own proxy, and its solver is reused for the final clustering."""
-
-    def __init__(self, group: _Group, seed: int, timings: dict) -> None:
-        n = len(group.texts)
-        rows = _sample(group.counts, _PROXY_SIZE, seed) if n > _PROXY_SIZE else None
-        self.solver = _Solver(group, rows, seed, timings, chained=True)
-        self.scale = float(group.weights.sum() / self.solver.counts.sum())
-
-    @property
-    def whole(self) -> bool:
-        return self.solver.rows is None
-
-    def loss(self, k: int) -> float:
-        return 0.0 if k >= self.solver.size else self.solver.loss(k) * self.scale
-
-    def gain(self, k: int) -> float:
-        """Loss removed by going from k to k + 1 clusters."""
-        return self.loss(k) - self.loss(k + 1)
-
-
-def _main_solver(
-    group: _Group, proxy: _Proxy, max_unique: int, sample_size: int, seed: int, timings: dict
-) -> _Solver:
-    """The solver for the final clustering: a weighted sample above max_unique, else all
-    unique clauses (reusing the proxy's matrix when the proxy is the whole polarity)."""
-    n = len(group.texts)
-    if n > max_unique:
-        return _Solver(group, _sample(group.counts, min(sample_size, n), seed), seed, timings)
-    shared = proxy.solver.matrix() if proxy.whole and proxy.solver.has_matrix else None
-    return _Solver(group, None, seed, timings, matrix=shared)
-
-
-@dataclass
-class _GroupOutcome:
-    medoids: np.ndarray  # indices into the group's unique clauses
-    assignment: _Assignment
-    loss: float  # int under "paper"
-    silhouette_sum: float  # sum over clauses of count * medoid silhouette
-
-
-def _evaluate(group: _Group, medoids: np.ndarray, timings: dict) -> _GroupOutcome:
-    started = time.perf_counter()
-    assignment = _assign(group.texts, [group.texts[m] for m in medoids], group.distance)
-    if group.distance != PAPER:
-        central = _central_medoids(group, medoids, assignment.labels)
-        if not np.array_equal(central, medoids):
-            medoids = central
-            assignment = _assign(group.texts, [group.texts[m] for m in medoids], group.distance)
-    timings["assign"] += time.perf_counter() - started
-    weighted = group.counts * assignment.nearest.astype(np.float64)
-    loss = int(weighted.sum()) if group.distance == PAPER else float(weighted.sum())
-    if len(medoids) > 1:
-        # second == 0 means nearest == 0 too: the clause is a medoid's twin, silhouette 1.
-        second = assignment.second.astype(np.float64)
-        ratio = np.divide(assignment.nearest, second, out=np.zeros_like(second), where=second > 0)
-        silhouette_sum = float((group.counts * (1.0 - ratio)).sum())
-    else:  # one cluster: silhouette is 0 by convention
-        silhouette_sum = 0.0
-    return _GroupOutcome(medoids, assignment, loss, silhouette_sum)
-
-
-def _central_medoids(group: _Group, medoids: np.ndarray, labels: np.ndarray) -> np.ndarray:
-    """Each cluster's most central clause counting every occurrence: the medoid a card shows.
-
-    Damped weights (``_weights``) decide which clusters exist; within one, the clause that
-    costs its members least when each occurrence counts is its centre. Otherwise a typo one
-    edit from every phrasing (主动脉梗化) can beat the phrasing written 3,000 times. The
-    candidates are the cluster's ``_CENTRAL_CANDIDATES`` most written clauses, so the cost
-    stays ``O(candidates * unique clauses)``; the caller then reassigns every clause.
-    """
-    central = np.array(medoids, copy=True)
-    for position in range(len(medoids)):
-        members = np.flatnonzero(labels == position)
-        if len(members) < 2:
-            continue
-        order = np.argsort(-group.counts[members], kind="stable")[:_CENTRAL_CANDIDATES]
-        candidates = members[order]
-        dist = cdist(
-            [group.texts[i] for i in candidates],
-            [group.texts[i] for i in members],
-            group.distance,
-            dtype=np.float64,
-        )
-        cost = dist @ group.counts[members].astype(np.float64)
-        best = float(cost.min())
-        # Keep the k-medoids choice when it is among the best (no needless change).
-        current = np.flatnonzero(candidates == medoids[position])
-        if len(current) and cost[current[0]] <= best:
-            continue
-        central[position] = candidates[int(np.argmin(cost))]
-    return central
+# --- checks and timings -------------------------------------------------------
 
 
 def _check_sizes(max_unique: int, sample_size: int | None) -> int:
@@ -693,14 +384,14 @@ def cluster_clauses(
     table, threshold = _check_options(distance, synonyms, outlier_threshold)
     prepared = _prepare(clauses, cues, polarities, strip_cues, distance, table)
     timings["prepare"] = time.perf_counter() - started
-    proxies = {pol: _Proxy(group, seed, timings) for pol, group in prepared.groups.items()}
+    proxies = {pol: Proxy(group, seed, timings) for pol, group in prepared.groups.items()}
     allocation = _allocate_k(k, prepared.groups, proxies)
-    outcomes: dict[str, _GroupOutcome] = {}
+    outcomes: dict[str, GroupOutcome] = {}
     sampled = False
     for pol, group in prepared.groups.items():
-        solver = _main_solver(group, proxies[pol], max_unique, size, seed, timings)
+        solver = main_solver(group, proxies[pol], max_unique, size, seed, timings)
         sampled |= len(group.texts) > max_unique
-        outcomes[pol] = _evaluate(group, solver.group_medoids(allocation[pol]), timings)
+        outcomes[pol] = evaluate(group, solver.group_medoids(allocation[pol]), timings)
         solver.release()  # free the matrix before the next polarity builds its own
         proxies[pol].solver.release()
     facts = _RunFacts(sampled, seed, distance, threshold, timings)
@@ -731,7 +422,7 @@ class _RunFacts:
 def _assemble(
     clauses: Sequence[str],
     prepared: _Prepared,
-    outcomes: Mapping[str, _GroupOutcome],
+    outcomes: Mapping[str, GroupOutcome],
     allocation: dict[str, int],
     facts: _RunFacts,
 ) -> ClusteringResult:
@@ -856,18 +547,18 @@ def suggest_k(
     for k in ks:  # the same checks and messages as cluster_clauses
         _check_total_k(k, prepared.groups)
     timings = _new_timings()
-    proxies = {pol: _Proxy(group, seed, timings) for pol, group in prepared.groups.items()}
+    proxies = {pol: Proxy(group, seed, timings) for pol, group in prepared.groups.items()}
     path = _split_k_path(ks[-1], prepared.groups, proxies)
     allocations = [path[k] for k in ks]
     losses: list[float] = [0] * len(ks)
     silhouettes = [0.0] * len(ks)
     for pol, group in prepared.groups.items():
-        solver = _main_solver(group, proxies[pol], max_unique, size, seed, timings)
-        solved: dict[int, _GroupOutcome] = {}
+        solver = main_solver(group, proxies[pol], max_unique, size, seed, timings)
+        solved: dict[int, GroupOutcome] = {}
         for i, allocation in enumerate(allocations):
             k_pol = allocation[pol]
             if k_pol not in solved:
-                solved[k_pol] = _evaluate(group, solver.group_medoids(k_pol), timings)
+                solved[k_pol] = evaluate(group, solver.group_medoids(k_pol), timings)
             losses[i] += solved[k_pol].loss
             silhouettes[i] += solved[k_pol].silhouette_sum
         solver.release()
@@ -934,7 +625,7 @@ def assign_to_medoids(
         candidates = [i for i, p in enumerate(medoid_pols) if p == pol]
         if not candidates:
             continue
-        assignment = _assign(group.texts, [medoid_keys[i] for i in candidates], distance)
+        assignment = assign(group.texts, [medoid_keys[i] for i in candidates], distance)
         mask = new.clause_group == POLARITIES.index(pol)
         for clause_index in np.flatnonzero(mask):
             local = new.clause_local[clause_index]

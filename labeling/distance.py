@@ -14,7 +14,7 @@ Two options, named in ``DISTANCES``:
     different findings (肺气肿 / 胸腔积液), so long, frequent normal statements soak up
     clusters while short findings share them; normalised, every clause counts alike. With
     this option k-medoids also weighs a unique clause by ``1 + ln(occurrences)`` rather than
-    by its occurrences (``labeling.clustering._weights``). Measured on the demo corpus
+    by its occurrences (``labeling.medoids.clause_weights``). Measured on the demo corpus
     (``bench/label_clusters.py``, 16,569 reports, k = 29 (label, polarity) pairs): purity
     0.987 against 0.820 for "paper"; macro F1 >= 0.97 from k = 31 against k = 86.
 
