@@ -134,6 +134,8 @@ def test_bench_scripts_import_and_name_modules_that_exist(script, monkeypatch):
     monkeypatch.syspath_prepend(str(ROOT))
     spec = importlib.util.spec_from_file_location(f"bench_{script.stem}", script)
     module = importlib.util.module_from_spec(spec)
+    # As ``python bench/x.py`` would have it: a dataclass looks its module up in sys.modules.
+    monkeypatch.setitem(sys.modules, spec.name, module)
     spec.loader.exec_module(module)
     assert callable(getattr(module, "main", None)), "a bench script has a main()"
     for name, names in _project_imports(ast.parse(script.read_text())):
