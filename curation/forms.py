@@ -19,17 +19,21 @@ def cue_lines(text: str) -> list[str]:
     return list(seen)
 
 
+def user_text_area(rows: int) -> forms.Textarea:
+    """A text area holding the team's own words (cues, synonyms): data, not UI, so marked
+    ``data-user-text`` (the Chinese-UI check skips it) and left in whatever language it is."""
+    return forms.Textarea(attrs={"rows": rows, "data-user-text": ""})
+
+
 class CuesForm(forms.Form):
-    negation = forms.CharField(
-        label=_("Negation cues"), widget=forms.Textarea(attrs={"rows": 12}), required=False
-    )
+    negation = forms.CharField(label=_("Negation cues"), widget=user_text_area(12), required=False)
     uncertainty = forms.CharField(
-        label=_("Uncertainty cues"), widget=forms.Textarea(attrs={"rows": 12}), required=False
+        label=_("Uncertainty cues"), widget=user_text_area(12), required=False
     )
     pseudo = forms.CharField(
         label=_("Pseudo cues"),
         help_text=_("Words that contain a cue but deny nothing, such as 欠锐利."),
-        widget=forms.Textarea(attrs={"rows": 12}),
+        widget=user_text_area(12),
         required=False,
     )
     terminators = forms.CharField(
@@ -38,7 +42,7 @@ class CuesForm(forms.Form):
             "Words that end a cue's scope inside a sentence, such as but, with, 但 or 伴: "
             "“Cardiomegaly with no effusion” becomes two clauses. Punctuation always ends it."
         ),
-        widget=forms.Textarea(attrs={"rows": 12}),
+        widget=user_text_area(12),
         required=False,
     )
     version = forms.IntegerField(widget=forms.HiddenInput)
@@ -88,7 +92,7 @@ class DistanceSettingsForm(forms.Form):
             "= 少量). The default distance reads each form as the first of its line before "
             "comparing clauses; the paper's distance ignores the table."
         ),
-        widget=forms.Textarea(attrs={"rows": 14}),
+        widget=user_text_area(14),
         required=False,
     )
     auto_label_distance = forms.FloatField(

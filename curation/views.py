@@ -22,6 +22,7 @@ from labeling.distance import DEFAULT_DISTANCE, DISTANCES
 from teams.access import CAN_CURATE, CAN_FREEZE, get_visible_or_404, require_role, role_in
 
 from . import services
+from .display import names_by_key
 from .forms import CuesForm, DistanceSettingsForm, LabelForm, LabelNamesForm
 from .models import (
     ClusterRun,
@@ -237,6 +238,7 @@ def label_set_detail(request: HttpRequest, pk: int) -> HttpResponse:
         request,
         "curation/label_set_detail.html",
         {"label_set": label_set, "others": others, "other": other, "comparison": comparison,
+         "names": names_by_key([*(other.labels if other else []), *label_set.labels]),
          "shortfalls": services.label_shortfalls(label_set.statistics)},
     )  # fmt: skip
 
@@ -258,7 +260,7 @@ def review_queue(request: HttpRequest) -> HttpResponse:
                 reviewer=request.user
             )
     labels = services.vocabulary(team) if team else []
-    names = {label.key: label.name_en for label in labels}
+    names = names_by_key(labels)
     reviews = list(reviews)
     for review in reviews:  # a run's confident disagreements, with the label's name
         review.shown_evidence = [{**e, "name": names.get(e["label"], e["label"])}
@@ -270,6 +272,7 @@ def review_queue(request: HttpRequest) -> HttpResponse:
             "reviews": reviews,
             "pending": [r for r in reviews if r.status == ReviewStatus.PENDING],
             "labels": labels,
+            "label_names": names,
             "agreement": services.agreement(team) if team else None,
             "can_curate": _can_curate(request),
         },

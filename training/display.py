@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
+
+from curation.display import distance_name, names_by_key
 
 from .configs import ARCH_CHOICES, PRESETS, task_label
 
@@ -100,11 +101,8 @@ class Setting:
 def label_names(label_set, keys=None) -> dict[str, str]:
     """Label keys to their names in the UI's language (the label set's zh or en name); the
     binary task's classes by their translated names; an unknown key as it is."""
-    chinese = (get_language() or "").startswith("zh")
-    rows = {row["key"]: row for row in (label_set.labels if label_set else [])}
     names = {key: str(name) for key, name in CLASS_NAMES.items()}
-    for key, row in rows.items():
-        names[key] = (row.get("zh") if chinese else row.get("en")) or key
+    names.update(names_by_key(label_set.labels if label_set else []))
     if keys is not None:
         return {key: names.get(key, key) for key in keys}
     return names
@@ -171,13 +169,17 @@ def validation_series() -> dict[str, str]:
 
 def job_title(job) -> str:
     """A job's name as the pages show it: the name a person gave it, or, for a name the server
-    made up (a clustering run's "clustering k=… seed=…"), the same words in the UI's language."""
+    made up (a clustering run's "clustering k=… seed=… distance"), the same words in the UI's
+    language."""
     config = job.config or {}
-    if (
-        "cluster_run" in config
-        and job.name == f"clustering k={config.get('k')} seed={config.get('seed')}"
-    ):
-        return str(
-            _("clustering, k=%(k)s, seed %(seed)s") % {"k": config["k"], "seed": config["seed"]}
-        )
-    return job.name or str(job.get_kind_display())
+    made_up = f"clustering k={config.get('k')} seed={config.get('seed')}"
+    if "cluster_run" not in config or job.name not in {
+        made_up,
+        f"{made_up} {config.get('distance')}",
+    }:
+        return job.name or str(job.get_kind_display())
+    words = {"k": config["k"], "seed": config["seed"]}
+    if "distance" not in config:  # a run from before the distance option
+        return str(_("clustering, k=%(k)s, seed %(seed)s") % words)
+    words["distance"] = distance_name(config["distance"])
+    return str(_("clustering, k=%(k)s, seed %(seed)s, %(distance)s distance") % words)

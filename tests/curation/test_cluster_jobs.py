@@ -100,7 +100,8 @@ def test_cluster_jobs_run_on_a_real_worker_and_show_on_the_queue(
     assert listed[good_job.pk]["status"] == "succeeded"
     client.force_login(personas.owner)
     queue = client.get(reverse("training:job-list")).content.decode()
-    assert "clustering k=6 seed=3" in queue and "cluster" in queue
+    # the name the server made up, in the UI's words (training.display.job_title)
+    assert "clustering, k=6, seed 3, normalised distance" in queue, queue
     outsider = APIClient()
     outsider.force_authenticate(personas.outsider)
     assert outsider.get(reverse("job-detail", args=[good_job.pk])).status_code == 404

@@ -6,6 +6,9 @@ training run in the registry, a failed job. The visible text of each page (text 
 attributes a person reads: title, placeholder, aria-label, alt, button values, and the strings
 handed to the page's scripts) must hold no English word outside an explicit allow-list of proper
 names, units and code identifiers. The API docs page is developer-facing and not visited.
+
+The team's own words (report text, clause texts, cue lists, synonym tables, notes) are data, not
+UI: the element holding them carries ``data-user-text`` and is not read, whatever its language.
 """
 
 import json
@@ -27,13 +30,13 @@ ALLOWED = set(
     "CXR DICOM DICOMweb PACS AE AET SCP SCU C-ECHO C-STORE C-FIND C-MOVE WADO WADO-RS WADO-URI "
     "QIDO-RS STOW-RS Orthanc PNG CSV JSON ZIP API REST URL UID SOP IP TCP HTTP HTTPS ID "
     "Markdown md csv json zip dcm txt xlsx DX CR MONOCHROME1 MONOCHROME2 VOI LUT Celery Redis "
-    "PostgreSQL Django StudyInstanceUID SOPInstanceUID AccessionNumber PatientID Cohen's "
+    "PostgreSQL Django StudyInstanceUID SOPInstanceUID AccessionNumber PatientID Cohen's kappa "
     # models, hardware, metrics and methods from the paper
     "VGG-16 VGG ResNet-101 ResNet ResNet-18 AlexNet ImageNet Grad-CAM CAM AUC ROC AP PR F1 CI "
     "GPU CPU CUDA AMP SGD Adam k k-medoids FasterPAM PAM BCE NCCL DDP torchrun LR TTA cuda "
     "cpu tiny fp16 bf16 torchvision WebGL Top-3 "
-    # keys on the keyboard
-    "Ctrl Shift Esc Enter Tab Alt "
+    # keys on the keyboard (the curation pages' shortcuts are letters)
+    "Ctrl Shift Esc Enter Tab Alt a i j l n q u x "
     # units
     "px ms s MB GB KB min h "
     # the test's own data (user input, not UI): personas, team and run names
@@ -52,20 +55,24 @@ SKIPPED = {"style", "code", "kbd", "pre", "samp", "var", "svg", "noscript", "tem
 
 class VisibleText(HTMLParser):
     """Collects what a person reads: text outside code, styles and scripts, some attributes,
-    and the string values of JSON handed to scripts (json_script)."""
+    and the string values of JSON handed to scripts (json_script). An element marked
+    ``data-user-text`` holds the team's data and is skipped with all it holds."""
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
         self.pieces: list[str] = []
         self.stack: list[str] = []
+        self.user_text_at: list[int] = []  # depths of the open data-user-text elements
         self.json = False
 
     def handle_starttag(self, tag, attrs):
         attrs = dict(attrs)
         if tag not in {"br", "img", "input", "meta", "link", "hr", "source", "wbr", "col"}:
             self.stack.append(tag)
+            if "data-user-text" in attrs:
+                self.user_text_at.append(len(self.stack))
         self.json = tag == "script" and attrs.get("type") == "application/json"
-        if "data-identifier" in attrs or tag in {"meta", "link"}:
+        if "data-identifier" in attrs or "data-user-text" in attrs or tag in {"meta", "link"}:
             return
         for name in READ_ATTRIBUTES:
             if attrs.get(name):
@@ -77,9 +84,13 @@ class VisibleText(HTMLParser):
         if tag in self.stack:
             while self.stack and self.stack.pop() != tag:
                 pass
+            while self.user_text_at and self.user_text_at[-1] > len(self.stack):
+                self.user_text_at.pop()
 
     def handle_data(self, data):
-        if any(tag in SKIPPED for tag in self.stack) or "option" in self.stack and data == "":
+        if self.user_text_at or any(tag in SKIPPED for tag in self.stack):
+            return
+        if "option" in self.stack and data == "":
             return
         if self.stack and self.stack[-1] == "script":
             if self.json:
@@ -178,8 +189,7 @@ def main_pages(team, data) -> dict[str, str]:
 
 
 def curation_pages(team) -> dict[str, str]:
-    """The curation pages: their templates belong to the curation work (not yet checked here;
-    ``english_runs`` on them lists what is left, see the README's "Look and feel")."""
+    """The curation pages, each with something to show (clusters, a frozen label set)."""
     from curation.models import LabelSet, ProposedCluster
 
     cluster = ProposedCluster.objects.filter(run__team=team, merged_into=None).first()
@@ -192,6 +202,8 @@ def curation_pages(team) -> dict[str, str]:
         "review": reverse("curation:review"),
         "unmapped": reverse("curation:unmapped"),
         "cues": reverse("curation:cues"),
+        "cue review": reverse("curation:resplit-review"),
+        "distance": reverse("curation:distance"),
         "labels": reverse("curation:labels"),
     }
 
@@ -214,6 +226,19 @@ def test_every_main_page_speaks_only_chinese(client, personas, team_with_data):
     assert not english, json.dumps(english, ensure_ascii=False, indent=1)
 
 
+def test_every_curation_page_speaks_only_chinese(client, personas, team_with_data):
+    """Label names in the UI's language, never "english · 中文" nor keys; cue words, synonyms
+    and report text are the team's data (marked ``data-user-text``) and are not checked."""
+    chinese_client(client, personas.owner)
+    english = {}
+    for name, url in curation_pages(personas.team).items():
+        response = client.get(url)
+        assert response.status_code == 200, (name, url, response.content[:300])
+        if runs := english_runs(response.content.decode()):
+            english[name] = runs
+    assert not english, json.dumps(english, ensure_ascii=False, indent=1)
+
+
 def test_the_login_page_speaks_only_chinese(client, db):
     client.cookies[settings.LANGUAGE_COOKIE_NAME] = "zh-hans"
     assert english_runs(client.get(reverse("login")).content.decode()) == []
@@ -228,6 +253,8 @@ def test_the_check_finds_english_where_there_is_some():
     )
     assert english_runs(page) == ["Saving…", "Show overlay", "done"]
     assert english_runs("<td>increased_lung_marking</td>") == ["increased_lung_marking"]
+    user_data = "<p>报告：<span data-user-text>Cardiomegaly <b>with</b> effusion</span> done</p>"
+    assert english_runs(user_data) == ["done"]
 
 
 def test_empty_pages_speak_only_chinese(client, personas):
