@@ -38,20 +38,28 @@ def _median_length(apps, team_id) -> int:
     return max(lengths[len(lengths) // 2], 1) if lengths else FALLBACK_MEDIAN
 
 
-def edits_to_share(apps, schema_editor) -> None:
+# Both directions read and write only the columns they need, so that a field a later migration
+# adds to CurationSettings never enters these queries.
+
+
+def _thresholds(apps):
     CurationSettings = apps.get_model("curation", "CurationSettings")
-    for row in CurationSettings.objects.all():
-        edits = row.auto_label_distance
-        row.auto_label_distance = round(min(1.0, edits / _median_length(apps, row.team_id)), 2)
-        row.save(update_fields=["auto_label_distance"])
+    rows = CurationSettings.objects.values_list("pk", "team_id", "auto_label_distance")
+    return CurationSettings, list(rows)
+
+
+def edits_to_share(apps, schema_editor) -> None:
+    CurationSettings, rows = _thresholds(apps)
+    for pk, team_id, edits in rows:
+        share = round(min(1.0, edits / _median_length(apps, team_id)), 2)
+        CurationSettings.objects.filter(pk=pk).update(auto_label_distance=share)
 
 
 def share_to_edits(apps, schema_editor) -> None:
-    CurationSettings = apps.get_model("curation", "CurationSettings")
-    for row in CurationSettings.objects.all():
-        share = row.auto_label_distance
-        row.auto_label_distance = round(share * _median_length(apps, row.team_id))
-        row.save(update_fields=["auto_label_distance"])
+    CurationSettings, rows = _thresholds(apps)
+    for pk, team_id, share in rows:
+        edits = round(share * _median_length(apps, team_id))
+        CurationSettings.objects.filter(pk=pk).update(auto_label_distance=edits)
 
 
 class Migration(migrations.Migration):

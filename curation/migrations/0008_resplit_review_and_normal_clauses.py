@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('curation', '0006_run_status_is_its_jobs'),
+        ('curation', '0007_cluster_outliers'),
     ]
 
     operations = [
