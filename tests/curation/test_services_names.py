@@ -26,6 +26,8 @@ PUBLIC_NAMES = [
     # since issue #15: clusters show their outliers; distance settings (synonyms, threshold)
     "CLUSTER_ORDER", "OUTLIER_CHOICES", "OutlierChoices", "outlier_choices", "check_auto_label_distance",
     "check_synonyms", "format_synonyms", "parse_synonyms", "update_distance_settings",
+    # since issue #16: freeze warns about labels below a task's minimum, and may leave out empty ones
+    "label_shortfalls", "labels_with_examples",
 ]  # fmt: skip
 
 
