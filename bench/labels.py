@@ -98,7 +98,8 @@ def main() -> None:
     print(f"goals: {'all met' if met else 'some MISSED'}")
     print(f"split + read, {PAPER_REPORTS:,} demo reports: {split_and_read_seconds():.2f} s")
     if importlib.util.find_spec("bench.label_clusters") is not None:
-        importlib.import_module("bench.label_clusters").report()
+        for line in importlib.import_module("bench.label_clusters").report():
+            print(line)
 
 
 if __name__ == "__main__":

@@ -50,8 +50,10 @@ document.addEventListener("cxr:toast", (event) => {
   if (message) toast(String(message), kind);
 });
 
+// Only the toasts of #toasts: a page's own toast (the curation workspace's #toast, with Undo)
+// stays in the page and closes itself.
 document.addEventListener("click", (event) => {
-  const close = event.target instanceof Element && event.target.closest(".toast-close");
+  const close = event.target instanceof Element && event.target.closest("#toasts .toast-close");
   if (close) dismiss(close.closest(".toast"));
 });
 
