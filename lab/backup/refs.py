@@ -143,8 +143,10 @@ JSON_FIELDS: dict[str, dict[str, Remap | None]] = {
         "negation": None,
         "uncertainty": None,
         "pseudo": None,
+        "terminators": None,  # scope terminators, or null for the defaults
         "synonyms": None,
     },
+    "curation.clausedecision": {"review_pieces": None},  # clause texts a re-split made
     "curation.clusterrun": {"cues": None, "timings": None, "k_curve": None, "synonyms": None},
     "curation.labelset": {"labels": None, "statistics": None},  # keys, names and counts
     "curation.labelsetimage": {"labels": None},
