@@ -96,12 +96,22 @@ def _create_rows(team, truths) -> None:
     )
 
 
-def _truth_of_clauses(truths) -> dict[str, tuple[str | None, str]]:
-    return {c.text: (c.label, c.polarity) for t in truths for c in t.clauses}
+def _truth_of_clauses(truths) -> dict[tuple[str, str], str | None]:
+    """The true label of each (normalised clause, polarity) as the splitter cuts the generator's
+    clauses: a truth clause is written with its numbering ("2. 心影增大"), a medoid without it,
+    and 心影增大？ normalises to the text of the affirmed 心影增大."""
+    from labeling.text import normalize, polarity, split_clauses
+
+    truth: dict[tuple[str, str], str | None] = {}
+    for t in truths:
+        for c in t.clauses:
+            for piece in split_clauses(c.text):
+                truth.setdefault((normalize(piece), polarity(piece)), c.label)
+    return truth
 
 
 def _map_by_truth(
-    team, user, run, truth: dict[str, tuple[str | None, str]], outliers: str = "unmapped"
+    team, user, run, truth: dict[tuple[str, str], str | None], outliers: str = "unmapped"
 ) -> int:
     """Map each live cluster as a curator would: its medoid's true label, else no label;
     ``outliers`` says what happens to each cluster's outliers."""
@@ -111,8 +121,8 @@ def _map_by_truth(
     labels = {label.key: label.pk for label in Label.objects.of_team(team)}
     actions = 0
     for cluster in ProposedCluster.objects.filter(run=run, merged_into=None):
-        key, polarity = truth.get(cluster.medoid_text, (None, "affirmed"))
-        usable = key is not None and (polarity == "affirmed" or key == "normal")
+        key = truth.get((cluster.medoid_normalized, cluster.polarity))
+        usable = key is not None and (cluster.polarity == "affirmed" or key == "normal")
         services.set_verdict(
             team, user, {cluster.pk: cluster.version},
             verdict="label" if usable else "no_label",
@@ -133,6 +143,16 @@ def _true_pairs(truths) -> int:
     return len({(c.label, c.polarity) for t in truths for c in t.clauses})
 
 
+def _true_labels(t) -> set[str]:
+    """The generator's labels of a report under issue #15's rule: a report is normal only with no
+    affirmed or uncertain abnormal mention (the generator calls one with a hedged distractor
+    normal)."""
+    labels = set(t.labels)
+    if any(c.polarity == "uncertain" and c.label not in (None, "normal") for c in t.clauses):
+        labels.discard("normal")
+    return labels
+
+
 def _f1_per_label(label_set, truths) -> dict[str, float]:
     """F1 of the frozen per-image labels against the generator's, for each true label."""
     found = dict(label_set.images.values_list("sop_uid", "labels"))
@@ -142,8 +162,8 @@ def _f1_per_label(label_set, truths) -> dict[str, float]:
         tp = fp = fn = 0
         for i, t in enumerate(truths):
             got = key in found.get(f"{root}.{i}.1.1", ())
-            tp, fp, fn = tp + (got and key in t.labels), fp + (got and key not in t.labels), \
-                fn + (not got and key in t.labels)  # fmt: skip
+            true = key in _true_labels(t)
+            tp, fp, fn = tp + (got and true), fp + (got and not true), fn + (not got and true)
         scores[key] = round(2 * tp / (2 * tp + fp + fn) if tp + fp + fn else 1.0, 4)
     return scores
 
