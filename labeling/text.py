@@ -442,27 +442,37 @@ def normalize(clause: str) -> str:
     NFKC unifies full-width and half-width forms (and turns ① into 1), case is folded, digits and
     numbering are removed (as in the paper), and every run of punctuation, symbols and
     whitespace becomes one space, dropped entirely next to Han characters.
+
+    The question mark stays, joined to the word before it: it is a hedge (心影增大？ is uncertain),
+    and curation decisions are keyed by this form, so 心影增大？ and the affirmed 心影增大 must not
+    become one text and share one decision. The clustering compares clauses with their cues cut
+    out (``without_cues``), so there the mark is gone again.
     """
     if not isinstance(clause, str):
         raise TypeError(f"clause must be text, not {type(clause).__name__}")
     text = unicodedata.normalize("NFKC", clause).casefold()
     text = _LEADING_ZH_NUMBERING.sub(" ", text)
     folded = text.translate(_FOLD)
-    folded = " ".join(folded.split())
+    folded = _SPACE_BEFORE_MARK.sub("?", " ".join(folded.split()))
     return _SPACE_NEXT_TO_CJK.sub("", folded)
+
+
+_SPACE_BEFORE_MARK = re.compile(r" ?\?+")
 
 
 class _FoldTable(dict):
     """``str.translate`` table filled on demand, one entry per code point ever seen.
 
-    Digits vanish; punctuation, symbols, separators and control characters become a space;
-    everything else maps to itself.
+    Digits vanish; punctuation (but the question mark), symbols, separators and control
+    characters become a space; everything else maps to itself.
     """
 
     def __missing__(self, codepoint: int) -> str | int:
         category = unicodedata.category(chr(codepoint))
-        if category == "Nd":
-            folded: str | int = ""
+        if codepoint == ord("?"):  # a hedge: kept (see ``normalize``)
+            folded: str | int = codepoint
+        elif category == "Nd":
+            folded = ""
         elif category[0] in "PSZC":
             folded = " "
         else:
@@ -615,7 +625,7 @@ def _compile_cues(
     """One alternation over all cues, longest first, so the longest cue wins at each position.
 
     Cues are put in the same form as the text they are matched against: the cue view for
-    ``polarity``, the normalised form for ``without_cues`` (where "?" has no form and drops out).
+    ``polarity``, the normalised form for ``without_cues`` (where "?" is a cue to cut as well).
     """
     form = normalize if normalized else _cue_view
     kinds = {form(cue): NEGATED for cue in cues.negation}

@@ -206,3 +206,10 @@ def test_read_clause_gives_all_three_forms_at_once():
 def test_polarity_of_an_empty_clause_is_an_error():
     with pytest.raises(ValueError, match="clause is empty"):
         polarity("   ")
+
+
+def test_normalize_keeps_the_question_mark_a_hedge_is_written_with():
+    """Decisions are keyed by this form: 心影增大？ must not become the affirmed 心影增大."""
+    assert normalize("心影增大？") == "心影增大?" != normalize("2. 心影增大") == "心影增大"
+    assert normalize("Effusion ??") == normalize("effusion?") == "effusion?"
+    assert without_cues("心影增大？") == without_cues("心影增大") == "心影增大"
