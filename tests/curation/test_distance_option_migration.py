@@ -4,21 +4,10 @@ before it are marked as compared with the paper's distance."""
 
 import pytest
 from django.apps import apps
-from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
+
+from .test_run_job_migration import latest, migrate
 
 BEFORE = [("curation", "0006_run_status_is_its_jobs")]
-
-
-def migrate(targets) -> MigrationExecutor:
-    executor = MigrationExecutor(connection)
-    executor.migrate(targets)
-    executor.loader.build_graph()
-    return executor
-
-
-def latest() -> list[tuple[str, str]]:
-    return MigrationExecutor(connection).loader.graph.leaf_nodes()
 
 
 @pytest.mark.slow
